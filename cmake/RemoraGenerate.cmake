@@ -1,0 +1,33 @@
+# remora_generate(API name SPEC file OUT_VAR var [INCLUDES dir...])
+#
+# Runs remora-gen over SPEC at build time, writing into ${CMAKE_BINARY_DIR}/gen/<name>. Outputs are
+# rebuilt when the spec, anything it includes from the repo, or the generator changes; remora-gen
+# rewrites a file only when its content changed, so unchanged outputs do not trigger recompiles.
+# Sets <var>_DIR to the output folder and <var>_GUEST, <var>_SERVER, <var>_DUMMY to the sources.
+function(remora_generate)
+  cmake_parse_arguments(G "" "API;SPEC;OUT_VAR" "INCLUDES;DEPENDS" ${ARGN})
+  set(out ${CMAKE_BINARY_DIR}/gen/${G_API})
+  set(guest ${out}/${G_API}_guest.cpp)
+  set(server ${out}/${G_API}_server.cpp)
+  set(dummy ${out}/${G_API}_dummy.cpp)
+  set(protocol ${out}/${G_API}_protocol.h)
+  set(guest_h ${out}/${G_API}_guest.h)
+  set(server_h ${out}/${G_API}_server.h)
+  set(coverage ${out}/${G_API}_coverage.md)
+  set(inc_args)
+  foreach(d ${G_INCLUDES})
+    list(APPEND inc_args -I ${d})
+  endforeach()
+  add_custom_command(
+    OUTPUT ${guest} ${server} ${dummy} ${protocol} ${guest_h} ${server_h} ${coverage}
+    COMMAND remora-gen --spec ${G_SPEC} --out ${out} -I ${PROJECT_SOURCE_DIR}/include ${inc_args} --print-coverage
+    DEPENDS remora-gen ${G_SPEC} ${PROJECT_SOURCE_DIR}/include/remora/spec.h ${G_DEPENDS}
+    COMMENT "remora-gen: generating the ${G_API} stack from ${G_SPEC}"
+    VERBATIM)
+  set(${G_OUT_VAR}_DIR ${out} PARENT_SCOPE)
+  set(${G_OUT_VAR}_GUEST ${guest} PARENT_SCOPE)
+  set(${G_OUT_VAR}_SERVER ${server} PARENT_SCOPE)
+  set(${G_OUT_VAR}_DUMMY ${dummy} PARENT_SCOPE)
+  set(${G_OUT_VAR}_HEADERS ${protocol} ${guest_h} ${server_h} PARENT_SCOPE)
+  set(${G_OUT_VAR}_COVERAGE ${coverage} PARENT_SCOPE)
+endfunction()

@@ -1,0 +1,123 @@
+// remora spec annotations.
+//
+// A spec is a C file that includes the vendor's real header and then redeclares each API function
+// with these annotations attached. Every macro expands to a clang `annotate` attribute, so a spec is
+// valid C that clang type-checks against the header: a redeclaration whose types drift from the
+// header is a compile error, not a silent mismatch. remora-gen reads the attributes with libclang.
+//
+// Placement:
+//   function annotations go before the return type:   REMORA_OPCODE(4) REMORA_CACHE cl_int clFoo(...);
+//   parameter annotations go after the parameter name: void *param_value REMORA_OUT REMORA_BYTES(n)
+//   handle-type and API declarations are file-scope:   REMORA_HANDLE(cl_mem, CL_INVALID_MEM_OBJECT);
+//
+// Expressions (lengths, conditions) are C expressions over the function's other parameters, copied
+// verbatim into generated code on both sides. They may call helpers declared in the API's hooks header.
+//
+// Defaults come from the types (see docs/spec-language.md): a pointer to an opaque struct typedef that
+// was declared with REMORA_HANDLE is a handle; `const char *` is an input string; integers, floats and
+// enums are scalars passed by value; a pointer to a scalar with no length is one element. Anything else
+// needs annotations, and remora-gen stops with `file:line: error:` naming the parameter.
+#ifndef REMORA_SPEC_H
+#define REMORA_SPEC_H
+
+#define REMORA_ANNOTATE_(s) __attribute__((annotate("remora:" s)))
+#define REMORA_STR_(x) #x
+
+// ---- File scope -------------------------------------------------------------------------------------
+
+// Names the API. `errors` is a comma-separated list of key=C-expression pairs giving the API's own error
+// values for failures remora itself detects:
+//   success=      the API's success value
+//   transport=    the server is gone or the transport failed
+//   unsupported=  the function cannot be forwarded (REMORA_UNSUPPORTED)
+//   invalid=      a malformed argument remora refuses before forwarding (e.g. a length over a cap)
+//   no_memory=    remora could not allocate host memory for the call
+//   quota=        the tenant's resource quota refused the call
+#define REMORA_API(name, errors)                                                               \
+  static const int remora_api_##name REMORA_ANNOTATE_("api=" #name) REMORA_ANNOTATE_("errors=" errors) = 0
+
+// Declares an opaque handle type and the API error for a bad handle of that type.
+#define REMORA_HANDLE(type, invalid_error)                                                     \
+  extern type remora_handle_##type REMORA_ANNOTATE_("handle") REMORA_ANNOTATE_("invalid=" #invalid_error)
+
+// ---- Function annotations --------------------------------------------------------------------------
+
+// Wire opcode. Explicit and append-only: never renumber or reuse one (tests pin the table).
+#define REMORA_OPCODE(n) REMORA_ANNOTATE_("opcode=" #n)
+// The guest returns the API's success value at once and batches the call; a failure on the server is
+// reported by the next synchronous call (see docs/architecture.md, "Async calls and errors").
+// Allowed only where the guest can produce every output itself (new handles are named by the guest).
+#define REMORA_ASYNC REMORA_ANNOTATE_("async")
+// The call may wait a long time (clFinish, blocking reads). The server runs it without holding up the
+// session's other threads. _IF takes a C expression: blocking only when it is true.
+#define REMORA_BLOCKING REMORA_ANNOTATE_("blocking")
+#define REMORA_BLOCKING_IF(expr) REMORA_ANNOTATE_("blocking_if=" #expr)
+// Replies depend only on the inputs and never change: the guest caches them per argument tuple.
+// _UNLESS names a condition (over the parameters) under which a reply is not cached.
+#define REMORA_CACHE REMORA_ANNOTATE_("cache")
+#define REMORA_CACHE_UNLESS(expr) REMORA_ANNOTATE_("cache_unless=" #expr)
+// Escape hatches. GUEST: the whole guest side is the hand-written function `fn` (same signature); it
+// may still use the generated opcode through remora's runtime. SERVER: the generated server decodes the
+// arguments as usual but calls the hand-written `fn` (same signature as the API function) instead of the
+// vendor's. CUSTOM: both sides hand-written at message level (guest `fn`, server `fn_server`).
+// LOCAL: implemented entirely in the guest by `fn`; it has no opcode.
+#define REMORA_GUEST(fn) REMORA_ANNOTATE_("guest=" #fn)
+#define REMORA_SERVER(fn) REMORA_ANNOTATE_("server=" #fn)
+#define REMORA_LOCAL(fn) REMORA_ANNOTATE_("local=" #fn)
+// Not forwarded. The guest returns the API's `unsupported` error; the reason goes into the coverage report.
+#define REMORA_UNSUPPORTED(reason) REMORA_ANNOTATE_("unsupported=" reason)
+// Lifetime. RETAINS/RELEASES name the handle parameter whose application reference count the call
+// changes. A handle returned (or written to an out parameter not marked REMORA_EXISTING) is created with
+// one application reference. At session end the server drops every reference the guest still holds.
+#define REMORA_RETAINS(param) REMORA_ANNOTATE_("retains=" #param)
+#define REMORA_RELEASES(param) REMORA_ANNOTATE_("releases=" #param)
+// Resources consumed by a successful call, charged to the tenant until the created handle is released.
+// `kind` is one of: device_memory.
+#define REMORA_RESOURCE(kind, bytes_expr) REMORA_ANNOTATE_("resource=" #kind ":" #bytes_expr)
+
+// ---- Parameter annotations -------------------------------------------------------------------------
+
+// Direction of the data a pointer parameter points at. Default for `const T *` is IN, otherwise OUT.
+#define REMORA_IN REMORA_ANNOTATE_("in")
+#define REMORA_OUT REMORA_ANNOTATE_("out")
+#define REMORA_INOUT REMORA_ANNOTATE_("inout")
+// Length of the pointed-to array: COUNT in elements of the pointee type, BYTES in bytes (for void *).
+#define REMORA_COUNT(expr) REMORA_ANNOTATE_("count=" #expr)
+#define REMORA_BYTES(expr) REMORA_ANNOTATE_("bytes=" #expr)
+// For an OUT array: the server tells the real length through this out parameter (the size-query
+// pattern, e.g. param_value_size_ret). Only min(length, *ret) units travel back.
+#define REMORA_LENGTH_RET(param) REMORA_ANNOTATE_("length_ret=" #param)
+// The pointer must not be NULL (default: NULL is forwarded as NULL, so the API reports its own error).
+#define REMORA_NONNULL REMORA_ANNOTATE_("nonnull")
+// Marks the API's error out-parameter (cl_int *errcode_ret). remora writes its own errors there.
+#define REMORA_ERRCODE REMORA_ANNOTATE_("errcode")
+// Handles written by this out parameter already exist (queries such as clGetDeviceIDs); they are
+// not created by the call and carry no application reference.
+#define REMORA_EXISTING REMORA_ANNOTATE_("existing")
+// `const char **strings` with `count` entries and optional `lengths` (NULL, or 0 entries = NUL-terminated).
+#define REMORA_STRINGS(count, lengths) REMORA_ANNOTATE_("strings=" #count "," #lengths)
+// `const unsigned char **binaries` with `count` entries of lengths[i] bytes each.
+#define REMORA_BINARIES(count, lengths) REMORA_ANNOTATE_("binaries=" #count "," #lengths)
+// For an untyped info value (void *param_value): when `selector == value` the bytes are an array of
+// handles of `type`, translated on the way back. Repeat for each such value.
+#define REMORA_HANDLES_WHEN(selector, value, type) \
+  REMORA_ANNOTATE_("handles_when=" #selector "," #value "," #type)
+// A pointer to a struct (count 1 unless COUNT says otherwise) whose named fields are handles.
+// `fields` is "field:type[,field:type...]".
+#define REMORA_STRUCT_HANDLES(fields) REMORA_ANNOTATE_("struct_handles=" fields)
+// A zero-terminated list of key/value properties. `handle_keys` names keys whose value is a handle,
+// "KEY:type[,KEY:type...]" (may be empty "").
+#define REMORA_PROPERTIES(handle_keys) REMORA_ANNOTATE_("properties=" handle_keys)
+// A callback parameter. `user_data` names the parameter passed back to it; `once` or `many` says
+// whether it fires once per registration. `args` overrides the defaults for the callback's own
+// parameters: "name:bytes(size_param)" for a buffer sized by another callback parameter.
+#define REMORA_CALLBACK(user_data, lifetime, args) \
+  REMORA_ANNOTATE_("callback=" #user_data "," #lifetime "," args)
+// The user-data pointer of a callback: never dereferenced, never sent; kept in the guest.
+#define REMORA_USER_DATA REMORA_ANNOTATE_("user_data")
+// An OUT buffer that a non-blocking call fills later, when the command completes (clEnqueueReadBuffer
+// with blocking_read = CL_FALSE). `event` names the parameter that receives the command's event. The
+// data reaches the guest before any later call that could observe completion returns.
+#define REMORA_DEFERRED(event) REMORA_ANNOTATE_("deferred=" #event)
+
+#endif  // REMORA_SPEC_H

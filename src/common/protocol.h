@@ -1,0 +1,118 @@
+// Message framing and the handshake, shared by guest and server.
+//
+// A session has two channels (transport/channel.h):
+//   calls   guest -> server: Batch messages;  server -> guest: Reply messages
+//   events  server -> guest only: Callback and Deferred-data messages (one-way, never replied to)
+//
+// Every message starts with a MessageHeader. A Batch carries one or more call records back to back;
+// only the last may be synchronous (the guest flushes its batch at every synchronous call), and then
+// the header's tag names the guest thread waiting for the Reply.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/wire.h"
+
+namespace remora::protocol {
+
+// Bumped on any incompatible change to framing, the handshake or the runtime's own records.
+// Each API's generated code carries its own version (its spec's opcode table hash), checked too.
+inline constexpr uint32_t kWireVersion = 1;
+inline constexpr uint32_t kMagic = 0x41524d52;  // "RMRA"
+
+enum class MessageType : uint16_t {
+  kHello = 1,     // guest -> server, first message on a connection
+  kWelcome = 2,   // server -> guest, handshake accepted
+  kRefuse = 3,    // server -> guest, handshake refused, with a reason; the connection then closes
+  kBatch = 4,     // guest -> server, call records
+  kReply = 5,     // server -> guest, result of the batch's synchronous call
+  kCallback = 6,  // server -> guest (events channel), run an application callback
+  kDeferred = 7,  // server -> guest (events channel), data for a non-blocking read that completed
+  kGoodbye = 8,   // guest -> server, orderly end of session
+};
+
+struct MessageHeader {
+  uint32_t magic;
+  uint16_t type;  // MessageType
+  uint16_t flags;
+  uint32_t tag;    // Batch/Reply: the waiting guest thread's slot; otherwise 0
+  uint32_t count;  // Batch: number of call records
+};
+static_assert(sizeof(MessageHeader) == 16);
+
+// One call inside a Batch. `size` is the byte length of the arguments that follow (8-aligned).
+struct CallHeader {
+  uint32_t opcode;
+  uint32_t flags;  // kCallSync
+  uint64_t size;
+};
+static_assert(sizeof(CallHeader) == 16);
+inline constexpr uint32_t kCallSync = 1;
+// Set by the guest when more than one of its threads has made calls: the server then lets a
+// blocking call run without holding the session's reader (see server/session.h).
+inline constexpr uint32_t kCallConcurrent = 2;
+
+enum class ReplyStatus : uint32_t {
+  kOk = 0,
+  kMalformed = 1,      // the server could not decode the call; the session is closing
+  kUnknownOpcode = 2,  // the server's spec has no such opcode (version skew)
+  kRefused = 3,        // refused by policy (quota, rate limit); the API error is in the body
+};
+
+// Follows the MessageHeader of a Reply.
+struct ReplyHeader {
+  uint32_t status;  // ReplyStatus
+  // The first asynchronous call that failed since the previous reply: its opcode (0 = none) and the
+  // API's error value. The guest reports it at this synchronous point (docs/architecture.md).
+  uint32_t async_error_opcode;
+  int64_t async_error_value;
+  // Number of Deferred messages the server sent on the events channel before this reply. The guest
+  // returns from the call only once its events thread has applied at least that many, so data of a
+  // completed non-blocking read is in place before any call that could observe the completion.
+  uint64_t deferred_sent;
+};
+static_assert(sizeof(ReplyHeader) == 24);
+
+// Identifies the ABI both sides must share, since scalars travel in host representation.
+inline constexpr uint32_t kAbiTag = (sizeof(void*) << 24) | (sizeof(long) << 16) | (sizeof(size_t) << 8) |
+#if defined(__x86_64__)
+                                    1;
+#elif defined(__aarch64__)
+                                    2;
+#else
+                                    0;
+#endif
+
+// Hello: MessageHeader, then these fields encoded with wire::Writer in this order.
+struct Hello {
+  uint32_t wire_version = kWireVersion;
+  uint32_t abi = kAbiTag;
+  std::string api;           // "opencl"
+  uint64_t api_version = 0;  // hash of the generated opcode table (see generated <api>_protocol.h)
+  uint32_t channel = 0;      // 0: the calls channel of a new session; 1: the events channel of `session`
+  uint64_t session = 0;      // for channel 1: the session id the Welcome of channel 0 returned
+  uint64_t session_key = 0;  // for channel 1: the secret that came with that Welcome
+  std::string tenant;        // may be empty
+  std::string token;         // credential; never logged
+  int32_t pid = 0;           // the guest's process id, for logs and status
+  std::string program;       // the guest's program name, for logs and status
+};
+
+struct Welcome {
+  uint32_t wire_version = kWireVersion;
+  uint64_t session = 0;
+  uint64_t session_key = 0;
+  int32_t server_pid = 0;
+};
+
+void encode(const Hello& h, wire::Writer* w);
+bool decode(wire::Reader* r, Hello* h);
+void encode(const Welcome& h, wire::Writer* w);
+bool decode(wire::Reader* r, Welcome* h);
+
+// Checks a Hello against what this server speaks. Returns an empty string when acceptable, else a
+// message for both logs that names both versions.
+std::string check_hello(const Hello& h, const std::string& api, uint64_t api_version);
+
+}  // namespace remora::protocol

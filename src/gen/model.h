@@ -1,0 +1,193 @@
+// The typed description of an API that remora-gen builds from a spec. The front end (spec_parser)
+// fills it from libclang and the annotations and checks it; each back end (emit_*) reads it and
+// writes one file. No back end looks at the spec or at clang again, so everything an emitter needs
+// must be here, already decided: an emitter never guesses.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace remora::gen {
+
+struct SourceLoc {
+  std::string file;
+  unsigned line = 0;
+  unsigned column = 0;
+  std::string str() const { return file + ":" + std::to_string(line) + ":" + std::to_string(column); }
+};
+
+struct HandleType {
+  std::string name;           // the C typedef, e.g. "cl_mem"
+  uint32_t index = 0;         // 1-based, in declaration order; 0 is "no type" on the wire
+  std::string invalid_error;  // C expression for a bad handle, e.g. "CL_INVALID_MEM_OBJECT"
+  // Functions that take one application reference / drop one (filled from RETAINS/RELEASES).
+  std::string retain_fn;
+  std::string release_fn;
+  SourceLoc loc;
+};
+
+struct ApiErrors {
+  std::string type;         // the API's status type, e.g. "cl_int"
+  std::string success;      // e.g. "CL_SUCCESS"
+  std::string transport;    // e.g. "CL_DEVICE_NOT_AVAILABLE"
+  std::string unsupported;  // e.g. "CL_INVALID_OPERATION"
+  std::string invalid;      // e.g. "CL_INVALID_VALUE"
+  std::string no_memory;    // e.g. "CL_OUT_OF_HOST_MEMORY"
+  std::string quota;        // e.g. "CL_MEM_OBJECT_ALLOCATION_FAILURE"
+};
+
+enum class Direction { kIn, kOut, kInOut };
+
+// What a parameter is, after defaults and annotations are applied.
+enum class ParamKind {
+  kScalar,      // passed by value: integer, float, enum, or a struct by value
+  kHandle,      // a handle passed by value
+  kString,      // const char *, NUL-terminated, in
+  kBuffer,      // pointer to `count` elements of `elem_type` (bytes when elem is void), any direction
+  kHandleArray, // pointer to `count` handles of `handle_type`, in or out
+  kStrings,     // const char ** with count and optional lengths
+  kBinaries,    // const unsigned char ** with count and lengths
+  kProperties,  // zero-terminated key/value list, in
+  kCallback,    // function pointer
+  kUserData,    // a callback's user data: kept in the guest, never sent
+  kErrcode,     // the API's error out-parameter
+};
+
+struct HandlesWhen {
+  std::string selector;  // parameter name, e.g. "param_name"
+  std::string value;     // C expression, e.g. "CL_CONTEXT_DEVICES"
+  std::string handle_type;
+};
+
+struct StructHandleField {
+  std::string field;  // e.g. "buffer"
+  std::string handle_type;
+};
+
+struct PropertyHandleKey {
+  std::string key;  // C expression, e.g. "CL_CONTEXT_PLATFORM"
+  std::string handle_type;
+};
+
+// One parameter of a callback's own signature.
+struct CallbackArg {
+  std::string name;
+  std::string c_type;          // as spelled in the header
+  enum class Kind { kScalar, kHandle, kString, kBytes, kUserData } kind = Kind::kScalar;
+  std::string handle_type;     // kHandle
+  std::string bytes_size_arg;  // kBytes: the callback parameter holding the size
+};
+
+struct Callback {
+  std::string typedef_name;    // generated name of the function pointer type
+  std::string user_data_param; // the API function's parameter carrying user data
+  bool once = true;            // fires once per registration
+  std::vector<CallbackArg> args;
+  std::string return_type = "void";
+};
+
+struct Param {
+  std::string name;
+  std::string c_type;   // full C type as the header spells it (canonicalised where needed)
+  ParamKind kind = ParamKind::kScalar;
+  Direction dir = Direction::kIn;
+  bool nonnull = false;
+  uint64_t scalar_size = 0;  // kScalar: sizeof, for documentation and checks
+
+  // kHandle / kHandleArray
+  std::string handle_type;
+  bool existing = false;  // out handles that already exist (queries)
+
+  // kBuffer / kHandleArray: element type and length
+  std::string elem_type;          // pointee type without const; "void" for bytes
+  std::string count_expr;         // elements (COUNT), or
+  std::string bytes_expr;         // bytes (BYTES); exactly one is set, or neither for "one element"
+  std::string length_ret;         // parameter receiving the real length (size-query pattern)
+  std::vector<HandlesWhen> handles_when;
+  std::vector<StructHandleField> struct_handles;
+
+  // kStrings / kBinaries
+  std::string count_param;
+  std::string lengths_param;
+
+  // kProperties
+  std::vector<PropertyHandleKey> property_handles;
+
+  // kCallback
+  std::optional<Callback> callback;
+
+  // Deferred out data (REMORA_DEFERRED): the event parameter of the command that fills it.
+  std::string deferred_event;
+
+  // Set on parameters whose value another parameter's description consumes (a lengths array of
+  // kStrings, a user data of kCallback). Emitters skip them when encoding.
+  bool consumed = false;
+
+  SourceLoc loc;
+};
+
+enum class Implementation {
+  kGenerated,    // both sides generated
+  kGuestHook,    // REMORA_GUEST: guest side hand-written
+  kServerHook,   // REMORA_SERVER: server calls a hand-written replacement of the vendor function
+  kLocal,        // REMORA_LOCAL: guest only, no opcode
+  kUnsupported,  // REMORA_UNSUPPORTED
+};
+
+struct Resource {
+  std::string kind;        // "device_memory"
+  std::string bytes_expr;  // C expression over the parameters
+};
+
+struct Function {
+  std::string name;
+  uint32_t opcode = 0;  // 0 for kLocal and kUnsupported without an opcode
+  std::string return_type;   // as spelled ("cl_int", "cl_mem", "void *", "void")
+  enum class Returns { kVoid, kStatus, kHandle, kScalar, kPointer } returns = Returns::kStatus;
+  std::string return_handle_type;  // kHandle
+  std::vector<Param> params;
+
+  bool async = false;
+  bool blocking = false;
+  std::string blocking_if;  // C expression
+  bool cache = false;
+  std::string cache_unless;  // C expression
+  Implementation impl = Implementation::kGenerated;
+  std::string hook;          // hand-written function name for kGuestHook/kServerHook/kLocal
+  std::string unsupported_reason;
+  std::string retains;   // parameter name
+  std::string releases;  // parameter name
+  std::optional<Resource> resource;
+  std::string errcode_param;  // name of the kErrcode parameter, if any
+  bool extension = false;     // declared outside the core header (found by extension-function lookup)
+
+  SourceLoc loc;
+
+  // A synchronisation point reports errors of earlier asynchronous calls.
+  bool sync_point() const { return blocking || !blocking_if.empty(); }
+};
+
+struct Api {
+  std::string name;         // "opencl"
+  std::string spec_path;    // as given on the command line
+  std::vector<std::string> headers;  // the spec's #includes of vendor headers, in order
+  ApiErrors errors;
+  std::vector<HandleType> handle_types;
+  std::vector<Function> functions;  // in spec order
+  // Functions declared by the vendor headers but absent from the spec (for the coverage report).
+  std::vector<std::string> undeclared;
+
+  const HandleType* find_handle(const std::string& name) const {
+    for (const auto& h : handle_types)
+      if (h.name == name) return &h;
+    return nullptr;
+  }
+  // A stable hash of everything that affects the wire (opcodes, parameter kinds and types). Guest and
+  // server refuse each other when it differs.
+  uint64_t wire_hash() const;
+};
+
+}  // namespace remora::gen

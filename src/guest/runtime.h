@@ -1,0 +1,263 @@
+// The guest runtime: what generated guest code (and an API's hand-written guest glue) calls.
+//
+// It lives in the application's process, so it follows the rules of a guest in someone else's house:
+// it never prints to stdout, never calls exit/abort on a recoverable error, and exports nothing (the
+// guest library's version script exports only the API's entry points).
+//
+// One Runtime per API per process. The API glue owns it (for OpenCL: apis/opencl/guest/icd.cpp) and
+// generated functions reach it through a function the glue defines; there is no other global state.
+//
+// Calls. A generated function encodes its arguments into the calling thread's own Writer (no lock),
+// then either
+//   end_async()  appends the call to the process's batch (flushed at the next synchronous call, when the
+//                batch reaches Options::batch_bytes, or by the flusher thread after flush_interval), or
+//   end_sync()   sends the batch with this call last and waits for the Reply addressed to this thread.
+// Threads hold the batch lock only to append or send, never while waiting for a reply, so a
+// multi-threaded guest is serialised at most for a call's transport time.
+//
+// Objects. Each server object the guest can name is an Object (see below); handles travel as ids.
+// Ids of objects created by synchronous calls are chosen by the server; asynchronous calls that
+// return a new handle (an event from a batched enqueue) get an id chosen by the guest, which the server
+// checks is fresh. The two ranges never meet (kServerIdBit).
+//
+// Events. A thread of the runtime receives the events channel: it runs application callbacks (with
+// the application's user data) and applies deferred data (non-blocking reads). A reply carries the
+// number of deferred messages sent before it; end_sync returns only once that many were applied.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/protocol.h"
+#include "common/status.h"
+#include "common/wire.h"
+#include "transport/channel.h"
+#include "transport/endpoint.h"
+
+namespace remora::guest {
+
+inline constexpr uint64_t kServerIdBit = uint64_t{1} << 63;
+
+// Settings, from the environment the application was started with (`remora run` sets them).
+struct Options {
+  std::string connect;  // REMORA_CONNECT: endpoint of the server; required
+  transport::TransportKind transport = transport::TransportKind::kShm;  // REMORA_TRANSPORT
+  std::string tenant;   // REMORA_TENANT
+  std::string token;    // REMORA_TOKEN, or the first line of the file REMORA_TOKEN_FILE
+  bool all_sync = false;  // REMORA_SYNC=1: every call synchronous (exact error placement, for debugging)
+  size_t batch_bytes = 64 * 1024;  // REMORA_BATCH_BYTES: flush an async batch at this size
+  std::chrono::microseconds flush_interval{500};  // REMORA_FLUSH_US: flush a waiting batch this late
+  // REMORA_CALL_TIMEOUT_MS: a call whose reply takes longer fails with the API's transport error.
+  // 0 = no limit (a long kernel is not a failure); the server's death is detected regardless.
+  std::chrono::milliseconds call_timeout{0};
+  std::chrono::milliseconds connect_timeout{5000};  // REMORA_CONNECT_TIMEOUT_MS
+
+  // Reads the variables above. An unusable value is reported in *error and the default kept.
+  static Options from_env(std::string* error);
+};
+
+// Generated per API (<api>_guest_api.cpp): names and versions for the handshake and for logs.
+struct ApiDescriptor {
+  const char* name;        // "opencl"
+  uint64_t version;        // Api::wire_hash of the spec
+  uint32_t num_opcodes;    // highest opcode + 1
+  const char* const* opcode_names;  // indexed by opcode, "" for gaps
+};
+
+// A guest-side stand-in for a server object. Layout matters: APIs whose handles are read by someone
+// else (the OpenCL ICD loader reads `dispatch` first) rely on `dispatch` being the first member.
+struct Object {
+  void* dispatch = nullptr;
+  uint64_t id = 0;
+  uint32_t type = 0;
+  uint32_t magic = 0;  // kLive while the object is in use, kDead once retired
+  std::atomic<int64_t> app_refs{0};
+  void* api_data = nullptr;  // for an API's hand-written glue (map and SVM bookkeeping)
+
+  static constexpr uint32_t kLive = 0x0b7ec7ed;
+  static constexpr uint32_t kDead = 0xdeadbeef;
+};
+
+// The registry of Objects. Retired objects are kept (with magic kDead) rather than freed, so a stale
+// handle from the application is caught as invalid rather than read after free.
+class Objects {
+ public:
+  explicit Objects(void* dispatch) : dispatch_(dispatch) {}
+  Objects(const Objects&) = delete;
+  Objects& operator=(const Objects&) = delete;
+  ~Objects();
+
+  // The object for an id the server sent, created on first sight. nullptr for id 0. A known id with a
+  // different type is a protocol error: returns nullptr.
+  Object* from_id(uint64_t id, uint32_t type);
+  // A new object with a fresh guest-chosen id, one application reference.
+  Object* create(uint32_t type);
+  // The id of an application handle. Returns false when `handle` is not a live object of `type`;
+  // a null handle is id 0 (true), leaving it to the API to report.
+  bool to_id(const void* handle, uint32_t type, uint64_t* id) const;
+  static Object* as_object(const void* handle) {
+    return const_cast<Object*>(static_cast<const Object*>(handle));
+  }
+  // Application reference counting mirrors the calls that change it (spec RETAINS/RELEASES).
+  void add_ref(Object* o) { o->app_refs.fetch_add(1, std::memory_order_relaxed); }
+  // Drops one reference; when none remain the object is retired (the id is forgotten). Returns true
+  // when this call retired it.
+  bool drop_ref(Object* o);
+  // Retires an object whose creation failed on the server.
+  void retire(Object* o);
+
+ private:
+  void* dispatch_;
+  mutable std::mutex mu_;
+  std::unordered_map<uint64_t, Object*> by_id_;
+  std::vector<Object*> all_;  // owned; retired ones stay allocated (see class comment)
+  uint64_t next_guest_id_ = 1;
+};
+
+// Application callbacks registered with the server. The server sends the id back in a Callback
+// message; the events thread finds the entry and calls `invoke`, a generated function that decodes
+// the callback's arguments and calls the application's function with its user data.
+class Runtime;
+using CallbackInvoker = void (*)(Runtime& rt, void* fn, void* user_data, wire::Reader& args);
+
+class Callbacks {
+ public:
+  uint64_t add(CallbackInvoker invoke, void* fn, void* user_data, bool once);
+  // Looks up (and for `once` entries removes) an entry. Returns false for an unknown id.
+  bool take(uint64_t id, CallbackInvoker* invoke, void** fn, void** user_data);
+  // Forgets an entry whose registration failed on the server.
+  void remove(uint64_t id);
+
+ private:
+  struct Entry {
+    CallbackInvoker invoke;
+    void* fn;
+    void* user_data;
+    bool once;
+  };
+  std::mutex mu_;
+  std::unordered_map<uint64_t, Entry> entries_;
+  uint64_t next_ = 1;
+};
+
+// Destinations of deferred data (non-blocking reads): token -> application memory.
+class DeferredTargets {
+ public:
+  uint64_t expect(void* dst, uint64_t size);
+  bool take(uint64_t token, void** dst, uint64_t* size);
+  void cancel(uint64_t token);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::pair<void*, uint64_t>> targets_;
+  uint64_t next_ = 1;
+};
+
+// A received reply. `body` reads the call's results in the order the server encoded them.
+struct Reply {
+  transport::Message message;
+  protocol::ReplyHeader header{};
+  wire::Reader body;
+};
+
+class Runtime {
+ public:
+  Runtime(const ApiDescriptor& api, void* dispatch);
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  ~Runtime();
+
+  // Connects on first use (thread-safe). After a failure every later call fails fast with the same
+  // Status; the reason is logged once to stderr.
+  Status ensure_connected();
+  bool connected() const { return state_.load(std::memory_order_acquire) == State::kConnected; }
+
+  const ApiDescriptor& api() const { return api_; }
+  const Options& options() const { return options_; }
+  Objects& objects() { return objects_; }
+  Callbacks& callbacks() { return callbacks_; }
+  DeferredTargets& deferred() { return deferred_; }
+  bool async_enabled() const { return !options_.all_sync; }
+
+  // ---- Calls -------------------------------------------------------------------------------------
+  // Starts a call: returns the calling thread's Writer, cleared.
+  wire::Writer& begin_call();
+  // Queues the call encoded since begin_call. Blobs passed by reference must stay valid until the
+  // next synchronous call returns (the API's own rules guarantee that for non-blocking transfers).
+  Status end_async(uint32_t opcode);
+  // Sends the batch with this call last and waits for its reply. A transport failure or timeout
+  // returns an error Status: the generated caller turns it into the API's transport error.
+  // `sync_point`: the call reports earlier asynchronous failures (see take_async_error).
+  Status end_sync(uint32_t opcode, Reply* reply);
+
+  // The first asynchronous failure not yet reported: its opcode and the API's error value. Generated
+  // code for synchronisation points (spec BLOCKING) reports it in place of success. Returns false if none.
+  bool take_async_error(uint32_t* opcode, int64_t* value);
+
+  // Flushes the pending batch (used by the flusher thread and before process exit).
+  Status flush();
+
+  // Logs to stderr with the "remora:" prefix, when REMORA_LOG allows the level.
+  void log_error(const std::string& msg) const;
+
+ private:
+  enum class State { kIdle, kConnecting, kConnected, kFailed };
+  struct ThreadSlot;
+  ThreadSlot& my_slot();
+  Status connect_locked();
+  Status send_batch_locked(const wire::Writer* last, uint32_t last_opcode, uint32_t tag);
+  Status wait_reply(ThreadSlot& slot, Reply* reply);
+  void events_loop();
+  void flusher_loop();
+  void note_async_error(const protocol::ReplyHeader& h);
+  void fail_all(const Status& why);
+
+  const ApiDescriptor& api_;
+  Options options_;
+  Objects objects_;
+  Callbacks callbacks_;
+  DeferredTargets deferred_;
+
+  std::atomic<State> state_{State::kIdle};
+  std::mutex connect_mu_;
+  Status failure_;
+  transport::Connection conn_;
+
+  // Batch of async calls not yet sent, and the send side of the calls channel.
+  std::mutex batch_mu_;
+  wire::Writer batch_;
+  uint32_t batch_count_ = 0;
+  std::condition_variable batch_cv_;  // wakes the flusher
+  std::vector<wire::Segment> segs_;   // scratch for send, under batch_mu_
+
+  // Reply routing: one reader at a time receives from the calls channel and hands replies to the
+  // thread whose slot the tag names (leader/follower).
+  std::mutex route_mu_;
+  bool reader_active_ = false;
+  std::vector<ThreadSlot*> slots_;  // by tag
+  std::atomic<uint32_t> threads_seen_{0};
+
+  // Async error not yet reported.
+  std::mutex async_err_mu_;
+  uint32_t async_err_opcode_ = 0;
+  int64_t async_err_value_ = 0;
+
+  // Deferred data applied by the events thread.
+  std::atomic<uint64_t> deferred_applied_{0};
+  std::mutex deferred_mu_;
+  std::condition_variable deferred_cv_;
+
+  std::thread events_thread_;
+  std::thread flusher_thread_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace remora::guest

@@ -1,0 +1,212 @@
+// The server side of one guest session: what generated dispatch code calls.
+//
+// One session per server process (the daemon forks a process per guest, see server/daemon.h), so a
+// crash here harms one guest only. Inside, the session's threads follow a leader/follower pattern:
+// the leader receives a Batch from the calls channel and runs its calls in order. Before a call that
+// may block (spec BLOCKING / BLOCKING_IF, when the guest has several threads), the leader promotes a
+// follower to receive the next Batch, so one guest thread's clFinish does not hold up the others.
+//
+// Handles. Each session has its own HandleTable: ids the guest sends are looked up with the expected
+// type; a missing, released or mistyped id yields the API's invalid-object error, never a pointer.
+// Real pointers never leave the server. At session end every object the guest still holds a
+// reference to is released through the type's release function, so a guest that dies leaks nothing.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/protocol.h"
+#include "common/status.h"
+#include "common/wire.h"
+#include "transport/channel.h"
+
+namespace remora::server {
+
+class Session;
+struct Call;
+
+using DispatchFn = void (*)(Call& call);
+
+// Generated per API (<api>_server_dispatch.cpp).
+struct HandleTypeInfo {
+  const char* name;                   // "cl_mem"
+  void (*release)(void* real);        // drops one reference on the real object; null if none
+};
+
+struct ApiServer {
+  const char* name;       // "opencl"
+  uint64_t version;       // Api::wire_hash
+  uint32_t num_opcodes;   // highest opcode + 1
+  const DispatchFn* dispatch;        // indexed by opcode; null for gaps
+  const char* const* opcode_names;   // indexed by opcode
+  uint32_t num_handle_types;         // types are 1..num_handle_types
+  const HandleTypeInfo* handle_types;  // indexed by type (entry 0 unused)
+  // Loads the vendor library (dlopen + dlsym of every function the spec forwards). `path` empty
+  // means the API's default (libOpenCL.so.1). Returns false with a reason.
+  bool (*load_vendor)(const std::string& path, std::string* error);
+};
+
+// Per-session resource accounting. The generated server charges what the spec's REMORA_RESOURCE
+// says before a creating call and ties the charge to the created handle; releasing the handle's last
+// reference refunds it. A Policy (the daemon's tenant quotas) may refuse a charge.
+enum class ResourceKind : uint32_t { kDeviceMemory = 0, kCount };
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  // Asked before charging; return false to refuse (the guest gets the API's quota error).
+  virtual bool may_charge(ResourceKind kind, uint64_t amount, uint64_t in_use) = 0;
+  virtual void charged(ResourceKind kind, int64_t delta) = 0;
+};
+
+class HandleTable {
+ public:
+  struct Entry {
+    void* real = nullptr;
+    uint32_t type = 0;
+    int64_t app_refs = 0;         // references the guest holds (0 for borrowed handles)
+    ResourceKind charge_kind = ResourceKind::kDeviceMemory;
+    uint64_t charge = 0;          // resources to refund when the last reference goes
+  };
+
+  // The real object for a guest id of the expected type, or nullptr.
+  void* lookup(uint64_t id, uint32_t type) const;
+  // Registers an object the guest named (async creates). Fails if the id is not in the guest range
+  // or already in use.
+  bool insert_guest_id(uint64_t id, uint32_t type, void* real, int64_t app_refs);
+  // Registers a new object (created with one application reference) and returns its server id.
+  uint64_t insert_new(uint32_t type, void* real);
+  // The id of an object the API returned from a query: the existing id when the object is known
+  // with this type, else a new borrowed entry (no application reference).
+  uint64_t id_for(void* real, uint32_t type);
+  // Application reference counting. release() returns the entry when its last reference went (the
+  // entry is then removed), so the caller can refund its charge.
+  bool retain(uint64_t id);
+  bool release(uint64_t id, Entry* removed);
+  void set_charge(uint64_t id, ResourceKind kind, uint64_t amount);
+  // Removes everything, calling `drop(entry)` once per application reference still held.
+  void drain(const std::function<void(const Entry&)>& drop);
+  size_t size() const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::unordered_map<uint64_t, Entry> by_id_;
+  std::unordered_map<void*, uint64_t> by_real_;
+  uint64_t next_server_id_ = 1;
+};
+
+// Everything a generated dispatch function needs for one call.
+struct Call {
+  Session& session;
+  wire::Reader& args;
+  wire::Writer& reply;  // results; ignored for asynchronous calls
+  uint32_t opcode = 0;
+  bool sync = false;
+  bool guest_concurrent = false;
+
+  // A handle argument: the real object, or nullptr with `bad_handle_type` set (first one wins) so the
+  // dispatch function can answer with that type's invalid error after decoding the rest.
+  void* handle(uint64_t id, uint32_t type) {
+    if (id == 0) return nullptr;
+    void* real = lookup(id, type);
+    if (real == nullptr && bad_handle_type == 0) bad_handle_type = type;
+    return real;
+  }
+  uint32_t bad_handle_type = 0;
+
+  // Temporary memory for out-parameters, released after the call. Refuses (nullptr, and marks the
+  // call malformed) sizes over the session's cap.
+  void* scratch(uint64_t bytes);
+  // Called by generated code just before a vendor call that may block.
+  void about_to_block();
+  // For an asynchronous call that failed: remember the API error for the next synchronisation point.
+  void async_failed(int64_t api_error);
+  // Decoding failed or a guest-chosen id was bad: the session ends after this batch.
+  void malformed(const char* why);
+
+ private:
+  void* lookup(uint64_t id, uint32_t type) const;
+  friend class Session;
+  std::vector<std::unique_ptr<uint8_t[]>> scratch_;
+  uint64_t scratch_total_ = 0;
+};
+
+struct SessionOptions {
+  uint64_t max_scratch_bytes = uint64_t{8} << 30;  // per call
+  std::string tenant;
+  Policy* policy = nullptr;  // may be null: no limits
+};
+
+class Session {
+ public:
+  Session(const ApiServer& api, transport::Connection conn, SessionOptions options);
+  ~Session();
+
+  // Serves until the guest says goodbye, disconnects, or sends a malformed message. Then releases
+  // everything the guest still holds. Returns why the session ended.
+  Status run();
+
+  HandleTable& handles() { return handles_; }
+  const ApiServer& api() const { return api_; }
+  const SessionOptions& options() const { return options_; }
+
+  // Events channel, thread-safe (vendor callbacks arrive on the vendor's threads).
+  // Sends a Callback message: the callback id, then the arguments encoded in `args`.
+  Status send_callback(uint64_t callback_id, const wire::Writer& args);
+  // Sends a Deferred message: the token and the bytes; counts it for the next reply's deferred_sent.
+  Status send_deferred(uint64_t token, const void* data, uint64_t size);
+
+  // Resource accounting (see Policy).
+  bool charge(ResourceKind kind, uint64_t amount);
+  void refund(ResourceKind kind, uint64_t amount);
+  uint64_t in_use(ResourceKind kind) const { return in_use_[static_cast<size_t>(kind)].load(); }
+
+  // Drops one application reference on `id` and refunds its charge if it was the last.
+  bool release_handle(uint64_t id);
+
+  // Counters for status and metrics.
+  struct Stats {
+    std::atomic<uint64_t> calls{0}, batches{0}, bytes_in{0}, bytes_out{0}, errors{0};
+  };
+  Stats& stats() { return stats_; }
+
+ private:
+  friend struct Call;
+  Status serve_batch(transport::Message& msg, bool* done);
+  void promote_follower();
+  void follower_loop();
+
+  const ApiServer& api_;
+  transport::Connection conn_;
+  SessionOptions options_;
+  HandleTable handles_;
+  Stats stats_;
+  std::atomic<uint64_t> in_use_[static_cast<size_t>(ResourceKind::kCount)] = {};
+
+  std::mutex reply_mu_;   // serialises sends on the calls channel
+  std::mutex events_mu_;  // serialises sends on the events channel
+  std::atomic<uint64_t> deferred_sent_{0};
+
+  std::mutex async_err_mu_;
+  uint32_t async_err_opcode_ = 0;
+  int64_t async_err_value_ = 0;
+
+  // Leader/follower.
+  std::mutex lf_mu_;
+  std::condition_variable lf_cv_;
+  bool leader_present_ = false;
+  int idle_followers_ = 0;
+  std::vector<std::thread> followers_;
+  std::atomic<bool> ending_{false};
+  Status end_reason_;
+};
+
+}  // namespace remora::server

@@ -1,0 +1,96 @@
+// The transport interface: reliable, ordered, message-oriented channels.
+//
+// Three backends implement it (shm_channel.cpp, socket_channel.cpp for unix and tcp); everything above
+// (guest runtime, server sessions) is written against Channel only, and the tests run over every
+// backend. A session uses two channels: `calls` (requests and replies) and `events` (server -> guest
+// callbacks and deferred data). See common/protocol.h.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/wire.h"
+
+namespace remora::transport {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+inline Deadline no_deadline() { return Deadline::max(); }
+inline Deadline after(std::chrono::nanoseconds d) { return Clock::now() + d; }
+
+// Something that can take back transport memory lent to a Message (shm bulk area).
+class Lender {
+ public:
+  virtual void give_back(uint64_t token) = 0;
+
+ protected:
+  ~Lender() = default;
+};
+
+// A received message. Its bytes are 8-byte aligned (wire.h relies on it) and stay valid until the
+// Message is destroyed, reset or reused by another receive.
+class Message {
+ public:
+  Message() = default;
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+  Message(Message&& o) noexcept { *this = std::move(o); }
+  Message& operator=(Message&& o) noexcept;
+  ~Message() { reset(); }
+
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+  size_t size() const { return size_; }
+
+  // For backends: fill owned storage (capacity is reused across receives).
+  uint8_t* own(size_t size);
+  // For backends: lend transport memory; `lender->give_back(token)` runs when the Message lets go.
+  void lend(const uint8_t* data, size_t size, Lender* lender, uint64_t token);
+  void reset();
+
+ private:
+  std::vector<uint64_t> storage_;  // uint64_t for alignment
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  Lender* lender_ = nullptr;
+  uint64_t token_ = 0;
+};
+
+class Channel {
+ public:
+  virtual ~Channel() = default;
+
+  // Sends one message: the segments concatenated. Callers serialise sends on one channel (the
+  // runtime holds a per-channel send lock); a backend need not be thread-safe for concurrent sends.
+  // Blocks while the peer's receive space is full. Fails with kClosed once the peer is gone.
+  virtual Status send(std::span<const wire::Segment> segments) = 0;
+
+  // Waits for the next whole message. kTimeout at the deadline; kClosed when the peer has gone or
+  // close() was called. One receiver at a time.
+  virtual Status receive(Message* out, Deadline deadline) = 0;
+
+  // Makes blocked and later send/receive calls fail with kClosed. Safe from any thread, idempotent.
+  virtual void close() = 0;
+
+  // Largest message this channel accepts (sends over it fail with kTooLarge).
+  virtual size_t max_message_size() const = 0;
+
+  // Backend name for logs and status ("shm", "unix", "tcp").
+  virtual const char* kind() const = 0;
+};
+
+// The two channels of one session plus what is known of the peer.
+struct Connection {
+  std::unique_ptr<Channel> calls;
+  std::unique_ptr<Channel> events;
+  pid_t peer_pid = 0;        // from SO_PEERCRED on unix sockets; 0 over TCP
+  std::string peer;          // for logs: "pid 1234" or "10.0.0.2:51234"
+};
+
+}  // namespace remora::transport

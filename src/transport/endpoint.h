@@ -1,0 +1,31 @@
+// Where a server listens and a guest connects: "unix:/path/to.sock" or "tcp:HOST:PORT"
+// ("tcp:[::1]:7000" for IPv6), and which transport carries the session's channels.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace remora::transport {
+
+struct Endpoint {
+  enum class Kind { kUnix, kTcp };
+  Kind kind = Kind::kUnix;
+  std::string path;  // kUnix
+  std::string host;  // kTcp
+  uint16_t port = 0;  // kTcp
+
+  // Parses an endpoint string. Errors say what form is expected.
+  static Status parse(std::string_view text, Endpoint* out);
+  std::string str() const;
+};
+
+// How a session's channels travel. kShm needs a unix endpoint (the socket carries the shared memory's
+// file descriptor and then only watches for the peer going away).
+enum class TransportKind { kShm, kUnix, kTcp };
+Status parse_transport_kind(std::string_view text, TransportKind* out);
+const char* transport_kind_name(TransportKind k);
+
+}  // namespace remora::transport
