@@ -20,6 +20,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -139,6 +140,14 @@ struct Call {
   uint64_t scratch_total_ = 0;
 };
 
+// User data the server registers with the vendor for an application callback: which session and
+// which guest-side callback entry to notify. Heap-allocated by generated code; a `once` callback's
+// trampoline frees it after firing, `many` ones live until the session ends (the session owns them).
+struct CallbackSlot {
+  Session* session;
+  uint64_t callback_id;
+};
+
 struct SessionOptions {
   uint64_t max_scratch_bytes = uint64_t{8} << 30;  // per call
   std::string tenant;
@@ -171,6 +180,10 @@ class Session {
 
   // Drops one application reference on `id` and refunds its charge if it was the last.
   bool release_handle(uint64_t id);
+
+  // Keeps a `many` callback's slot alive until the session ends.
+  CallbackSlot* new_callback_slot(uint64_t callback_id, bool once);
+  void free_callback_slot(CallbackSlot* slot);
 
   // Counters for status and metrics.
   struct Stats {
@@ -206,6 +219,8 @@ class Session {
   int idle_followers_ = 0;
   std::vector<std::thread> followers_;
   std::atomic<bool> ending_{false};
+  std::mutex slots_mu_;
+  std::vector<std::unique_ptr<CallbackSlot>> many_slots_;
   Status end_reason_;
 };
 
