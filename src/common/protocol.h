@@ -27,8 +27,8 @@ enum class MessageType : uint16_t {
   kRefuse = 3,    // server -> guest, handshake refused, with a reason; the connection then closes
   kBatch = 4,     // guest -> server, call records
   kReply = 5,     // server -> guest, result of the batch's synchronous call
-  kCallback = 6,  // server -> guest (events channel), run an application callback
-  kDeferred = 7,  // server -> guest (events channel), data for a non-blocking read that completed
+  kCallback = 6,  // server -> guest (events channel): u64 callback id, then the callback's arguments
+  kDeferred = 7,  // server -> guest (events channel): u64 token, i64 status (0 ok), bytes
   kGoodbye = 8,   // guest -> server, orderly end of session
 };
 

@@ -140,6 +140,21 @@ struct Call {
   uint64_t scratch_total_ = 0;
 };
 
+// A non-blocking read's data waiting for its command to complete (see Session::add_deferred).
+struct DeferredOp {
+  uint64_t token = 0;
+  std::unique_ptr<uint8_t[]> data;
+  uint64_t size = 0;
+  // > 0: still running; 0: completed; < 0: failed. Called with no session lock held.
+  std::function<int()> poll;
+  // Runs once after the data was sent or dropped (e.g. releases the vendor event).
+  std::function<void()> cleanup;
+  std::atomic<bool> done{false};
+  ~DeferredOp() {
+    if (cleanup) cleanup();
+  }
+};
+
 // User data the server registers with the vendor for an application callback: which session and
 // which guest-side callback entry to notify. Heap-allocated by generated code; a `once` callback's
 // trampoline frees it after firing, `many` ones live until the session ends (the session owns them).
@@ -170,8 +185,14 @@ class Session {
   // Events channel, thread-safe (vendor callbacks arrive on the vendor's threads).
   // Sends a Callback message: the callback id, then the arguments encoded in `args`.
   Status send_callback(uint64_t callback_id, const wire::Writer& args);
-  // Sends a Deferred message: the token and the bytes; counts it for the next reply's deferred_sent.
-  Status send_deferred(uint64_t token, const void* data, uint64_t size);
+  // Deferred data (non-blocking reads). The API glue registers each pending read with
+  // add_deferred(); its data is sent on the events channel exactly once, either when the vendor's
+  // completion callback calls complete_deferred(), or - whichever comes first - when a synchronous
+  // reply is about to be sent and the op's poll() says the command is done. The second path matters:
+  // a vendor may run completion callbacks after clFinish has returned, and the guest must have the
+  // data before that reply.
+  void add_deferred(std::shared_ptr<DeferredOp> op);
+  void complete_deferred(DeferredOp& op, bool succeeded);
 
   // Resource accounting (see Policy).
   bool charge(ResourceKind kind, uint64_t amount);
@@ -207,6 +228,9 @@ class Session {
   std::mutex reply_mu_;   // serialises sends on the calls channel
   std::mutex events_mu_;  // serialises sends on the events channel
   std::atomic<uint64_t> deferred_sent_{0};
+  std::mutex deferred_mu_;
+  std::vector<std::shared_ptr<DeferredOp>> deferred_pending_;
+  void flush_completed_deferred();
 
   std::mutex async_err_mu_;
   uint32_t async_err_opcode_ = 0;
