@@ -164,6 +164,9 @@ class Reader {
   // returns a pointer into the message.
   const char* get_string(bool* absent = nullptr);
 
+  // Skips n bytes (n must be 8-aligned, as every item is).
+  void skip(size_t n) { take(n); }
+
   const Limits& limits() const { return limits_; }
 
  private:

@@ -106,6 +106,9 @@ class HandleTable {
 
 // Everything a generated dispatch function needs for one call.
 struct Call {
+  Call(Session& s, wire::Reader& a, wire::Writer& r, uint32_t op, bool is_sync, bool concurrent)
+      : session(s), args(a), reply(r), opcode(op), sync(is_sync), guest_concurrent(concurrent) {}
+
   Session& session;
   wire::Reader& args;
   wire::Writer& reply;  // results; ignored for asynchronous calls
@@ -214,9 +217,16 @@ class Session {
 
  private:
   friend struct Call;
-  Status serve_batch(transport::Message& msg, bool* done);
+  // Per-thread buffers for serving batches (several threads serve at once after a promotion).
+  struct Worker {
+    wire::Writer reply;
+    std::vector<wire::Segment> segs, body;
+    bool handed_off = false;  // this thread gave up leadership during its current batch
+  };
+  Status serve_batch(transport::Message& msg, Worker& w, bool* done);
+  Status send_reply(Worker& w, uint32_t tag, protocol::ReplyStatus status, bool with_body);
   void promote_follower();
-  void follower_loop();
+  void thread_loop(bool start_as_leader);
 
   const ApiServer& api_;
   transport::Connection conn_;
@@ -236,7 +246,8 @@ class Session {
   uint32_t async_err_opcode_ = 0;
   int64_t async_err_value_ = 0;
 
-  // Leader/follower.
+  // Leader/follower. Followers live until the session ends: their number is bounded by how many
+  // blocking calls the guest's threads have had in flight at once.
   std::mutex lf_mu_;
   std::condition_variable lf_cv_;
   bool leader_present_ = false;

@@ -1,0 +1,333 @@
+#include "server/session.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace remora::server {
+
+using protocol::CallHeader;
+using protocol::MessageHeader;
+using protocol::MessageType;
+using protocol::ReplyHeader;
+using protocol::ReplyStatus;
+
+namespace {
+// How long a leader waits in one receive before re-checking whether the session is ending.
+constexpr auto kReceiveSlice = std::chrono::milliseconds(500);
+}  // namespace
+
+// ---- Call ------------------------------------------------------------------------------------------
+
+void* Call::lookup(uint64_t id, uint32_t type) const { return session.handles().lookup(id, type); }
+
+void* Call::scratch(uint64_t bytes) {
+  if (bytes > session.options().max_scratch_bytes - std::min(scratch_total_, session.options().max_scratch_bytes)) {
+    malformed("out-parameter larger than the per-call cap");
+    return nullptr;
+  }
+  // Zeroed: a vendor that writes less than asked must not leak earlier contents of the heap.
+  auto block = std::unique_ptr<uint8_t[]>(new (std::nothrow) uint8_t[bytes == 0 ? 1 : bytes]());
+  if (!block) {
+    malformed("out of host memory for an out-parameter");
+    return nullptr;
+  }
+  scratch_total_ += bytes;
+  scratch_.push_back(std::move(block));
+  return scratch_.back().get();
+}
+
+void Call::about_to_block() {
+  if (guest_concurrent) session.promote_follower();
+}
+
+void Call::async_failed(int64_t api_error) {
+  std::lock_guard lock(session.async_err_mu_);
+  if (session.async_err_opcode_ == 0) {
+    session.async_err_opcode_ = opcode;
+    session.async_err_value_ = api_error;
+  }
+  session.stats_.errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Call::malformed(const char* why) {
+  args.fail(why);
+  if (!session.ending_.exchange(true)) {
+    session.end_reason_ = Status(Code::kMalformed, why);
+    const char* name = opcode < session.api().num_opcodes ? session.api().opcode_names[opcode] : "?";
+    log::warn("session ending: malformed call {} (opcode {}): {}", name, opcode, why);
+  }
+}
+
+// ---- Session ---------------------------------------------------------------------------------------
+
+Session::Session(const ApiServer& api, transport::Connection conn, SessionOptions options)
+    : api_(api), conn_(std::move(conn)), options_(std::move(options)) {}
+
+Session::~Session() {
+  ending_ = true;
+  lf_cv_.notify_all();
+  for (auto& t : followers_)
+    if (t.joinable()) t.join();
+}
+
+Status Session::run() {
+  // This thread is the first leader; followers are started on demand by promote_follower().
+  {
+    std::lock_guard lock(lf_mu_);
+    leader_present_ = true;
+  }
+  thread_loop(true);
+
+  // Wake and join every follower, then close the channels so vendor callbacks stop sending.
+  ending_ = true;
+  lf_cv_.notify_all();
+  std::vector<std::thread> followers;
+  {
+    std::lock_guard lock(lf_mu_);
+    followers.swap(followers_);
+  }
+  for (auto& t : followers)
+    if (t.joinable()) t.join();
+
+  // Everything the guest still holds goes back to the vendor, so a guest that died leaks nothing.
+  const size_t held = handles_.size();
+  handles_.drain([this](const HandleTable::Entry& e) {
+    if (e.type < 1 || e.type > api_.num_handle_types) return;
+    const HandleTypeInfo& info = api_.handle_types[e.type];
+    if (info.release != nullptr) info.release(e.real);
+    if (e.charge != 0) refund(e.charge_kind, e.charge);
+  });
+  {
+    std::lock_guard lock(deferred_mu_);
+    deferred_pending_.clear();
+  }
+  if (conn_.calls) conn_.calls->close();
+  if (conn_.events) conn_.events->close();
+  log::info("session ended ({}): {} calls, {} objects released", end_reason_.ok() ? "goodbye" : end_reason_.str(),
+            stats_.calls.load(), held);
+  return end_reason_;
+}
+
+namespace {
+// The Worker of the thread serving the current call, so Call::about_to_block can mark it.
+thread_local void* t_worker = nullptr;
+}  // namespace
+
+// One thread's life: wait to become leader, receive and serve batches while leader. A thread whose
+// blocking call handed leadership to another goes back to waiting once its batch is done.
+void Session::thread_loop(bool start_as_leader) {
+  Worker worker;
+  t_worker = &worker;
+  transport::Message msg;
+  bool leader = start_as_leader;
+  for (;;) {
+    if (!leader) {
+      std::unique_lock lock(lf_mu_);
+      ++idle_followers_;
+      lf_cv_.wait(lock, [this] { return ending_ || !leader_present_; });
+      --idle_followers_;
+      if (ending_) return;
+      leader_present_ = true;
+      leader = true;
+    }
+    const Status st = conn_.calls->receive(&msg, transport::after(kReceiveSlice));
+    if (ending_) break;
+    if (st.code() == Code::kTimeout) continue;
+    if (!st.ok()) {
+      if (!ending_.exchange(true)) {
+        end_reason_ = st.code() == Code::kClosed ? Status(Code::kClosed, "guest disconnected") : st;
+        log::info("session ending: {}", end_reason_.str());
+      }
+      break;
+    }
+    bool done = false;
+    worker.handed_off = false;
+    const Status served = serve_batch(msg, worker, &done);
+    msg.reset();
+    if (!served.ok() || done) {
+      if (!ending_.exchange(true)) end_reason_ = served;
+      break;
+    }
+    if (worker.handed_off) leader = false;  // another thread took over while we blocked
+  }
+  std::lock_guard lock(lf_mu_);
+  leader_present_ = false;
+  lf_cv_.notify_all();
+}
+
+void Session::promote_follower() {
+  auto* worker = static_cast<Worker*>(t_worker);
+  if (worker == nullptr || worker->handed_off) return;
+  worker->handed_off = true;
+  std::lock_guard lock(lf_mu_);
+  leader_present_ = false;
+  if (idle_followers_ > 0) {
+    lf_cv_.notify_one();
+  } else {
+    followers_.emplace_back([this] { thread_loop(false); });
+  }
+}
+
+Status Session::serve_batch(transport::Message& msg, Worker& w, bool* done) {
+  const auto bytes = msg.bytes();
+  stats_.batches.fetch_add(1, std::memory_order_relaxed);
+  stats_.bytes_in.fetch_add(bytes.size(), std::memory_order_relaxed);
+  wire::Reader r(bytes);
+  const auto hdr = r.get<MessageHeader>();
+  if (!r.ok() || hdr.magic != protocol::kMagic) return Status(Code::kMalformed, "bad message header");
+  const auto type = static_cast<MessageType>(hdr.type);
+  if (type == MessageType::kGoodbye) {
+    *done = true;
+    return Status::Ok();
+  }
+  if (type != MessageType::kBatch) return Status(Code::kMalformed, "unexpected message type from guest");
+
+  for (uint32_t i = 0; i < hdr.count; ++i) {
+    const auto ch = r.get<CallHeader>();
+    if (!r.ok()) return Status(Code::kMalformed, "truncated call header");
+    if (ch.size > r.remaining() || ch.size % wire::kAlign != 0)
+      return Status(Code::kMalformed, "call length exceeds the message");
+    const bool sync = (ch.flags & protocol::kCallSync) != 0;
+    if (sync && i + 1 != hdr.count) return Status(Code::kMalformed, "synchronous call not last in its batch");
+    // The call's arguments are exactly its `size` bytes: a sub-reader, so a call cannot read into the
+    // next one, and then skip them in the outer reader.
+    const auto rest = bytes.subspan(bytes.size() - r.remaining());
+    wire::Reader args(rest.data(), ch.size);
+    r.skip(ch.size);
+
+    stats_.calls.fetch_add(1, std::memory_order_relaxed);
+    DispatchFn fn = ch.opcode < api_.num_opcodes ? api_.dispatch[ch.opcode] : nullptr;
+    if (fn == nullptr) {
+      log::warn("unknown opcode {} from guest", ch.opcode);
+      if (sync) (void)send_reply(w, hdr.tag, ReplyStatus::kUnknownOpcode, false);
+      return Status(Code::kMalformed, "unknown opcode " + std::to_string(ch.opcode));
+    }
+    w.reply.clear();
+    Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
+    fn(call);
+    if (ending_) {
+      // The dispatch function found the call malformed: answer a waiting guest, then end.
+      if (sync) (void)send_reply(w, hdr.tag, ReplyStatus::kMalformed, false);
+      return end_reason_.ok() ? Status(Code::kMalformed, "malformed call") : end_reason_;
+    }
+    if (sync) {
+      const Status st = send_reply(w, hdr.tag, ReplyStatus::kOk, true);
+      if (!st.ok()) return st;
+    }
+  }
+  return Status::Ok();
+}
+
+Status Session::send_reply(Worker& w, uint32_t tag, ReplyStatus status, bool with_body) {
+  // Data of reads that completed goes out first (see add_deferred).
+  flush_completed_deferred();
+  MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kReply), 0, tag, 1};
+  ReplyHeader rh{};
+  rh.status = static_cast<uint32_t>(status);
+  {
+    std::lock_guard lock(async_err_mu_);
+    rh.async_error_opcode = async_err_opcode_;
+    rh.async_error_value = async_err_value_;
+    async_err_opcode_ = 0;
+    async_err_value_ = 0;
+  }
+  rh.deferred_sent = deferred_sent_.load(std::memory_order_acquire);
+  std::vector<wire::Segment>& segs = w.segs;
+  segs.clear();
+  segs.push_back({reinterpret_cast<const uint8_t*>(&mh), sizeof mh});
+  segs.push_back({reinterpret_cast<const uint8_t*>(&rh), sizeof rh});
+  size_t total = sizeof mh + sizeof rh;
+  if (with_body) {
+    w.reply.segments(&w.body);
+    for (const auto& s : w.body) {
+      segs.push_back(s);
+      total += s.size;
+    }
+  }
+  stats_.bytes_out.fetch_add(total, std::memory_order_relaxed);
+  std::lock_guard lock(reply_mu_);
+  return conn_.calls->send(segs);
+}
+
+Status Session::send_callback(uint64_t callback_id, const wire::Writer& args) {
+  MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kCallback), 0, 0, 0};
+  std::vector<wire::Segment> segs;
+  segs.push_back({reinterpret_cast<const uint8_t*>(&mh), sizeof mh});
+  segs.push_back({reinterpret_cast<const uint8_t*>(&callback_id), sizeof callback_id});
+  std::vector<wire::Segment> body;
+  args.segments(&body);
+  segs.insert(segs.end(), body.begin(), body.end());
+  std::lock_guard lock(events_mu_);
+  return conn_.events->send(segs);
+}
+
+void Session::add_deferred(std::shared_ptr<DeferredOp> op) {
+  std::lock_guard lock(deferred_mu_);
+  deferred_pending_.push_back(std::move(op));
+}
+
+void Session::complete_deferred(DeferredOp& op, bool succeeded) {
+  if (op.done.exchange(true)) return;
+  MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kDeferred), 0, 0, 0};
+  const int64_t status = succeeded ? 0 : -1;
+  wire::Writer w;
+  w.put(mh);
+  w.put_u64(op.token);
+  w.put(status);
+  w.put_bytes(succeeded ? op.data.get() : nullptr, succeeded ? op.size : 0);
+  std::vector<wire::Segment> segs;
+  w.segments(&segs);
+  std::lock_guard lock(events_mu_);
+  // Counted even if the send fails: the session is then ending anyway and no reply will follow.
+  (void)conn_.events->send(segs);
+  deferred_sent_.fetch_add(1, std::memory_order_release);
+}
+
+void Session::flush_completed_deferred() {
+  std::vector<std::shared_ptr<DeferredOp>> pending;
+  {
+    std::lock_guard lock(deferred_mu_);
+    if (deferred_pending_.empty()) return;
+    pending = deferred_pending_;
+  }
+  for (auto& op : pending) {
+    if (op->done) continue;
+    const int state = op->poll ? op->poll() : 0;
+    if (state <= 0) complete_deferred(*op, state == 0);
+  }
+  std::lock_guard lock(deferred_mu_);
+  std::erase_if(deferred_pending_, [](const auto& op) { return op->done.load(); });
+}
+
+bool Session::charge(ResourceKind kind, uint64_t amount) {
+  auto& counter = in_use_[static_cast<size_t>(kind)];
+  if (options_.policy != nullptr && !options_.policy->may_charge(kind, amount, counter.load())) return false;
+  counter.fetch_add(amount);
+  if (options_.policy != nullptr) options_.policy->charged(kind, static_cast<int64_t>(amount));
+  return true;
+}
+
+void Session::refund(ResourceKind kind, uint64_t amount) {
+  in_use_[static_cast<size_t>(kind)].fetch_sub(amount);
+  if (options_.policy != nullptr) options_.policy->charged(kind, -static_cast<int64_t>(amount));
+}
+
+bool Session::release_handle(uint64_t id) {
+  HandleTable::Entry removed;
+  if (!handles_.release(id, &removed)) return false;
+  if (removed.charge != 0) refund(removed.charge_kind, removed.charge);
+  return true;
+}
+
+CallbackSlot* Session::new_callback_slot(uint64_t callback_id, bool once) {
+  if (once) return new CallbackSlot{this, callback_id};
+  std::lock_guard lock(slots_mu_);
+  many_slots_.push_back(std::make_unique<CallbackSlot>(CallbackSlot{this, callback_id}));
+  return many_slots_.back().get();
+}
+
+void Session::free_callback_slot(CallbackSlot* slot) { delete slot; }
+
+}  // namespace remora::server
