@@ -97,7 +97,10 @@ struct Hello {
   std::string token;         // credential; never logged
   int32_t pid = 0;           // the guest's process id, for logs and status
   std::string program;       // the guest's program name, for logs and status
+  uint32_t transport = 0;    // kTransportShm or kTransportStream: how the session's channels travel
 };
+inline constexpr uint32_t kTransportShm = 0;
+inline constexpr uint32_t kTransportStream = 1;
 
 struct Welcome {
   uint32_t wire_version = kWireVersion;

@@ -31,6 +31,16 @@ uint8_t* Writer::put_bytes_uninit(size_t n) {
   return buf_.data() + at;
 }
 
+void Writer::append(const Writer& other) {
+  const size_t base = buf_.size();
+  buf_.insert(buf_.end(), other.buf_.begin(), other.buf_.end());
+  for (Ref r : other.refs_) {
+    r.inline_offset += base;
+    refs_.push_back(r);
+  }
+  ref_total_ += other.ref_total_;
+}
+
 void Writer::segments(std::vector<Segment>* out) const {
   out->clear();
   size_t inline_at = 0;

@@ -82,6 +82,9 @@ class Writer {
     std::memcpy(buf_.data() + at, &v, sizeof(T));
   }
 
+  // Appends everything `other` holds (inline bytes copied, blobs still by reference).
+  void append(const Writer& other);
+
   // The message as segments in order: inline runs interleaved with blobs by reference.
   void segments(std::vector<Segment>* out) const;
   // Convenience for tests and small messages: one contiguous copy.

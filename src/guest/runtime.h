@@ -29,11 +29,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/protocol.h"
@@ -115,10 +117,13 @@ class Objects {
   void retire(Object* o);
 
  private:
+  Object* make_locked(uint64_t id, uint32_t type);
+
   void* dispatch_;
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Object*> by_id_;
-  std::vector<Object*> all_;  // owned; retired ones stay allocated (see class comment)
+  std::unordered_set<Object*> all_;  // live objects, owned
+  std::deque<Object*> quarantine_;   // the most recently retired, owned (see class comment)
   uint64_t next_guest_id_ = 1;
 };
 
@@ -179,6 +184,9 @@ class Runtime {
   // Status; the reason is logged once to stderr.
   Status ensure_connected();
   bool connected() const { return state_.load(std::memory_order_acquire) == State::kConnected; }
+  // Uses an already established connection instead of dialing (tests, embedding). Reads Options
+  // from the environment like ensure_connected would.
+  Status adopt(transport::Connection conn);
 
   const ApiDescriptor& api() const { return api_; }
   const Options& options() const { return options_; }
@@ -195,7 +203,6 @@ class Runtime {
   Status end_async(uint32_t opcode);
   // Sends the batch with this call last and waits for its reply. A transport failure or timeout
   // returns an error Status: the generated caller turns it into the API's transport error.
-  // `sync_point`: the call reports earlier asynchronous failures (see take_async_error).
   Status end_sync(uint32_t opcode, Reply* reply);
 
   // The first asynchronous failure not yet reported: its opcode and the API's error value. Generated
@@ -205,20 +212,27 @@ class Runtime {
   // Flushes the pending batch (used by the flusher thread and before process exit).
   Status flush();
 
-  // Logs to stderr with the "remora:" prefix, when REMORA_LOG allows the level.
+  // Logs to stderr (common/log.h), never stdout.
   void log_error(const std::string& msg) const;
+  std::string opcode_name(uint32_t opcode) const;
+
+  // Flushes, says goodbye to the server and stops the runtime's threads. Called by the destructor;
+  // the API glue may call it earlier (at exit).
+  void shutdown();
 
  private:
   enum class State { kIdle, kConnecting, kConnected, kFailed };
   struct ThreadSlot;
   ThreadSlot& my_slot();
+  void release_slot(ThreadSlot* slot);
   Status connect_locked();
-  Status send_batch_locked(const wire::Writer* last, uint32_t last_opcode, uint32_t tag);
+  Status send_batch_locked(uint32_t tag);
   Status wait_reply(ThreadSlot& slot, Reply* reply);
   void events_loop();
   void flusher_loop();
   void note_async_error(const protocol::ReplyHeader& h);
   void fail_all(const Status& why);
+  Status failure_or_closed() const;
 
   const ApiDescriptor& api_;
   Options options_;
@@ -236,13 +250,14 @@ class Runtime {
   wire::Writer batch_;
   uint32_t batch_count_ = 0;
   std::condition_variable batch_cv_;  // wakes the flusher
-  std::vector<wire::Segment> segs_;   // scratch for send, under batch_mu_
+  std::vector<wire::Segment> segs_, batch_segs_;  // scratch for send, under batch_mu_
 
   // Reply routing: one reader at a time receives from the calls channel and hands replies to the
   // thread whose slot the tag names (leader/follower).
   std::mutex route_mu_;
+  std::condition_variable route_cv_;
   bool reader_active_ = false;
-  std::vector<ThreadSlot*> slots_;  // by tag
+  std::vector<ThreadSlot*> slots_;  // slots_[tag - 1]; owned, reused after their thread exits
   std::atomic<uint32_t> threads_seen_{0};
 
   // Async error not yet reported.
@@ -258,6 +273,7 @@ class Runtime {
   std::thread events_thread_;
   std::thread flusher_thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> destroyed_{false};
 };
 
 }  // namespace remora::guest
