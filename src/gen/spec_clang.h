@@ -111,19 +111,41 @@ inline std::string unqualified_spelling(CXType t) {
 struct Field {
   std::string name;
   CXType type;
+  // Members of the same anonymous union share storage: they get the same nonzero group.
+  int union_group = 0;
 };
 
-// The fields of a struct or union type, in declaration order.
+namespace detail {
+struct FieldWalk {
+  std::vector<Field>* out;
+  int* next_group;
+  int group;
+};
+inline CXVisitorResult visit_field(CXCursor c, CXClientData d);
+}  // namespace detail
+
+// The fields of a struct or union type, in declaration order. Members of anonymous structs and unions
+// are flattened into their parent, as C11 names them (desc.buffer for cl_image_desc's union).
 inline std::vector<Field> fields_of(CXType record) {
   std::vector<Field> out;
-  clang_Type_visitFields(
-      clang_getCanonicalType(record),
-      [](CXCursor c, CXClientData d) {
-        static_cast<std::vector<Field>*>(d)->push_back(Field{spelling(c), clang_getCursorType(c)});
-        return CXVisit_Continue;
-      },
-      &out);
+  int next_group = 0;
+  detail::FieldWalk walk{&out, &next_group, 0};
+  clang_Type_visitFields(clang_getCanonicalType(record), detail::visit_field, &walk);
   return out;
+}
+
+inline CXVisitorResult detail::visit_field(CXCursor c, CXClientData d) {
+  auto* walk = static_cast<FieldWalk*>(d);
+  CXType t = clang_getCursorType(c);
+  CXCursor decl = clang_getTypeDeclaration(clang_getCanonicalType(t));
+  if (clang_getCanonicalType(t).kind == CXType_Record && clang_Cursor_isAnonymousRecordDecl(decl)) {
+    bool is_union = clang_getCursorKind(decl) == CXCursor_UnionDecl;
+    FieldWalk inner{walk->out, walk->next_group, is_union ? ++*walk->next_group : walk->group};
+    clang_Type_visitFields(clang_getCanonicalType(t), visit_field, &inner);
+  } else {
+    walk->out->push_back(Field{spelling(c), t, walk->group});
+  }
+  return CXVisit_Continue;
 }
 
 }  // namespace remora::gen::clangx

@@ -120,9 +120,22 @@ void ParamClassifier::array_extras() {
 // REMORA_STRUCT_HANDLES (translated to ids). Nested structs are checked the same way, without listing.
 void ParamClassifier::check_record(CXType record, bool by_value) {
   std::string rname = unqualified_spelling(record);
-  for (const Field& field : fields_of(record)) {
-    bool listed = std::any_of(p_.struct_handles.begin(), p_.struct_handles.end(),
-                              [&](const StructHandleField& s) { return s.field == field.name; });
+  std::vector<Field> fields = fields_of(record);
+  auto is_listed = [&](const std::string& name) {
+    return std::any_of(p_.struct_handles.begin(), p_.struct_handles.end(),
+                       [&](const StructHandleField& s) { return s.field == name; });
+  };
+  for (const Field& field : fields) {
+    // A handle in an anonymous union is covered when any member of that union is listed: they are one
+    // storage, translated once. Listing two of them would translate it twice.
+    bool listed = is_listed(field.name);
+    int listed_in_group = 0;
+    if (field.union_group)
+      for (const Field& other : fields)
+        if (other.union_group == field.union_group && is_listed(other.name)) ++listed_in_group;
+    if (listed && listed_in_group > 1 && !by_value)
+      fail("lists '" + field.name + "' in REMORA_STRUCT_HANDLES with another member of the same union: list one");
+    listed = listed || listed_in_group > 0;
     CXType pointee;
     if (r_.handle_of(field.type)) {
       if (by_value)

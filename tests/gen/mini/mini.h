@@ -45,10 +45,14 @@ typedef struct mini_format {
   mini_uint data_type;
 } mini_format;
 
+/* Like cl_image_desc: the handle lives in an anonymous union with an alias of itself. */
 typedef struct mini_image_desc {
   mini_uint width;
   mini_uint height;
-  mini_buffer buffer;
+  union {
+    mini_buffer buffer;
+    mini_buffer mem_object;
+  };
 } mini_image_desc;
 
 mini_status mini_get_devices(mini_uint num_entries, mini_device *devices, mini_uint *num_devices);
