@@ -42,7 +42,12 @@ int main(int argc, char** argv) {
   app.add_option("--resource-dir", opts.resource_dir, "clang resource folder (default: the one found at build time)");
   app.add_flag("--print-coverage", print_coverage, "print the coverage summary to stdout");
   app.add_flag("--dump-model", dump, "print the parsed model to stdout and write nothing");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; every usage error exits 1 like any other failure.
+    return app.exit(e) == 0 ? 0 : 1;
+  }
   if (!dump && out_dir.empty()) {
     std::cerr << "remora-gen: --out is required (unless --dump-model)\n";
     return 1;
