@@ -26,7 +26,8 @@
 // ---- File scope -------------------------------------------------------------------------------------
 
 // Names the API. `errors` is a comma-separated list of key=C-expression pairs giving the API's own error
-// values for failures remora itself detects:
+// values for failures remora itself detects, and the API's status type:
+//   type=         the C type of the API's status (e.g. cl_int): functions returning it return a status
 //   success=      the API's success value
 //   transport=    the server is gone or the transport failed
 //   unsupported=  the function cannot be forwarded (REMORA_UNSUPPORTED)

@@ -1,0 +1,18 @@
+// expect: length_missing_param.spec.c:15:51: error: REMORA_COUNT(num_device) of parameter 'device_list' of 'mini_build_program' names 'num_device', which is not a parameter of 'mini_build_program'
+// A length expression naming a parameter that does not exist (a typo).
+#include <mini/mini.h>
+#include <remora/spec.h>
+REMORA_API(mini, "type=mini_status,success=MINI_SUCCESS,transport=MINI_DEVICE_NOT_AVAILABLE,unsupported=MINI_INVALID_OPERATION,invalid=MINI_INVALID_VALUE,no_memory=MINI_OUT_OF_HOST_MEMORY,quota=MINI_OUT_OF_RESOURCES");
+REMORA_HANDLE(mini_device, MINI_INVALID_DEVICE);
+REMORA_HANDLE(mini_context, MINI_INVALID_CONTEXT);
+REMORA_HANDLE(mini_buffer, MINI_INVALID_BUFFER);
+REMORA_HANDLE(mini_queue, MINI_INVALID_QUEUE);
+REMORA_HANDLE(mini_event, MINI_INVALID_EVENT);
+REMORA_HANDLE(mini_program, MINI_INVALID_PROGRAM);
+
+REMORA_OPCODE(1)
+mini_status mini_build_program(mini_program program, mini_uint num_devices,
+                               const mini_device *device_list REMORA_COUNT(num_device), const char *options,
+                               void (*pfn_notify)(mini_program program, void *user_data)
+                                   REMORA_CALLBACK(user_data, once, ""),
+                               void *user_data);

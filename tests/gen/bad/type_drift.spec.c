@@ -1,0 +1,14 @@
+// expect: type_drift.spec.c:14:13: error: conflicting types for 'mini_finish'
+// A redeclaration whose types differ from the vendor header is a compile error.
+#include <mini/mini.h>
+#include <remora/spec.h>
+REMORA_API(mini, "type=mini_status,success=MINI_SUCCESS,transport=MINI_DEVICE_NOT_AVAILABLE,unsupported=MINI_INVALID_OPERATION,invalid=MINI_INVALID_VALUE,no_memory=MINI_OUT_OF_HOST_MEMORY,quota=MINI_OUT_OF_RESOURCES");
+REMORA_HANDLE(mini_device, MINI_INVALID_DEVICE);
+REMORA_HANDLE(mini_context, MINI_INVALID_CONTEXT);
+REMORA_HANDLE(mini_buffer, MINI_INVALID_BUFFER);
+REMORA_HANDLE(mini_queue, MINI_INVALID_QUEUE);
+REMORA_HANDLE(mini_event, MINI_INVALID_EVENT);
+REMORA_HANDLE(mini_program, MINI_INVALID_PROGRAM);
+
+REMORA_OPCODE(1)
+mini_status mini_finish(mini_context queue);
