@@ -105,6 +105,14 @@ class Session;
 // the callback when `release_event` (the server made a local event the guest did not ask for).
 void remora_opencl_server_defer(remora::server::Session& session, cl_event event, bool release_event,
                                 uint64_t token, std::unique_ptr<uint8_t[]> data, uint64_t size);
+
+// The vendor library the server loads when none is configured: the system's ICD loader.
+const char* remora_opencl_default_vendor_library();
+
+// The vendor's implementation of extension function `name`: from the first platform whose
+// clGetExtensionFunctionAddressForPlatform has it, or nullptr. Used by the generated vendor loader
+// (after the vendor library is loaded) and by remora_clHasExtensionFunction.
+void* remora_opencl_server_extension_lookup(const char* name);
 #endif  // __cplusplus
 
 #endif  // REMORA_APIS_OPENCL_HOOKS_H
