@@ -1,0 +1,62 @@
+// State and helpers shared by the hand-written parts of the OpenCL guest library (apis/opencl/guest).
+//
+// All of it hangs off the one Runtime that icd.cpp owns; nothing here is a global of its own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "opencl_guest.h"  // generated: remote stubs, X-macro lists, handle type ids
+
+namespace remora::opencl::guest_glue {
+
+// One mapping handed out by clEnqueueMapBuffer/MapImage, keyed by the pointer returned.
+struct Mapping {
+  cl_map_flags flags = 0;
+  bool owns_mirror = false;  // the pointer is remora's allocation (freed at unmap), else host_ptr memory
+  // Buffers: offset and size. Images: origin, region and the pitches of the returned memory.
+  size_t offset = 0;
+  size_t size = 0;
+  size_t origin[3] = {0, 0, 0};
+  size_t region[3] = {0, 0, 0};
+  size_t row_pitch = 0;
+  size_t slice_pitch = 0;
+};
+
+// What the guest knows about a memory object, kept in its Object::api_data from creation until the
+// last application reference goes.
+struct MemRecord {
+  cl_mem_flags app_flags = 0;  // as the application passed them (the server saw COPY for USE_HOST_PTR)
+  void* host_ptr = nullptr;    // the application's memory of a CL_MEM_USE_HOST_PTR object
+  // Images: pixel layout, and the pitches of host_ptr memory.
+  bool is_image = false;
+  cl_mem_object_type type = CL_MEM_OBJECT_BUFFER;
+  cl_channel_order order = 0;
+  size_t element_size = 0;
+  size_t host_row_pitch = 0;
+  size_t host_slice_pitch = 0;
+
+  std::mutex mu;
+  std::unordered_multimap<void*, Mapping> maps;  // guarded by mu
+};
+
+// Process-wide glue state, owned next to the Runtime (icd.cpp).
+struct GlueState {
+  std::mutex mu;
+  // Live memory objects and samplers: the values clSetKernelArg must translate. Kept as a set so that
+  // an argument's bytes are compared, never dereferenced, before they are known to be one of ours.
+  std::unordered_set<const void*> kernel_arg_objects;  // guarded by mu
+  std::once_flag unreachable_logged;
+};
+GlueState& glue_state();
+
+// The live Object behind an application handle of `type`, or nullptr.
+remora::guest::Object* live_object(const void* handle, uint32_t type);
+
+// The record of a memory object, or nullptr when `mem` is not a live cl_mem (or has none).
+MemRecord* mem_record(cl_mem mem);
+
+}  // namespace remora::opencl::guest_glue
