@@ -97,6 +97,7 @@ struct Hello {
   std::string token;         // credential; never logged
   int32_t pid = 0;           // the guest's process id, for logs and status
   std::string program;       // the guest's program name, for logs and status
+  uint32_t transport = 0;    // channel 0: how the session's channels travel: 0 shm, 1 stream (unix/tcp)
 };
 
 struct Welcome {
