@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "common/log.h"
@@ -29,10 +30,10 @@ int refuse(int conn_fd, const std::string& reason) {
   return 1;
 }
 
-// Ends the session on SIGTERM/SIGINT by closing its channels: Session::run then returns and
-// releases what the guest held, which killing the process outright would not do in order.
-// The signals are blocked in every thread (the mask is set before any thread starts) and read from
-// a signalfd by this watcher only.
+// SIGTERM/SIGINT. Before the session runs, they end the process at once (nothing is held yet).
+// Once it runs, they close its channels instead: Session::run then returns and releases what the
+// guest held, which killing the process outright would not do in order. The signals are blocked in
+// every thread (the mask is set before any thread starts) and read from a signalfd by this watcher.
 class SignalWatcher {
  public:
   SignalWatcher() {
@@ -43,31 +44,20 @@ class SignalWatcher {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal_fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!signal_fd_.valid() || !wake_fd_.valid()) {
+      log::warn("no signal watcher (signalfd/eventfd failed); SIGTERM will not end the session in order");
+      pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+      return;
+    }
+    thread_ = std::thread([this] { watch(); });
   }
   ~SignalWatcher() { stop(); }
 
-  void start(transport::Channel* calls, transport::Channel* events) {
-    if (!signal_fd_.valid() || !wake_fd_.valid()) {
-      log::warn("no signal watcher (signalfd/eventfd failed); SIGTERM will not end the session in order");
-      return;
-    }
-    thread_ = std::thread([this, calls, events] {
-      pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
-      for (;;) {
-        if (::poll(fds, 2, -1) < 0) {
-          if (errno == EINTR) continue;
-          return;
-        }
-        if (fds[1].revents != 0) return;
-        signalfd_siginfo info{};
-        if (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
-          log::info("signal {}: ending the session", info.ssi_signo);
-          if (calls != nullptr) calls->close();
-          if (events != nullptr) events->close();
-          return;
-        }
-      }
-    });
+  // From here on a signal closes these channels (which must outlive stop()).
+  void attach(transport::Channel* calls, transport::Channel* events) {
+    std::lock_guard lock(mu_);
+    calls_ = calls;
+    events_ = events;
   }
   void stop() {
     if (!thread_.joinable()) return;
@@ -75,12 +65,39 @@ class SignalWatcher {
     ssize_t ignored = ::write(wake_fd_.get(), &one, sizeof one);
     (void)ignored;
     thread_.join();
+    std::lock_guard lock(mu_);
+    calls_ = events_ = nullptr;
   }
 
  private:
+  void watch() {
+    pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
+    for (;;) {
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      if (fds[1].revents != 0) return;
+      signalfd_siginfo info{};
+      if (::read(signal_fd_.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info)) continue;
+      std::lock_guard lock(mu_);
+      if (calls_ == nullptr) {
+        log::info("signal {} before the session started: exiting", info.ssi_signo);
+        _exit(1);
+      }
+      log::info("signal {}: ending the session", info.ssi_signo);
+      calls_->close();
+      if (events_ != nullptr) events_->close();
+      return;
+    }
+  }
+
   transport::Fd signal_fd_;
   transport::Fd wake_fd_;
   std::thread thread_;
+  std::mutex mu_;
+  transport::Channel* calls_ = nullptr;
+  transport::Channel* events_ = nullptr;
 };
 
 const ApiServer* find_api(std::span<const ApiServer* const> apis, const std::string& name) {
@@ -220,7 +237,7 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
     transport::Channel* calls = connection.calls.get();
     transport::Channel* events = connection.events.get();
     Session session(*api, std::move(connection), options);
-    signals.start(calls, events);
+    signals.attach(calls, events);
     end = session.run();
     signals.stop();  // before the session (and its channels) go
   }
