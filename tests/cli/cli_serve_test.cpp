@@ -14,6 +14,7 @@
 
 #include "opencl_server.h"
 #include "server/handshake.h"
+#include "transport/shm.h"
 #include "transport/sockets.h"
 
 namespace remora {
@@ -222,6 +223,24 @@ TEST_F(ServeTest, StreamSessionWelcomesBothChannelsAndShowsInStatus) {
   // The guest leaves; the session process ends and the daemon forgets it.
   calls.reset();
   events.reset();
+  for (int i = 0; i < 100 && !status()["sessions"].empty(); ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(status()["sessions"].empty());
+}
+
+TEST_F(ServeTest, ShmSessionAttachesAndEndsOnGoodbye) {
+  serve();
+  Fd sock = dial();
+  protocol::Hello h = good_hello();
+  h.transport = server::kHelloTransportShm;
+  protocol::Welcome w;
+  ASSERT_TRUE(welcome(hello(sock.get(), h), &w));
+  transport::Connection conn;
+  Status st = transport::shm_attach(std::move(sock), transport::after(10s), &conn);
+  ASSERT_TRUE(st.ok()) << st.str();
+  EXPECT_EQ(status()["sessions"][0]["transport"], "shm");
+  protocol::MessageHeader bye{protocol::kMagic, static_cast<uint16_t>(protocol::MessageType::kGoodbye), 0, 0, 0};
+  const wire::Segment seg{reinterpret_cast<const uint8_t*>(&bye), sizeof bye};
+  ASSERT_TRUE(conn.calls->send(std::span<const wire::Segment>(&seg, 1)).ok());
   for (int i = 0; i < 100 && !status()["sessions"].empty(); ++i) std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(status()["sessions"].empty());
 }
