@@ -1,6 +1,117 @@
-// Placeholder until the CLI lands.
+// The `remora` command: run, serve, status, and the internal `session` (one guest's server process,
+// started by the daemon).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
-int main() {
-  std::fprintf(stderr, "remora: not built yet\n");
+#include <string>
+#include <vector>
+
+#include "cli/run.h"
+#include "cli/status.h"
+#include "common/log.h"
+#include "opencl_server.h"
+#include "server/daemon.h"
+#include "server/session_process.h"
+#include "transport/endpoint.h"
+
+namespace {
+
+using remora::Status;
+
+int serve_command(const std::vector<std::string>& listen, const std::string& admin, const std::string& vendor,
+                  int ready_fd, int handshake_timeout_ms) {
+  remora::log::set_side("daemon");
+  remora::server::DaemonOptions options;
+  for (const std::string& text : listen) {
+    remora::transport::Endpoint ep;
+    if (Status st = remora::transport::Endpoint::parse(text, &ep); !st.ok()) {
+      std::fprintf(stderr, "remora serve: invalid --listen \"%s\": %s\n", text.c_str(), st.message().c_str());
+      return 2;
+    }
+    options.listen.push_back(ep);
+  }
+  options.admin = admin;
+  options.vendor_library = vendor;
+  options.ready_fd = ready_fd;
+  if (handshake_timeout_ms > 0) options.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
+  // Writes to a guest that went away must fail with EPIPE, not kill the daemon (or, inherited, a session).
+  ::signal(SIGPIPE, SIG_IGN);
+  remora::server::Daemon daemon(std::move(options));
+  if (Status st = daemon.start(); !st.ok()) {
+    std::fprintf(stderr, "remora serve: %s\n", st.message().c_str());
+    return 1;
+  }
+  if (Status st = daemon.run(); !st.ok()) {
+    std::fprintf(stderr, "remora serve: %s\n", st.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  remora::log::set_side("cli");
+  // The APIs this binary serves. The one list: the session process picks from it by Hello.api.
+  const remora::server::ApiServer* const apis[] = {&remora::opencl::server_api()};
+
+  CLI::App app{"remora: API remoting for accelerators. Runs OpenCL programs with their calls served by a\n"
+               "remora server process that owns the real device."};
+  app.set_version_flag("--version", "remora " REMORA_VERSION);
+  app.require_subcommand(1);
+
+  // remora run
+  remora::cli::RunOptions run_opts;
+  CLI::App* run = app.add_subcommand("run", "Run a program with its OpenCL calls forwarded through remora");
+  run->add_option("--connect", run_opts.connect,
+                  "Server endpoint (unix:PATH or tcp:HOST:PORT); default: $REMORA_CONNECT, else a private server "
+                  "for this run");
+  run->add_option("--transport", run_opts.transport,
+                  "shm (default for unix endpoints), unix or tcp (default for tcp endpoints)")
+      ->check(CLI::IsMember({"shm", "unix", "tcp"}));
+  run->add_option("--tenant", run_opts.tenant, "Tenant name the server accounts this program to");
+  run->add_option("--token-file", run_opts.token_file, "File whose first line is the credential for the server");
+  run->add_option("--vendor-library", run_opts.vendor_library,
+                  "OpenCL vendor library for the private server (default: the system's libOpenCL.so.1)");
+  run->add_option("command", run_opts.command, "The program and its arguments (after --)")->required();
+  run->positionals_at_end();
+  run->footer("Example: remora run -- ./vecadd\n         remora run --transport tcp -- ./vecadd");
+
+  // remora serve
+  std::vector<std::string> listen;
+  std::string admin, vendor;
+  int ready_fd = -1;
+  int handshake_timeout_ms = 0;
+  CLI::App* serve = app.add_subcommand("serve", "Run the remora daemon: one server process per guest");
+  serve->add_option("--listen", listen, "Endpoint to listen on (unix:PATH or tcp:HOST:PORT); repeatable")->required();
+  serve->add_option("--vendor-library", vendor, "OpenCL vendor library sessions load (default: libOpenCL.so.1)");
+  serve->add_option("--admin", admin, "unix:PATH socket answering `remora status`; default: none");
+  // Internal: used by `remora run` and the tests.
+  serve->add_option("--ready-fd", ready_fd, "Write the bound endpoints to this fd, then close it")->group("");
+  serve->add_option("--handshake-timeout-ms", handshake_timeout_ms, "How long a client may take to send its Hello")
+      ->group("");
+
+  // remora status
+  std::string status_ep;
+  bool status_json = false;
+  CLI::App* status = app.add_subcommand("status", "Show a daemon's sessions (through its --admin socket)");
+  status->add_option("--connect", status_ep, "The daemon's admin endpoint (unix:PATH); default: $REMORA_ADMIN")
+      ->envname("REMORA_ADMIN");
+  status->add_flag("--json", status_json, "Print the daemon's JSON document");
+
+  // remora session (internal, hidden): started by the daemon for each guest.
+  remora::server::SessionProcessConfig session_cfg;
+  CLI::App* session = app.add_subcommand("session", "");
+  session->group("");
+  session->add_option("--conn-fd", session_cfg.conn_fd)->required();
+  session->add_option("--control-fd", session_cfg.control_fd)->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (run->parsed()) return remora::cli::run_command(run_opts);
+  if (serve->parsed()) return serve_command(listen, admin, vendor, ready_fd, handshake_timeout_ms);
+  if (status->parsed()) return remora::cli::status_command(status_ep, status_json);
+  if (session->parsed()) return remora::server::run_session_process(apis, session_cfg);
   return 2;
 }

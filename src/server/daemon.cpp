@@ -1,0 +1,586 @@
+#include "server/daemon.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/log.h"
+#include "common/protocol.h"
+#include "server/handshake.h"
+#include "server/session_process.h"
+
+namespace remora::server {
+
+bool keys_equal(uint64_t a, uint64_t b) {
+  // Every bit is looked at whatever the result, so the time taken says nothing about where a
+  // guessed key differs. volatile keeps the compiler from short-circuiting.
+  volatile uint64_t diff = a ^ b;
+  return diff == 0;
+}
+
+namespace {
+
+using transport::Clock;
+using transport::Deadline;
+using transport::Fd;
+
+// Connections accepted per listener per loop iteration: bounds the time one busy listener can
+// hold the loop.
+constexpr int kAcceptBurst = 64;
+// How long an admin client gets to take its document.
+constexpr auto kAdminTimeout = std::chrono::seconds(5);
+// Without a signalfd (tests), children are polled at least this often.
+constexpr int kReapPollMs = 200;
+
+Status set_nonblocking(int fd, bool on) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return io_error("fcntl(F_GETFL)", errno);
+  const int want = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (want != flags && ::fcntl(fd, F_SETFL, want) != 0) return io_error("fcntl(F_SETFL)", errno);
+  return Status::Ok();
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return fmt::format("exit status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+  return fmt::format("wait status {:#x}", status);
+}
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Sends a Refuse without waiting: the socket is non-blocking and the message small. A peer whose
+// receive buffer is full just does not learn the reason.
+void refuse_now(int fd, const std::string& reason) {
+  const std::vector<uint8_t> frame = refuse_frame(reason);
+  Status st = write_all(fd, frame, Clock::now());
+  if (!st.ok()) log::debug("could not send a refusal: {}", st.str());
+}
+
+struct Listener {
+  Fd fd;
+  transport::Endpoint endpoint;  // as bound
+  ino_t inode = 0;               // unix: the socket file we created, removed at exit if still ours
+};
+
+struct Pending {
+  Fd fd;
+  FrameReader reader{kMaxHelloBytes};
+  Deadline deadline;
+  const char* kind;  // "unix" or "tcp"
+  std::string peer;
+  bool done = false;
+};
+
+struct AdminClient {
+  Fd fd;
+  std::string out;
+  size_t sent = 0;
+  Deadline deadline;
+  bool done = false;
+};
+
+struct SessionEntry {
+  uint64_t id = 0;
+  uint64_t key = 0;
+  pid_t pid = 0;
+  int32_t guest_pid = 0;
+  std::string program;
+  std::string tenant;
+  std::string transport;
+  std::string peer;
+  std::chrono::system_clock::time_point started;
+  Fd control;
+  bool events_passed = false;
+};
+
+}  // namespace
+
+struct Daemon::Impl {
+  DaemonOptions opt;
+  std::vector<Listener> listeners;
+  Listener admin;
+  bool has_admin = false;
+  std::vector<std::unique_ptr<Pending>> pending;
+  std::vector<std::unique_ptr<AdminClient>> admin_clients;
+  std::map<uint64_t, SessionEntry> sessions;
+  Fd signal_fd;
+  Fd wake_fd;
+  sigset_t old_mask{};
+  bool mask_changed = false;
+  uint64_t next_session = 1;
+  bool stopping = false;
+
+  Status listen_one(const transport::Endpoint& ep, Listener* out);
+  void accept_calls(Listener& l);
+  void accept_admin();
+  void on_hello(Pending& p);
+  void on_events_hello(Pending& p, const protocol::Hello& h);
+  void spawn_session(Pending& p, const protocol::Hello& h, std::vector<uint8_t> hello_bytes);
+  void write_admin(AdminClient& c);
+  std::string status_json() const;
+  void reap(bool log_all);
+  void read_signals();
+  void shutdown();
+  void remove_socket_file(const Listener& l);
+};
+
+Daemon::Daemon(DaemonOptions options) : impl_(std::make_unique<Impl>()) { impl_->opt = std::move(options); }
+
+Daemon::~Daemon() {
+  if (impl_->mask_changed) ::pthread_sigmask(SIG_SETMASK, &impl_->old_mask, nullptr);
+}
+
+void Daemon::stop() {
+  const uint64_t one = 1;
+  if (impl_->wake_fd.valid()) {
+    ssize_t ignored = ::write(impl_->wake_fd.get(), &one, sizeof one);
+    (void)ignored;
+  }
+}
+
+Status Daemon::Impl::listen_one(const transport::Endpoint& ep, Listener* out) {
+  if (Status st = transport::listen_on(ep, &out->fd); !st.ok()) return st;
+  if (Status st = transport::bound_endpoint(out->fd.get(), ep, &out->endpoint); !st.ok()) return st;
+  if (Status st = set_nonblocking(out->fd.get(), true); !st.ok()) return st;
+  if (ep.kind == transport::Endpoint::Kind::kUnix) {
+    struct stat s {};
+    if (::stat(ep.path.c_str(), &s) == 0) out->inode = s.st_ino;
+  }
+  return Status::Ok();
+}
+
+Status Daemon::start() {
+  Impl& d = *impl_;
+  if (d.opt.listen.empty()) return Status(Code::kInvalid, "nothing to listen on: pass --listen unix:PATH or tcp:HOST:PORT");
+  d.wake_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!d.wake_fd.valid()) return io_error("eventfd", errno);
+  if (d.opt.handle_signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (::pthread_sigmask(SIG_BLOCK, &set, &d.old_mask) != 0) return Status(Code::kIo, "pthread_sigmask failed");
+    d.mask_changed = true;
+    d.signal_fd.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!d.signal_fd.valid()) return io_error("signalfd", errno);
+  }
+  for (const transport::Endpoint& ep : d.opt.listen) {
+    Listener l;
+    if (Status st = d.listen_one(ep, &l); !st.ok()) return Status(st.code(), "listen on " + ep.str() + ": " + st.message());
+    bound_.push_back(l.endpoint);
+    d.listeners.push_back(std::move(l));
+  }
+  if (!d.opt.admin.empty()) {
+    transport::Endpoint ep;
+    if (Status st = transport::Endpoint::parse(d.opt.admin, &ep); !st.ok()) return Status(st.code(), "--admin: " + st.message());
+    if (ep.kind != transport::Endpoint::Kind::kUnix) {
+      return Status(Code::kInvalid, "--admin must be a unix socket (unix:PATH): status is for local eyes only");
+    }
+    if (Status st = d.listen_one(ep, &d.admin); !st.ok()) return Status(st.code(), "admin socket " + ep.str() + ": " + st.message());
+    d.has_admin = true;
+  }
+  for (const transport::Endpoint& ep : bound_) log::info("listening on {}", ep.str());
+  if (d.opt.ready_fd >= 0) {
+    std::string lines;
+    for (const transport::Endpoint& ep : bound_) lines += ep.str() + "\n";
+    Status st = write_all(d.opt.ready_fd, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(lines.data()), lines.size()),
+                          transport::after(std::chrono::seconds(5)));
+    ::close(d.opt.ready_fd);
+    d.opt.ready_fd = -1;
+    if (!st.ok()) return Status(st.code(), "reporting readiness: " + st.message());
+  }
+  return Status::Ok();
+}
+
+void Daemon::Impl::accept_calls(Listener& l) {
+  const char* kind = l.endpoint.kind == transport::Endpoint::Kind::kTcp ? "tcp" : "unix";
+  for (int i = 0; i < kAcceptBurst; ++i) {
+    Fd fd;
+    // The listener is non-blocking, so a past deadline makes this a poll: kTimeout when none waits.
+    Status st = transport::accept_on(l.fd.get(), &fd, Clock::now());
+    if (st.code() == Code::kTimeout) return;
+    if (!st.ok()) {
+      // EMFILE and friends: log and let the loop go on (the connection stays queued).
+      log::warn("accept on {}: {}", l.endpoint.str(), st.str());
+      return;
+    }
+    if (pending.size() >= opt.max_pending) {
+      log::warn("{} connections in their handshake already: closing a new one from {}", pending.size(),
+                transport::peer_name(fd.get()));
+      continue;
+    }
+    if (Status nb = set_nonblocking(fd.get(), true); !nb.ok()) {
+      log::warn("{}", nb.str());
+      continue;
+    }
+    auto p = std::make_unique<Pending>();
+    p->peer = transport::peer_name(fd.get());
+    p->fd = std::move(fd);
+    p->deadline = transport::after(opt.handshake_timeout);
+    p->kind = kind;
+    log::debug("connection from {} on {}", p->peer, l.endpoint.str());
+    pending.push_back(std::move(p));
+  }
+}
+
+void Daemon::Impl::on_hello(Pending& p) {
+  p.done = true;
+  std::vector<uint8_t> bytes = p.reader.take_message();
+  protocol::Hello h;
+  if (Status st = parse_hello(bytes, &h); !st.ok()) {
+    log::warn("refusing {}: {}", p.peer, st.message());
+    return refuse_now(p.fd.get(), st.message());
+  }
+  // What the daemon itself must agree on: the framing version, the ABI and the channel. The API and
+  // its version are the session process's to check (it knows the APIs).
+  if (h.wire_version != protocol::kWireVersion || h.abi != protocol::kAbiTag || h.channel > 1) {
+    const std::string why = protocol::check_hello(h, h.api, h.api_version);
+    log::warn("refusing {} (pid {}, program \"{}\"): {}", p.peer, h.pid, h.program, why);
+    return refuse_now(p.fd.get(), why);
+  }
+  if (h.channel == 1) return on_events_hello(p, h);
+  spawn_session(p, h, std::move(bytes));
+}
+
+void Daemon::Impl::on_events_hello(Pending& p, const protocol::Hello& h) {
+  auto it = sessions.find(h.session);
+  // One answer for an unknown session and a wrong key: the refusal must not tell which ids exist.
+  if (it == sessions.end() || !keys_equal(it->second.key, h.session_key)) {
+    log::warn("refusing an events connection from {}: unknown session {} or wrong key", p.peer, h.session);
+    return refuse_now(p.fd.get(), "unknown session or wrong session key for the events channel");
+  }
+  SessionEntry& s = it->second;
+  if (s.events_passed) {
+    log::warn("refusing a second events connection for session {} from {}", s.id, p.peer);
+    return refuse_now(p.fd.get(), "the session already has its events channel");
+  }
+  if (Status st = set_nonblocking(p.fd.get(), false); !st.ok()) return refuse_now(p.fd.get(), st.message());
+  EventsHandoff handoff{s.id};
+  Status st = transport::send_fd(s.control.get(), p.fd.get(),
+                                 std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&handoff), sizeof handoff));
+  if (!st.ok()) {
+    log::warn("passing the events connection to session {}: {}", s.id, st.str());
+    return refuse_now(p.fd.get(), "the session is gone");
+  }
+  s.events_passed = true;
+  log::debug("session {}: events connection passed on", s.id);
+}
+
+void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vector<uint8_t> hello_bytes) {
+  SessionEntry s;
+  s.id = next_session++;
+  do {
+    if (::getrandom(&s.key, sizeof s.key, 0) != static_cast<ssize_t>(sizeof s.key)) {
+      log::error("getrandom failed: {}; refusing {}", std::strerror(errno), p.peer);
+      return refuse_now(p.fd.get(), "the server could not make a session key");
+    }
+  } while (s.key == 0);
+  s.guest_pid = h.pid;
+  s.program = h.program;
+  s.tenant = h.tenant;
+  s.transport = h.transport == protocol::kTransportShm ? "shm" : p.kind;
+  s.peer = p.peer;
+  s.started = std::chrono::system_clock::now();
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    log::error("socketpair: {}", std::strerror(errno));
+    return refuse_now(p.fd.get(), "the server is out of resources");
+  }
+  s.control.reset(sv[0]);
+  Fd theirs(sv[1]);
+
+  // The record goes into the socket before the child exists; it is far smaller than the socket
+  // buffer, so this does not wait.
+  ControlRecord record;
+  record.session = s.id;
+  record.session_key = s.key;
+  record.hello = std::move(hello_bytes);
+  record.vendor_library = opt.vendor_library;
+  record.conn_kind = p.kind;
+  wire::Writer w;
+  encode(record, &w);
+  std::vector<uint8_t> body = w.flatten();
+  const uint64_t length = body.size();
+  std::vector<uint8_t> frame(sizeof length + body.size());
+  std::memcpy(frame.data(), &length, sizeof length);
+  std::memcpy(frame.data() + sizeof length, body.data(), body.size());
+  Status st = set_nonblocking(s.control.get(), true);
+  if (st.ok()) st = write_all(s.control.get(), frame, Clock::now());
+  // The guest's socket goes to the child blocking; O_NONBLOCK belongs to the shared file description.
+  if (st.ok()) st = set_nonblocking(p.fd.get(), false);
+  if (!st.ok()) {
+    log::error("preparing session {}: {}", s.id, st.str());
+    return refuse_now(p.fd.get(), "the server could not start a session");
+  }
+
+  // Everything the child needs is built before fork: between fork and exec only async-signal-safe
+  // calls are allowed (the process may have other threads, in tests).
+  const std::string conn_arg = std::to_string(p.fd.get());
+  const std::string control_arg = std::to_string(theirs.get());
+  const char* argv[] = {opt.session_exe.c_str(), "session", "--conn-fd", conn_arg.c_str(), "--control-fd",
+                        control_arg.c_str(), nullptr};
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error("fork: {}", std::strerror(errno));
+    return refuse_now(p.fd.get(), "the server could not start a session");
+  }
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::fcntl(p.fd.get(), F_SETFD, 0);
+    ::fcntl(theirs.get(), F_SETFD, 0);
+    ::execv(argv[0], const_cast<char* const*>(argv));
+    _exit(127);
+  }
+  s.pid = pid;
+  log::info("session {} started: pid {}, guest pid {}, program \"{}\", tenant \"{}\", transport {}, from {}", s.id, pid,
+            s.guest_pid, s.program, s.tenant, s.transport, s.peer);
+  sessions.emplace(s.id, std::move(s));
+  // p.fd and theirs close here: the child has its own copies.
+}
+
+void Daemon::Impl::accept_admin() {
+  for (int i = 0; i < kAcceptBurst; ++i) {
+    Fd fd;
+    Status st = transport::accept_on(admin.fd.get(), &fd, Clock::now());
+    if (!st.ok()) {
+      if (st.code() != Code::kTimeout) log::warn("accept on the admin socket: {}", st.str());
+      return;
+    }
+    if (admin_clients.size() >= 64 || !set_nonblocking(fd.get(), true).ok()) continue;
+    auto c = std::make_unique<AdminClient>();
+    c->fd = std::move(fd);
+    c->out = status_json();
+    c->deadline = transport::after(kAdminTimeout);
+    admin_clients.push_back(std::move(c));
+  }
+}
+
+void Daemon::Impl::write_admin(AdminClient& c) {
+  while (c.sent < c.out.size()) {
+    const ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    c.done = true;  // peer went away
+    return;
+  }
+  c.done = true;
+}
+
+std::string Daemon::Impl::status_json() const {
+  nlohmann::json doc;
+  doc["pid"] = ::getpid();
+  doc["listen"] = nlohmann::json::array();
+  for (const Listener& l : listeners) doc["listen"].push_back(l.endpoint.str());
+  doc["sessions"] = nlohmann::json::array();
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& [id, s] : sessions) {
+    doc["sessions"].push_back({
+        {"id", s.id},
+        {"pid", s.pid},
+        {"guest_pid", s.guest_pid},
+        {"program", s.program},
+        {"tenant", s.tenant},
+        {"transport", s.transport},
+        {"peer", s.peer},
+        {"started", iso_time(s.started)},
+        {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(now - s.started).count()},
+    });
+  }
+  // Invalid UTF-8 in a guest-supplied name must not make the dump throw.
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void Daemon::Impl::reap(bool log_all) {
+  for (auto it = sessions.begin(); it != sessions.end();) {
+    int status = 0;
+    const pid_t r = ::waitpid(it->second.pid, &status, WNOHANG);
+    if (r != it->second.pid) {
+      ++it;
+      continue;
+    }
+    const SessionEntry& s = it->second;
+    const auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now() - s.started);
+    const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (clean || log_all) {
+      log::info("session {} ended: pid {}, program \"{}\", tenant \"{}\", {}, after {:.1f} s", s.id, s.pid, s.program,
+                s.tenant, describe_exit(status), secs.count() / 1000.0);
+    } else {
+      log::warn("session {} ended: pid {}, program \"{}\", tenant \"{}\", {}, after {:.1f} s", s.id, s.pid, s.program,
+                s.tenant, describe_exit(status), secs.count() / 1000.0);
+    }
+    it = sessions.erase(it);
+  }
+}
+
+void Daemon::Impl::read_signals() {
+  signalfd_siginfo info{};
+  while (::read(signal_fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    if (info.ssi_signo == SIGCHLD) {
+      reap(false);
+    } else {
+      log::info("signal {}: shutting down", info.ssi_signo);
+      stopping = true;
+    }
+  }
+}
+
+void Daemon::Impl::remove_socket_file(const Listener& l) {
+  if (l.endpoint.kind != transport::Endpoint::Kind::kUnix || l.inode == 0) return;
+  // Only our own socket: a later server may have replaced the file meanwhile.
+  struct stat s {};
+  if (::lstat(l.endpoint.path.c_str(), &s) == 0 && S_ISSOCK(s.st_mode) && s.st_ino == l.inode) {
+    ::unlink(l.endpoint.path.c_str());
+  }
+}
+
+void Daemon::Impl::shutdown() {
+  for (const Listener& l : listeners) remove_socket_file(l);
+  listeners.clear();
+  if (has_admin) remove_socket_file(admin);
+  admin.fd.reset();
+  pending.clear();
+  admin_clients.clear();
+  if (sessions.empty()) return;
+  log::info("ending {} session(s)", sessions.size());
+  for (const auto& [id, s] : sessions) ::kill(s.pid, SIGTERM);
+  const Deadline deadline = transport::after(opt.shutdown_grace);
+  while (!sessions.empty() && Clock::now() < deadline) {
+    reap(true);
+    if (!sessions.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (const auto& [id, s] : sessions) {
+    log::warn("session {} (pid {}) did not end within {} ms of SIGTERM: killing it", id, s.pid, opt.shutdown_grace.count());
+    ::kill(s.pid, SIGKILL);
+  }
+  for (auto& [id, s] : sessions) {
+    int status = 0;
+    while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  sessions.clear();
+}
+
+Status Daemon::run() {
+  Impl& d = *impl_;
+  // What each pollfd stands for.
+  enum class Kind { kWake, kSignal, kListener, kAdmin, kPending, kAdminClient };
+  struct Tag {
+    Kind kind;
+    size_t index;
+  };
+  std::vector<pollfd> fds;
+  std::vector<Tag> tags;
+  while (!d.stopping) {
+    fds.clear();
+    tags.clear();
+    auto add = [&](int fd, short events, Kind kind, size_t index) {
+      fds.push_back(pollfd{fd, events, 0});
+      tags.push_back(Tag{kind, index});
+    };
+    add(d.wake_fd.get(), POLLIN, Kind::kWake, 0);
+    if (d.signal_fd.valid()) add(d.signal_fd.get(), POLLIN, Kind::kSignal, 0);
+    for (size_t i = 0; i < d.listeners.size(); ++i) add(d.listeners[i].fd.get(), POLLIN, Kind::kListener, i);
+    if (d.has_admin) add(d.admin.fd.get(), POLLIN, Kind::kAdmin, 0);
+    Deadline next = Deadline::max();
+    for (size_t i = 0; i < d.pending.size(); ++i) {
+      add(d.pending[i]->fd.get(), POLLIN, Kind::kPending, i);
+      next = std::min(next, d.pending[i]->deadline);
+    }
+    for (size_t i = 0; i < d.admin_clients.size(); ++i) {
+      add(d.admin_clients[i]->fd.get(), POLLOUT, Kind::kAdminClient, i);
+      next = std::min(next, d.admin_clients[i]->deadline);
+    }
+    int timeout = -1;
+    if (next != Deadline::max()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()).count();
+      timeout = static_cast<int>(std::clamp<int64_t>(left, 0, 60 * 1000));
+    }
+    if (!d.signal_fd.valid() && !d.sessions.empty()) timeout = timeout < 0 ? kReapPollMs : std::min(timeout, kReapPollMs);
+
+    const int n = ::poll(fds.data(), fds.size(), timeout);
+    if (n < 0 && errno != EINTR) return io_error("poll", errno);
+    for (size_t i = 0; n > 0 && i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      const Tag t = tags[i];
+      switch (t.kind) {
+        case Kind::kWake:
+          d.stopping = true;
+          break;
+        case Kind::kSignal:
+          d.read_signals();
+          break;
+        case Kind::kListener:
+          d.accept_calls(d.listeners[t.index]);
+          break;
+        case Kind::kAdmin:
+          d.accept_admin();
+          break;
+        case Kind::kPending: {
+          Pending& p = *d.pending[t.index];
+          switch (p.reader.read_some(p.fd.get())) {
+            case FrameReader::Result::kMore:
+              break;
+            case FrameReader::Result::kDone:
+              d.on_hello(p);
+              break;
+            case FrameReader::Result::kError:
+              log::info("dropping a connection from {}: {}", p.peer, p.reader.error());
+              p.done = true;
+              break;
+          }
+          break;
+        }
+        case Kind::kAdminClient:
+          d.write_admin(*d.admin_clients[t.index]);
+          break;
+      }
+    }
+    const Deadline now = Clock::now();
+    for (auto& p : d.pending) {
+      if (!p->done && p->deadline <= now) {
+        log::info("dropping a connection from {}: no Hello within {} ms", p->peer, d.opt.handshake_timeout.count());
+        p->done = true;
+      }
+    }
+    for (auto& c : d.admin_clients) {
+      if (c->deadline <= now) c->done = true;
+    }
+    std::erase_if(d.pending, [](const auto& p) { return p->done; });
+    std::erase_if(d.admin_clients, [](const auto& c) { return c->done; });
+    if (!d.signal_fd.valid()) d.reap(false);
+  }
+  d.shutdown();
+  return Status::Ok();
+}
+
+}  // namespace remora::server

@@ -1,0 +1,78 @@
+// The daemon (`remora serve`): accepts guests and starts one session process per guest.
+//
+// One thread, one poll() loop over the listeners, the connections still in their handshake, the
+// admin socket and its clients, a signalfd (SIGCHLD, SIGINT, SIGTERM) and a wake-up eventfd. The
+// daemon never blocks on a client: a Hello is read incrementally from a non-blocking socket, capped
+// in size (kMaxHelloBytes) and in time (handshake_timeout), so a silent or slow client costs one
+// descriptor until its deadline and delays nobody.
+//
+// Per connection, by the Hello's channel:
+//   0 (a new session's calls channel): the daemon picks a session id and a random 64-bit key, and
+//     fork+execs `<session_exe> session --conn-fd N --control-fd M` with a socketpair as the control
+//     socket, over which it sends the ControlRecord (server/session_process.h). The session process
+//     does the rest of the handshake (API check, Welcome or Refuse).
+//   1 (the events channel of a stream session): the session must exist and the key match (compared
+//     in constant time); the descriptor is then passed to that session's process over its control
+//     socket, once per session. Otherwise the daemon answers with a Refuse and closes.
+// A Hello of another wire version or ABI is refused by the daemon itself, naming both versions.
+//
+// Children are reaped on SIGCHLD; their start and end are logged. On SIGINT/SIGTERM (or stop()) the
+// daemon stops listening, sends SIGTERM to every session, waits for them a bounded time (then
+// SIGKILL), removes its unix socket files and returns.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "transport/endpoint.h"
+#include "transport/sockets.h"
+
+namespace remora::server {
+
+struct DaemonOptions {
+  std::vector<transport::Endpoint> listen;  // at least one
+  std::string admin;                        // unix endpoint for `remora status`; empty: none
+  std::string vendor_library;               // passed to sessions; empty: the API's default
+  std::string session_exe = "/proc/self/exe";  // the `remora` binary that runs `session`
+  std::chrono::milliseconds handshake_timeout{10000};
+  // How long sessions get to end after SIGTERM at shutdown before they are killed.
+  std::chrono::milliseconds shutdown_grace{3000};
+  size_t max_pending = 1024;  // connections in their handshake; beyond it new ones are closed
+  int ready_fd = -1;          // if >= 0: the bound endpoints, one per line, then closed
+  // Take SIGINT/SIGTERM/SIGCHLD through a signalfd (the `remora serve` process). Off in tests that
+  // run a Daemon on a thread of a bigger process; stop() still works and children are polled.
+  bool handle_signals = true;
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Listens on every endpoint and the admin socket, and reports readiness on ready_fd.
+  Status start();
+  // The endpoints actually bound (tcp port 0 resolved), after start().
+  const std::vector<transport::Endpoint>& bound() const { return bound_; }
+  // Serves until a termination signal or stop(), then shuts down as described above.
+  Status run();
+  // Asks run() to return. Thread-safe and async-signal-safe.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::vector<transport::Endpoint> bound_;
+};
+
+// Compares two keys in time independent of where they differ.
+bool keys_equal(uint64_t a, uint64_t b);
+
+}  // namespace remora::server

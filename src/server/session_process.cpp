@@ -1,0 +1,252 @@
+#include "server/session_process.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "common/log.h"
+#include "server/handshake.h"
+#include "transport/shm.h"
+#include "transport/sockets.h"
+
+namespace remora::server {
+
+namespace {
+
+constexpr auto kReplyTimeout = std::chrono::seconds(10);
+
+// Refuses the guest: logs the reason and sends it. Returns the exit status for a refused session.
+int refuse(int conn_fd, const std::string& reason) {
+  log::warn("refusing the guest: {}", reason);
+  Status st = write_all(conn_fd, refuse_frame(reason), transport::after(kReplyTimeout));
+  if (!st.ok()) log::warn("could not send the refusal: {}", st.str());
+  return 1;
+}
+
+// SIGTERM/SIGINT. Before the session runs, they end the process at once (nothing is held yet).
+// Once it runs, they close its channels instead: Session::run then returns and releases what the
+// guest held, which killing the process outright would not do in order. The signals are blocked in
+// every thread (the mask is set before any thread starts) and read from a signalfd by this watcher.
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal_fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!signal_fd_.valid() || !wake_fd_.valid()) {
+      log::warn("no signal watcher (signalfd/eventfd failed); SIGTERM will not end the session in order");
+      pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+      return;
+    }
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~SignalWatcher() { stop(); }
+
+  // From here on a signal closes these channels (which must outlive stop()).
+  void attach(transport::Channel* calls, transport::Channel* events) {
+    std::lock_guard lock(mu_);
+    calls_ = calls;
+    events_ = events;
+  }
+  void stop() {
+    if (!thread_.joinable()) return;
+    const uint64_t one = 1;
+    ssize_t ignored = ::write(wake_fd_.get(), &one, sizeof one);
+    (void)ignored;
+    thread_.join();
+    std::lock_guard lock(mu_);
+    calls_ = events_ = nullptr;
+  }
+
+ private:
+  void watch() {
+    pollfd fds[2] = {{signal_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
+    for (;;) {
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      if (fds[1].revents != 0) return;
+      signalfd_siginfo info{};
+      if (::read(signal_fd_.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info)) continue;
+      std::lock_guard lock(mu_);
+      if (calls_ == nullptr) {
+        log::info("signal {} before the session started: exiting", info.ssi_signo);
+        _exit(1);
+      }
+      log::info("signal {}: ending the session", info.ssi_signo);
+      calls_->close();
+      if (events_ != nullptr) events_->close();
+      return;
+    }
+  }
+
+  transport::Fd signal_fd_;
+  transport::Fd wake_fd_;
+  std::thread thread_;
+  std::mutex mu_;
+  transport::Channel* calls_ = nullptr;
+  transport::Channel* events_ = nullptr;
+};
+
+const ApiServer* find_api(std::span<const ApiServer* const> apis, const std::string& name) {
+  for (const ApiServer* a : apis) {
+    if (a != nullptr && name == a->name) return a;
+  }
+  return nullptr;
+}
+
+std::string api_names(std::span<const ApiServer* const> apis) {
+  std::string out;
+  for (const ApiServer* a : apis) {
+    if (a == nullptr) continue;
+    if (!out.empty()) out += ", ";
+    out += a->name;
+  }
+  return out.empty() ? "none" : out;
+}
+
+// Receives the events connection of a stream session from the daemon.
+Status receive_events_fd(int control_fd, uint64_t session, std::chrono::milliseconds timeout, transport::Fd* out) {
+  EventsHandoff handoff{};
+  Status st = transport::recv_fd(control_fd, out,
+                                 std::span<uint8_t>(reinterpret_cast<uint8_t*>(&handoff), sizeof handoff),
+                                 transport::after(timeout));
+  if (!st.ok()) return Status(st.code(), "waiting for the guest's events connection: " + st.message());
+  if (handoff.session != session) {
+    return Status(Code::kMalformed, "the daemon passed the events connection of session " +
+                                        std::to_string(handoff.session) + " to session " + std::to_string(session));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int run_session_process(std::span<const ApiServer* const> apis, const SessionProcessConfig& config) {
+  log::set_side("server");
+  transport::Fd conn(config.conn_fd);
+  transport::Fd control(config.control_fd);
+  if (!conn.valid() || !control.valid()) {
+    log::error("remora session is started by the daemon (remora serve), not by hand");
+    return 1;
+  }
+  // Blocked before any thread exists, so that every later thread inherits the mask.
+  SignalWatcher signals;
+
+  std::vector<uint8_t> record_bytes;
+  Status st = read_frame(control.get(), &record_bytes, kMaxHelloBytes + 64 * 1024,
+                         transport::after(config.setup_timeout));
+  if (!st.ok()) {
+    log::error("reading the control record from the daemon: {}", st.str());
+    return 1;
+  }
+  ControlRecord record;
+  wire::Reader rr(record_bytes.data(), record_bytes.size());
+  if (!decode(&rr, &record)) {
+    log::error("malformed control record from the daemon: {}", rr.why());
+    return 1;
+  }
+  protocol::Hello hello;
+  if (st = parse_hello(record.hello, &hello); !st.ok()) return refuse(conn.get(), st.message());
+
+  const std::string who = fmt::format("session {} (guest pid {}, program \"{}\", tenant \"{}\")", record.session,
+                                      hello.pid, hello.program, hello.tenant);
+  const ApiServer* api = find_api(apis, hello.api);
+  if (api == nullptr) {
+    return refuse(conn.get(), fmt::format("API \"{}\" is not served here (this server serves: {})", hello.api,
+                                          api_names(apis)));
+  }
+  if (std::string why = protocol::check_hello(hello, api->name, api->version); !why.empty()) {
+    return refuse(conn.get(), why);
+  }
+  if (hello.channel != 0) return refuse(conn.get(), "a session process serves only a new session's calls channel");
+  const bool shm = hello.transport == protocol::kTransportShm;
+  if (!shm && hello.transport != protocol::kTransportStream) {
+    return refuse(conn.get(), fmt::format("unknown transport {} in the Hello (expected 0 shm or 1 stream)",
+                                          hello.transport));
+  }
+  if (shm && record.conn_kind != "unix") {
+    return refuse(conn.get(), "the shm transport needs a unix socket endpoint (connected over " +
+                                  record.conn_kind + "); use --transport tcp");
+  }
+  const char* kind = record.conn_kind == "tcp" ? "tcp" : "unix";
+
+  // The guest ICD checks this so that a vendor library which itself loads an OpenCL ICD loader never
+  // routes back into remora.
+  ::setenv("REMORA_SERVER_PROCESS", "1", 1);
+  std::string error;
+  if (!api->load_vendor(record.vendor_library, &error)) {
+    const std::string lib = record.vendor_library.empty() ? "(default)" : record.vendor_library;
+    return refuse(conn.get(), fmt::format("cannot load {} vendor library {}: {}", api->name, lib, error));
+  }
+
+  protocol::Welcome welcome;
+  welcome.session = record.session;
+  welcome.session_key = record.session_key;
+  welcome.server_pid = static_cast<int32_t>(::getpid());
+  if (st = write_all(conn.get(), welcome_frame(welcome), transport::after(kReplyTimeout)); !st.ok()) {
+    log::warn("{}: sending the Welcome: {}", who, st.str());
+    return 1;
+  }
+
+  transport::Connection connection;
+  const pid_t peer = transport::peer_pid(conn.get());
+  const std::string peer_name = transport::peer_name(conn.get());
+  if (shm) {
+    st = transport::shm_serve(std::move(conn), transport::ShmConfig{}, &connection);
+    if (!st.ok()) {
+      log::warn("{}: setting up shared memory: {}", who, st.str());
+      return 1;
+    }
+  } else {
+    connection.calls = transport::make_stream_channel(std::move(conn), kind);
+    transport::Fd events_fd;
+    st = receive_events_fd(control.get(), record.session, config.setup_timeout, &events_fd);
+    if (!st.ok()) {
+      log::warn("{}: {}", who, st.str());
+      return 1;
+    }
+    connection.events = transport::make_stream_channel(std::move(events_fd), kind);
+    const std::vector<uint8_t> frame = welcome_frame(welcome);
+    // The channel frames the message itself: send the message without the frame's length prefix.
+    const wire::Segment seg{frame.data() + sizeof(uint64_t), frame.size() - sizeof(uint64_t)};
+    if (st = connection.events->send(std::span<const wire::Segment>(&seg, 1)); !st.ok()) {
+      log::warn("{}: welcoming the events connection: {}", who, st.str());
+      return 1;
+    }
+  }
+  if (connection.peer_pid == 0) connection.peer_pid = peer;
+  if (connection.peer.empty()) connection.peer = peer_name;
+  log::info("{}: serving {} over {}", who, api->name, shm ? "shm" : kind);
+
+  SessionOptions options;
+  options.tenant = hello.tenant;
+  Status end;
+  {
+    transport::Channel* calls = connection.calls.get();
+    transport::Channel* events = connection.events.get();
+    Session session(*api, std::move(connection), options);
+    signals.attach(calls, events);
+    end = session.run();
+    signals.stop();  // before the session (and its channels) go
+  }
+  if (end.ok()) {
+    log::info("{}: ended", who);
+    return 0;
+  }
+  log::warn("{}: ended: {}", who, end.str());
+  return 1;
+}
+
+}  // namespace remora::server

@@ -1,0 +1,39 @@
+// One guest's API server process (`remora session`, started by the daemon; never by hand).
+//
+// The daemon accepts a connection, reads its Hello, and fork+execs `remora session --conn-fd N
+// --control-fd M`: exec gives each guest a fresh image with no inherited threads, locks or vendor
+// state, and a crash here harms that guest only. The daemon then sends, over the control socket:
+//   1. a ControlRecord (framed like a handshake message: u64 length, then the record);
+//   2. for a stream session only, later: the events connection's descriptor (SCM_RIGHTS, with the
+//      session id as payload), once the guest has dialled it with the session's key.
+//
+// The process answers the guest's Hello with a Refuse (reason) or a Welcome, sets up the transport
+// the Hello asked for, and runs a server::Session until the guest leaves. Over a stream transport the
+// events connection is welcomed too (a Welcome with the same session id), so the guest learns that
+// the events channel is in place before it issues calls that may need it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "server/handshake.h"
+#include "server/session.h"
+
+namespace remora::server {
+
+struct SessionProcessConfig {
+  int conn_fd = -1;     // the guest's connection (blocking); owned from here on
+  int control_fd = -1;  // the daemon's control socket; owned from here on
+  // How long to wait for the control record, and for the events connection of a stream session.
+  std::chrono::milliseconds setup_timeout{10000};
+};
+
+// Serves one guest. `apis` is the list of APIs this binary can serve (cli/main.cpp builds it).
+// Returns the process exit status: 0 when the session ended in order, 1 otherwise (always logged).
+int run_session_process(std::span<const ApiServer* const> apis, const SessionProcessConfig& config);
+
+}  // namespace remora::server
