@@ -26,6 +26,10 @@
 #include <string.h>
 #include <time.h>
 
+// Line-buffered stdout even into a pipe, so that a crash still leaves every line printed so far
+// for the harness's diff.
+__attribute__((constructor)) static void e2e_line_buffered_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+
 static inline const char* e2e_err_name(cl_int e) {
   switch (e) {
 #define E2E_ERR(x) \
@@ -133,6 +137,15 @@ static inline void e2e_pass(void) {
     printf("%s: %s\n", label, e2e_err_name(got_));                                          \
     if (got_ != (code))                                                                     \
       e2e_fail("%s: expected %s, got %s (%d)", label, e2e_err_name(code), e2e_err_name(got_), got_); \
+  } while (0)
+
+// EXPECT_FAILURE(label, call): the call must fail; prints "label: CODE_NAME" (the exact code is
+// the platform's choice where the spec and implementations disagree).
+#define EXPECT_FAILURE(label, call)                                \
+  do {                                                             \
+    cl_int got_ = (call);                                          \
+    printf("%s: %s\n", label, e2e_err_name(got_));                 \
+    if (got_ == CL_SUCCESS) e2e_fail("%s: succeeded", label);      \
   } while (0)
 
 // The first device of the first platform that has one. Through remora, remora's platform is the only one.
