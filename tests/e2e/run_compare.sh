@@ -6,7 +6,8 @@
 # CMD runs twice, each under a timeout (default 120 s, or $E2E_TIMEOUT): natively, then as
 # `REMORA_BIN run --transport TRANSPORT -- CMD`. The test passes when both exit with the same status,
 # the native run exits 0, and both stdouts are identical (after `--filter CMD`, a command that reads
-# stdin and writes stdout, if given: for clients whose output legitimately varies). On a mismatch it
+# stdin and writes stdout, if given: for clients whose output legitimately varies; a filter that
+# exits non-zero fails the test, so it can also assert). On a mismatch it
 # prints the diff and the tail of both stderrs. stderr is never compared: remora logs there.
 set -u
 
@@ -38,9 +39,9 @@ run() {  # run NAME CMD...: stdout, stderr and the exit status into $work/NAME.*
   echo $? >"$work/$name.rc"
 }
 
-apply_filter() {  # apply_filter NAME: the compared form of NAME's stdout
+apply_filter() {  # apply_filter NAME: the compared form of NAME's stdout; a failing filter fails the test
   if [ -n "$filter" ]; then
-    bash -c "$filter" <"$work/$1.out" >"$work/$1.cmp"
+    bash -c "$filter" <"$work/$1.out" >"$work/$1.cmp" || echo "$1" >>"$work/filter_failed"
   else
     cp "$work/$1.out" "$work/$1.cmp"
   fi
@@ -54,6 +55,10 @@ native_rc="$(cat "$work/native.rc")"
 remora_rc="$(cat "$work/remora.rc")"
 
 status=0
+if [ -f "$work/filter_failed" ]; then
+  echo "FAIL: the output filter rejected the output of: $(tr '\n' ' ' <"$work/filter_failed")"
+  status=1
+fi
 if [ "$native_rc" != 0 ]; then
   echo "FAIL: the native run exited with status $native_rc (the test itself is broken natively)"
   status=1
