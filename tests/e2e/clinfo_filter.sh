@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Filters `clinfo` output (stdin -> stdout) for comparing a native run with a run through remora.
+# Only lines that legitimately differ are touched; each rule says why. Keep this list minimal: every
+# rule here is a place where remora is allowed to look different from the platform it forwards.
+#
+# 1. The ICD function suffix (CL_PLATFORM_ICD_SUFFIX_KHR) names the ICD library that answers, and
+#    remora's guest library is an ICD of its own, so it may report its own suffix. clinfo prints it
+#    on the "function suffix" line and as "[SUFFIX]" after the NULL-platform probes.
+# 2. Shared virtual memory: the application and remora's server are different processes, so host
+#    virtual addresses cannot be shared; remora may report SVM capabilities the platform has as
+#    absent. The capability header and its four sub-lines are dropped. (svm.c covers SVM itself.)
+set -euo pipefail
+sed -E \
+  -e 's/^(  Platform Extensions function suffix +).*/\1<icd suffix>/' \
+  -e 's/(Success) \[[A-Za-z0-9_]+\]$/\1 [<icd suffix>]/' \
+  -e '/^  Shared Virtual Memory \(SVM\) capabilities /d' \
+  -e '/^    (Coarse-grained buffer sharing|Fine-grained buffer sharing|Fine-grained system sharing|Atomics) +(Yes|No)$/d'
