@@ -9,6 +9,8 @@
 // position is count & (ring_bytes - 1). A record is a u64 word and, for a small message, the payload
 // padded to 8. The word is the payload length, or kBulkFlag | length for a message in the bulk area
 // (no payload in the ring), or kPadFlag, which skips to the ring's start: a record never wraps.
+// A message larger than the bulk area is streamed: kStreamFlag | total, then one kBulkFlag record
+// per bulk-sized part; the receiver copies the parts into the Message's own storage.
 //
 // Trust: each side keeps its own copy of the counter it writes (head for the producer, tail for the
 // consumer) and validates everything it reads from the region, since the server must survive a
@@ -44,7 +46,10 @@ constexpr uint32_t kShmVersion = 1;
 constexpr size_t kPageBytes = 4096;
 constexpr uint64_t kPadFlag = uint64_t{1} << 63;
 constexpr uint64_t kBulkFlag = uint64_t{1} << 62;
-constexpr uint64_t kLengthMask = kBulkFlag - 1;
+constexpr uint64_t kStreamFlag = uint64_t{1} << 61;
+constexpr uint64_t kLengthMask = kStreamFlag - 1;
+// Largest streamed message, as for the stream channels (sockets.h): 16 GiB.
+constexpr uint64_t kMaxStreamedBytes = uint64_t{1} << 34;
 constexpr size_t kRecordHeader = sizeof(uint64_t);
 // Limits accepted from configuration and from the peer's offer.
 constexpr size_t kMinRingBytes = 4096;
@@ -182,6 +187,13 @@ class Region final : public Lender, public std::enable_shared_from_this<Region> 
     // Held until return: this may be the last reference, and the region must outlive the stores below.
     std::shared_ptr<Region> keep = std::move(keep_[id]);
     lent_[id].store(false, std::memory_order_release);
+    release_bulk(id);
+  }
+
+  bool bulk_lent(int id) const { return lent_[id].load(std::memory_order_acquire); }
+
+  // Hands bulk area `id` back to its senders.
+  void release_bulk(int id) {
     BulkControl* b = bulk_control(id);
     b->busy.store(0, std::memory_order_seq_cst);
     if (b->waiters.load(std::memory_order_seq_cst) != 0) futex_wake(&b->busy, INT_MAX);
@@ -215,7 +227,7 @@ class ShmChannel final : public Channel {
   Status send(std::span<const wire::Segment> segments) override;
   Status receive(Message* out, Deadline deadline) override;
   void close() override;
-  size_t max_message_size() const override { return std::max(max_small_, bulk_bytes_); }
+  size_t max_message_size() const override { return bulk_bytes_ != 0 ? kMaxStreamedBytes : max_small_; }
   const char* kind() const override { return "shm"; }
 
  private:
@@ -225,6 +237,9 @@ class ShmChannel final : public Channel {
   // kClosed if this channel or the ring was closed, or the peer died; Ok otherwise.
   Status check_open(int ring, bool check_peer) const;
   Status wait_readable(Deadline deadline, uint64_t* head);
+  Status next_record(Deadline deadline, uint64_t* word, uint64_t* pos, uint64_t* avail);
+  Status receive_streamed(Message* out, uint64_t total);
+  Status send_bulk_part(std::span<const wire::Segment> segments, size_t* seg, size_t* seg_off, uint64_t part);
   Status wait_writable(uint64_t need);
   Status reserve(uint64_t record, uint8_t** at);
   void publish();
@@ -305,42 +320,78 @@ void ShmChannel::release_tail() {
   }
 }
 
-Status ShmChannel::receive(Message* out, Deadline deadline) {
-  if (rx_ < 0) return Status(Code::kInvalid, "this shm channel only sends");
-  if (closed_.load(std::memory_order_acquire)) return Status(Code::kClosed, "shm channel closed");
+// Waits for the next record other than padding and reads its word once (the peer may change the
+// memory under us); `pos` is its offset in the ring and `avail` the published bytes from there.
+Status ShmChannel::next_record(Deadline deadline, uint64_t* word, uint64_t* pos, uint64_t* avail) {
   const uint8_t* data = region_->ring_data(rx_);
   for (;;) {
     uint64_t head;
     if (Status st = wait_readable(deadline, &head); !st.ok()) return st;
-    const uint64_t avail = head - rx_tail_;
-    if (avail > ring_bytes_ || avail % 8 != 0) return malformed("ring head out of range");
-    const uint64_t pos = rx_tail_ & (ring_bytes_ - 1);
-    // One read of the word: the peer may change the memory under us.
-    const uint64_t word = __atomic_load_n(reinterpret_cast<const uint64_t*>(data + pos), __ATOMIC_RELAXED);
-    if (word & kPadFlag) {
-      if (ring_bytes_ - pos > avail) return malformed("pad record past the head");
-      rx_tail_ += ring_bytes_ - pos;
-      continue;
-    }
-    const uint64_t length = word & kLengthMask;
-    if (word & kBulkFlag) {
-      if (kRecordHeader > avail) return malformed("record past the head");
-      if (rx_bulk_ < 0 || length > bulk_bytes_) return malformed("bulk message larger than the bulk area");
-      rx_tail_ += kRecordHeader;
-      release_tail();
-      if (!region_->lend_bulk(rx_bulk_, length, out)) return malformed("bulk area reused before release");
-      return Status::Ok();
-    }
-    const uint64_t record = kRecordHeader + wire::pad8(length);
-    if (length > max_small_ || record > avail || pos + record > ring_bytes_) {
-      return malformed("ring record length out of range");
-    }
-    // Copied out so the ring space is free at once, whatever the caller does with the Message.
-    std::memcpy(out->own(length), data + pos + kRecordHeader, length);
-    rx_tail_ += record;
+    *avail = head - rx_tail_;
+    if (*avail > ring_bytes_ || *avail % 8 != 0) return malformed("ring head out of range");
+    *pos = rx_tail_ & (ring_bytes_ - 1);
+    *word = __atomic_load_n(reinterpret_cast<const uint64_t*>(data + *pos), __ATOMIC_RELAXED);
+    if (!(*word & kPadFlag)) return Status::Ok();
+    if (ring_bytes_ - *pos > *avail) return malformed("pad record past the head");
+    rx_tail_ += ring_bytes_ - *pos;
+  }
+}
+
+Status ShmChannel::receive(Message* out, Deadline deadline) {
+  if (rx_ < 0) return Status(Code::kInvalid, "this shm channel only sends");
+  if (closed_.load(std::memory_order_acquire)) return Status(Code::kClosed, "shm channel closed");
+  uint64_t word, pos, avail;
+  if (Status st = next_record(deadline, &word, &pos, &avail); !st.ok()) return st;
+  const uint64_t length = word & kLengthMask;
+  if (word & (kBulkFlag | kStreamFlag)) {
+    if (rx_bulk_ < 0) return malformed("bulk record on a ring without a bulk area");
+    rx_tail_ += kRecordHeader;
     release_tail();
+    if (word & kStreamFlag) return receive_streamed(out, length);
+    if (length > bulk_bytes_) return malformed("bulk message larger than the bulk area");
+    if (!region_->lend_bulk(rx_bulk_, length, out)) return malformed("bulk area reused before release");
     return Status::Ok();
   }
+  const uint64_t record = kRecordHeader + wire::pad8(length);
+  if (length > max_small_ || record > avail || pos + record > ring_bytes_) {
+    return malformed("ring record length out of range");
+  }
+  // Copied out so the ring space is free at once, whatever the caller does with the Message.
+  std::memcpy(out->own(length), region_->ring_data(rx_) + pos + kRecordHeader, length);
+  rx_tail_ += record;
+  release_tail();
+  return Status::Ok();
+}
+
+// Collects a streamed message's parts. Once the first record is in, the caller's deadline no longer
+// applies (a timeout mid-message would lose the framing); peer death and close() still end the wait.
+// TODO(perf): the parts go through one bulk area in turn, so sender and receiver copies do not
+// overlap; two half-size slots would let them.
+Status ShmChannel::receive_streamed(Message* out, uint64_t total) {
+  if (total > kMaxStreamedBytes || total <= bulk_bytes_) return malformed("streamed message size out of range");
+  uint8_t* dst = out->own(total);
+  for (uint64_t got = 0; got < total;) {
+    uint64_t word, pos, avail;
+    if (Status st = next_record(no_deadline(), &word, &pos, &avail); !st.ok()) {
+      out->reset();
+      return st;
+    }
+    const uint64_t part = word & kLengthMask;
+    if ((word & (kBulkFlag | kStreamFlag)) != kBulkFlag || part == 0 || part > bulk_bytes_ || part > total - got) {
+      out->reset();
+      return malformed("bad part of a streamed message");
+    }
+    if (region_->bulk_lent(rx_bulk_)) {
+      out->reset();
+      return malformed("bulk area reused before release");
+    }
+    rx_tail_ += kRecordHeader;
+    release_tail();
+    std::memcpy(dst + got, region_->bulk_data(rx_bulk_), part);
+    region_->release_bulk(rx_bulk_);
+    got += part;
+  }
+  return Status::Ok();
 }
 
 Status ShmChannel::wait_writable(uint64_t need) {
@@ -409,6 +460,18 @@ Status ShmChannel::claim_bulk() {
   BulkControl* b = region_->bulk_control(tx_bulk_);
   uint32_t expected = 0;
   if (b->busy.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return Status::Ok();
+  // Spin first, like a receiver: back-to-back large sends find the receiver releasing the previous
+  // message moments later, and a futex round trip costs more than that.
+  const auto spin_until = Clock::now() + region_->spin();
+  for (unsigned i = 1;; ++i) {
+    cpu_relax();
+    expected = 0;
+    if (b->busy.load(std::memory_order_relaxed) == 0 &&
+        b->busy.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+      return Status::Ok();
+    }
+    if ((i & 63) == 0 && Clock::now() >= spin_until) break;
+  }
   b->waiters.fetch_add(1, std::memory_order_seq_cst);
   Status st;
   for (;;) {
@@ -443,21 +506,47 @@ Status ShmChannel::send(std::span<const wire::Segment> segments) {
     return Status::Ok();
   }
 
-  // TODO(perf): stream messages larger than the bulk area in bulk-sized parts (double-buffered);
-  // until then they are refused, and max_message_size() says so.
-  if (total > bulk_bytes_) {
-    return Status(Code::kTooLarge, "message of " + std::to_string(total) + " bytes exceeds the shm bulk area of " +
-                                       std::to_string(bulk_bytes_) + " bytes");
+  if (bulk_bytes_ == 0 || total > kMaxStreamedBytes) {
+    return Status(Code::kTooLarge, "message of " + std::to_string(total) + " bytes exceeds the shm channel's limit of " +
+                                       std::to_string(max_message_size()));
   }
+  size_t seg = 0, seg_off = 0;
+  if (total <= bulk_bytes_) return send_bulk_part(segments, &seg, &seg_off, total);
+  uint8_t* at;
+  if (Status st = reserve(kRecordHeader, &at); !st.ok()) return st;
+  const uint64_t word = kStreamFlag | total;
+  std::memcpy(at, &word, sizeof word);
+  tx_head_ += kRecordHeader;
+  publish();
+  for (uint64_t sent = 0; sent < total;) {
+    const uint64_t part = std::min<uint64_t>(bulk_bytes_, total - sent);
+    if (Status st = send_bulk_part(segments, &seg, &seg_off, part); !st.ok()) return st;
+    sent += part;
+  }
+  return Status::Ok();
+}
+
+// Copies the next `part` bytes of the segments (from segment *seg, offset *seg_off) into the bulk area
+// and publishes a bulk record for them.
+Status ShmChannel::send_bulk_part(std::span<const wire::Segment> segments, size_t* seg, size_t* seg_off,
+                                  uint64_t part) {
   if (Status st = claim_bulk(); !st.ok()) return st;
   uint8_t* p = region_->bulk_data(tx_bulk_);
-  for (const wire::Segment& s : segments) {
-    if (s.size != 0) std::memcpy(p, s.data, s.size);
-    p += s.size;
+  for (uint64_t left = part; left > 0;) {
+    const wire::Segment& s = segments[*seg];
+    const size_t n = std::min<uint64_t>(left, s.size - *seg_off);
+    if (n != 0) std::memcpy(p, s.data + *seg_off, n);
+    p += n;
+    left -= n;
+    *seg_off += n;
+    if (*seg_off == s.size) {
+      ++*seg;
+      *seg_off = 0;
+    }
   }
   uint8_t* at;
   if (Status st = reserve(kRecordHeader, &at); !st.ok()) return st;
-  const uint64_t word = kBulkFlag | total;
+  const uint64_t word = kBulkFlag | part;
   std::memcpy(at, &word, sizeof word);
   tx_head_ += kRecordHeader;
   publish();
