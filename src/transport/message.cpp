@@ -1,0 +1,56 @@
+#include <utility>
+
+#include "transport/channel.h"
+
+namespace remora::transport {
+
+namespace {
+// Owned storage up to this size is kept across receives (the common case is a stream of similar
+// messages); a larger buffer is released when the Message lets go, so one huge transfer does not pin
+// its memory for the life of the channel.
+constexpr size_t kKeepStorageBytes = size_t{64} << 20;
+}  // namespace
+
+Message& Message::operator=(Message&& o) noexcept {
+  if (this == &o) return *this;
+  reset();
+  // Moving a vector keeps its buffer, so data_ stays valid when it points into o.storage_.
+  storage_ = std::move(o.storage_);
+  data_ = std::exchange(o.data_, nullptr);
+  size_ = std::exchange(o.size_, 0);
+  lender_ = std::exchange(o.lender_, nullptr);
+  token_ = std::exchange(o.token_, 0);
+  o.storage_.clear();
+  return *this;
+}
+
+uint8_t* Message::own(size_t size) {
+  reset();
+  const size_t words = (size + sizeof(uint64_t) - 1) / sizeof(uint64_t);
+  // Grow only: resize value-initialises new words, so shrinking and regrowing would zero them again.
+  if (words > storage_.size()) storage_.resize(words);
+  data_ = reinterpret_cast<uint8_t*>(storage_.data());
+  size_ = size;
+  return const_cast<uint8_t*>(data_);
+}
+
+void Message::lend(const uint8_t* data, size_t size, Lender* lender, uint64_t token) {
+  reset();
+  data_ = data;
+  size_ = size;
+  lender_ = lender;
+  token_ = token;
+}
+
+void Message::reset() {
+  if (lender_ != nullptr) {
+    // Clear first: give_back may run arbitrary transport code, and must see this Message empty.
+    Lender* l = std::exchange(lender_, nullptr);
+    l->give_back(token_);
+  }
+  data_ = nullptr;
+  size_ = 0;
+  if (storage_.size() * sizeof(uint64_t) > kKeepStorageBytes) std::vector<uint64_t>().swap(storage_);
+}
+
+}  // namespace remora::transport

@@ -1,0 +1,653 @@
+// The shared-memory transport (see shm.h for the design).
+//
+// Region layout (one memfd, sealed against resizing so a peer cannot make the other side fault):
+//   [header page(s): ShmHeader with ring and bulk control blocks]
+//   [ring: requests g->s][ring: replies s->g][ring: events s->g]
+//   [bulk g->s][bulk s->g]
+//
+// Rings: head and tail are byte counts since creation (u64, so they never wrap in practice); the
+// position is count & (ring_bytes - 1). A record is a u64 word and, for a small message, the payload
+// padded to 8. The word is the payload length, or kBulkFlag | length for a message in the bulk area
+// (no payload in the ring), or kPadFlag, which skips to the ring's start: a record never wraps.
+// A message larger than the bulk area is streamed: kStreamFlag | total, then one kBulkFlag record
+// per bulk-sized part; the receiver copies the parts into the Message's own storage.
+//
+// Trust: each side keeps its own copy of the counter it writes (head for the producer, tail for the
+// consumer) and validates everything it reads from the region, since the server must survive a
+// hostile guest. What it cannot prevent: a guest rewriting a bulk message while the server reads it
+// (TODO(security): the server-side decoder must read each bulk field once, or copy small parts out).
+#include "transport/shm.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstring>
+#include <new>
+
+#include "common/log.h"
+
+namespace remora::transport {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr uint64_t kShmMagic = 0x314d48534152'4d52;  // "RMRASHM1"
+constexpr uint32_t kShmVersion = 1;
+constexpr size_t kPageBytes = 4096;
+constexpr uint64_t kPadFlag = uint64_t{1} << 63;
+constexpr uint64_t kBulkFlag = uint64_t{1} << 62;
+constexpr uint64_t kStreamFlag = uint64_t{1} << 61;
+constexpr uint64_t kLengthMask = kStreamFlag - 1;
+// Largest streamed message, as for the stream channels (sockets.h): 16 GiB.
+constexpr uint64_t kMaxStreamedBytes = uint64_t{1} << 34;
+constexpr size_t kRecordHeader = sizeof(uint64_t);
+// Limits accepted from configuration and from the peer's offer.
+constexpr size_t kMinRingBytes = 4096;
+constexpr size_t kMaxRingBytes = size_t{1} << 30;
+constexpr size_t kMaxBulkBytes = size_t{1} << 36;
+// A sleeping waiter wakes at least this often to check that the peer is still alive.
+constexpr auto kSleepSlice = 50ms;
+
+enum RingId { kRequests = 0, kReplies = 1, kEvents = 2, kNumRings = 3 };
+enum BulkId { kGuestToServer = 0, kServerToGuest = 1, kNumBulks = 2 };
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex words must be plain u32");
+
+// One ring's control block. Producer- and consumer-written words sit on separate cache lines.
+struct RingControl {
+  alignas(64) std::atomic<uint64_t> head{0};  // written by the producer (release) once a record is whole
+  alignas(64) std::atomic<uint64_t> tail{0};  // written by the consumer (release) once it is done with bytes
+  // The consumer sets rx_sleeping before it sleeps on rx_seq; the producer bumps rx_seq and wakes it.
+  alignas(64) std::atomic<uint32_t> rx_sleeping{0};
+  std::atomic<uint32_t> rx_seq{0};
+  // Likewise for a producer waiting for space.
+  alignas(64) std::atomic<uint32_t> tx_sleeping{0};
+  std::atomic<uint32_t> tx_seq{0};
+  // Set by either side's close(); both sides then fail calls on this ring.
+  alignas(64) std::atomic<uint32_t> closed{0};
+};
+
+// One bulk area's control block: it holds one message at a time.
+struct BulkControl {
+  alignas(64) std::atomic<uint32_t> busy{0};  // futex word: 1 from a sender's claim until the receiver releases
+  std::atomic<uint32_t> waiters{0};           // senders waiting for busy == 0
+};
+
+struct ShmHeader {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t reserved;
+  uint64_t total_bytes;
+  uint64_t ring_bytes;
+  uint64_t bulk_bytes;
+  RingControl rings[kNumRings];
+  BulkControl bulks[kNumBulks];
+};
+
+// Sent with the memfd: what the guest needs to map and check the region.
+struct ShmOffer {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t reserved;
+  uint64_t total_bytes;
+  uint64_t ring_bytes;
+  uint64_t bulk_bytes;
+  int64_t spin_ns;
+};
+
+struct Layout {
+  size_t header_bytes, ring_bytes, bulk_bytes, total_bytes;
+  size_t ring_offset(int i) const { return header_bytes + size_t(i) * ring_bytes; }
+  size_t bulk_offset(int i) const { return header_bytes + kNumRings * ring_bytes + size_t(i) * bulk_bytes; }
+};
+
+constexpr size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+Status make_layout(size_t ring_bytes, size_t bulk_bytes, Layout* out) {
+  if (ring_bytes < kMinRingBytes || ring_bytes > kMaxRingBytes || (ring_bytes & (ring_bytes - 1)) != 0) {
+    return Status(Code::kInvalid, "shm ring size " + std::to_string(ring_bytes) +
+                                      " must be a power of two from 4 KiB to 1 GiB");
+  }
+  if (bulk_bytes > kMaxBulkBytes) return Status(Code::kInvalid, "shm bulk size over 64 GiB");
+  out->header_bytes = round_up(sizeof(ShmHeader), kPageBytes);
+  out->ring_bytes = ring_bytes;
+  out->bulk_bytes = round_up(bulk_bytes, kPageBytes);
+  out->total_bytes = out->header_bytes + kNumRings * out->ring_bytes + kNumBulks * out->bulk_bytes;
+  return Status::Ok();
+}
+
+// FUTEX_WAIT without FUTEX_PRIVATE_FLAG: the words are shared between processes.
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, std::chrono::nanoseconds timeout) {
+  const auto ns = std::max<int64_t>(timeout.count(), 0);
+  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr, 0);
+}
+
+void futex_wake(std::atomic<uint32_t>* word, int count) {
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// The mapping, the liveness socket, and the bulk loans; shared by a side's calls and events channels
+// and kept alive by any Message that still borrows bulk memory.
+class Region final : public Lender, public std::enable_shared_from_this<Region> {
+ public:
+  Region(Fd sock, uint8_t* base, const Layout& layout, std::chrono::nanoseconds spin)
+      : sock_(std::move(sock)), base_(base), layout_(layout), spin_(spin) {}
+  ~Region() { ::munmap(base_, layout_.total_bytes); }
+
+  ShmHeader* header() const { return reinterpret_cast<ShmHeader*>(base_); }
+  RingControl* ring_control(int i) const { return &header()->rings[i]; }
+  uint8_t* ring_data(int i) const { return base_ + layout_.ring_offset(i); }
+  BulkControl* bulk_control(int i) const { return &header()->bulks[i]; }
+  uint8_t* bulk_data(int i) const { return base_ + layout_.bulk_offset(i); }
+  const Layout& layout() const { return layout_; }
+  std::chrono::nanoseconds spin() const { return spin_; }
+  int sock_fd() const { return sock_.get(); }
+
+  // True once the peer's end of the socket is closed: it exited, crashed or dropped the session.
+  bool peer_gone() const {
+    pollfd p{sock_.get(), POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    if (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) return true;
+    char c;
+    return ::recv(sock_.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+  }
+
+  // Lends bulk area `id`'s message to `out`. False if the area is already lent: the peer broke the
+  // protocol by sending a second bulk message before the first was released.
+  bool lend_bulk(int id, size_t size, Message* out) {
+    out->reset();  // may release an earlier loan of this very area
+    if (lent_[id].exchange(true, std::memory_order_acq_rel)) return false;
+    keep_[id] = shared_from_this();
+    out->lend(bulk_data(id), size, this, static_cast<uint64_t>(id));
+    return true;
+  }
+
+  void give_back(uint64_t token) override {
+    const int id = static_cast<int>(token);
+    // Held until return: this may be the last reference, and the region must outlive the stores below.
+    std::shared_ptr<Region> keep = std::move(keep_[id]);
+    lent_[id].store(false, std::memory_order_release);
+    release_bulk(id);
+  }
+
+  bool bulk_lent(int id) const { return lent_[id].load(std::memory_order_acquire); }
+
+  // Hands bulk area `id` back to its senders.
+  void release_bulk(int id) {
+    BulkControl* b = bulk_control(id);
+    b->busy.store(0, std::memory_order_seq_cst);
+    if (b->waiters.load(std::memory_order_seq_cst) != 0) futex_wake(&b->busy, INT_MAX);
+  }
+
+ private:
+  Fd sock_;
+  uint8_t* base_;
+  Layout layout_;
+  std::chrono::nanoseconds spin_;
+  // One loan per bulk area at a time; a loan keeps the region mapped even after its channels close.
+  std::atomic<bool> lent_[kNumBulks] = {};
+  std::shared_ptr<Region> keep_[kNumBulks];
+};
+
+// One side's end of a channel: receives on ring `rx` (or none), sends on ring `tx` (or none), sends
+// large messages through bulk area `tx_bulk` and receives them from `rx_bulk`.
+class ShmChannel final : public Channel {
+ public:
+  ShmChannel(std::shared_ptr<Region> region, int rx, int tx, int rx_bulk, int tx_bulk)
+      : region_(std::move(region)), rx_(rx), tx_(tx), rx_bulk_(rx_bulk), tx_bulk_(tx_bulk) {
+    ring_bytes_ = region_->layout().ring_bytes;
+    max_small_ = ring_bytes_ / 4;
+    bulk_bytes_ = region_->layout().bulk_bytes;
+    // The region is fresh, so both counters start at zero; afterwards only this object writes them.
+    if (rx_ >= 0) rx_tail_ = region_->ring_control(rx_)->tail.load(std::memory_order_relaxed);
+    if (tx_ >= 0) tx_head_ = region_->ring_control(tx_)->head.load(std::memory_order_relaxed);
+  }
+  ~ShmChannel() override { close(); }
+
+  Status send(std::span<const wire::Segment> segments) override;
+  Status receive(Message* out, Deadline deadline) override;
+  void close() override;
+  size_t max_message_size() const override { return bulk_bytes_ != 0 ? kMaxStreamedBytes : max_small_; }
+  const char* kind() const override { return "shm"; }
+
+ private:
+  bool ring_closed(int ring) const {
+    return region_->ring_control(ring)->closed.load(std::memory_order_acquire) != 0;
+  }
+  // kClosed if this channel or the ring was closed, or the peer died; Ok otherwise.
+  Status check_open(int ring, bool check_peer) const;
+  Status wait_readable(Deadline deadline, uint64_t* head);
+  Status next_record(Deadline deadline, uint64_t* word, uint64_t* pos, uint64_t* avail);
+  Status receive_streamed(Message* out, uint64_t total);
+  Status send_bulk_part(std::span<const wire::Segment> segments, size_t* seg, size_t* seg_off, uint64_t part);
+  Status wait_writable(uint64_t need);
+  Status reserve(uint64_t record, uint8_t** at);
+  void publish();
+  void release_tail();
+  Status claim_bulk();
+  Status malformed(const char* why);
+
+  std::shared_ptr<Region> region_;
+  const int rx_, tx_, rx_bulk_, tx_bulk_;
+  size_t ring_bytes_ = 0, max_small_ = 0, bulk_bytes_ = 0;
+  uint64_t rx_tail_ = 0;  // authoritative; the region's copy is for the producer only
+  uint64_t tx_head_ = 0;  // authoritative; likewise
+  std::atomic<bool> closed_{false};
+};
+
+Status ShmChannel::check_open(int ring, bool check_peer) const {
+  if (closed_.load(std::memory_order_acquire)) return Status(Code::kClosed, "shm channel closed");
+  if (ring_closed(ring)) return Status(Code::kClosed, "peer closed the shm channel");
+  if (check_peer && region_->peer_gone()) return Status(Code::kClosed, "peer went away");
+  return Status::Ok();
+}
+
+Status ShmChannel::malformed(const char* why) {
+  log::warn("shm: peer broke the ring protocol ({}); closing the channel", why);
+  close();
+  return Status(Code::kMalformed, std::string("shm: ") + why);
+}
+
+Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
+  RingControl* c = region_->ring_control(rx_);
+  *head = c->head.load(std::memory_order_acquire);
+  if (*head != rx_tail_) return Status::Ok();
+  // Spin briefly: a reply to a short call usually comes within microseconds, and a futex sleep and
+  // wake cost several of those.
+  const auto spin_until = Clock::now() + region_->spin();
+  for (unsigned i = 1;; ++i) {
+    cpu_relax();
+    *head = c->head.load(std::memory_order_acquire);
+    if (*head != rx_tail_) return Status::Ok();
+    if ((i & 63) == 0 && Clock::now() >= spin_until) break;
+  }
+  for (;;) {
+    if (Status st = check_open(rx_, false); !st.ok()) return st;
+    const uint32_t seq = c->rx_seq.load(std::memory_order_acquire);
+    c->rx_sleeping.store(1, std::memory_order_relaxed);
+    // Pairs with the producer's fence in publish(): either it sees rx_sleeping == 1 and wakes us, or
+    // we see its new head here.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    *head = c->head.load(std::memory_order_acquire);
+    if (*head != rx_tail_) {
+      c->rx_sleeping.store(0, std::memory_order_relaxed);
+      return Status::Ok();
+    }
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      c->rx_sleeping.store(0, std::memory_order_relaxed);
+      return Status(Code::kTimeout, "shm receive timed out");
+    }
+    const auto slice = deadline == Deadline::max()
+                           ? std::chrono::nanoseconds(kSleepSlice)
+                           : std::min<std::chrono::nanoseconds>(kSleepSlice, deadline - now);
+    futex_wait(&c->rx_seq, seq, slice);
+    c->rx_sleeping.store(0, std::memory_order_relaxed);
+    *head = c->head.load(std::memory_order_acquire);
+    if (*head != rx_tail_) return Status::Ok();
+    // Messages the peer sent before it went away are still delivered: the head is checked first.
+    if (Status st = check_open(rx_, true); !st.ok()) return st;
+  }
+}
+
+void ShmChannel::release_tail() {
+  RingControl* c = region_->ring_control(rx_);
+  c->tail.store(rx_tail_, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wait_writable's fence
+  if (c->tx_sleeping.load(std::memory_order_relaxed) != 0) {
+    c->tx_seq.fetch_add(1, std::memory_order_release);
+    futex_wake(&c->tx_seq, 1);
+  }
+}
+
+// Waits for the next record other than padding and reads its word once (the peer may change the
+// memory under us); `pos` is its offset in the ring and `avail` the published bytes from there.
+Status ShmChannel::next_record(Deadline deadline, uint64_t* word, uint64_t* pos, uint64_t* avail) {
+  const uint8_t* data = region_->ring_data(rx_);
+  for (;;) {
+    uint64_t head;
+    if (Status st = wait_readable(deadline, &head); !st.ok()) return st;
+    *avail = head - rx_tail_;
+    if (*avail > ring_bytes_ || *avail % 8 != 0) return malformed("ring head out of range");
+    *pos = rx_tail_ & (ring_bytes_ - 1);
+    *word = __atomic_load_n(reinterpret_cast<const uint64_t*>(data + *pos), __ATOMIC_RELAXED);
+    if (!(*word & kPadFlag)) return Status::Ok();
+    if (ring_bytes_ - *pos > *avail) return malformed("pad record past the head");
+    rx_tail_ += ring_bytes_ - *pos;
+  }
+}
+
+Status ShmChannel::receive(Message* out, Deadline deadline) {
+  if (rx_ < 0) return Status(Code::kInvalid, "this shm channel only sends");
+  if (closed_.load(std::memory_order_acquire)) return Status(Code::kClosed, "shm channel closed");
+  uint64_t word, pos, avail;
+  if (Status st = next_record(deadline, &word, &pos, &avail); !st.ok()) return st;
+  const uint64_t length = word & kLengthMask;
+  if (word & (kBulkFlag | kStreamFlag)) {
+    if (rx_bulk_ < 0) return malformed("bulk record on a ring without a bulk area");
+    rx_tail_ += kRecordHeader;
+    release_tail();
+    if (word & kStreamFlag) return receive_streamed(out, length);
+    if (length > bulk_bytes_) return malformed("bulk message larger than the bulk area");
+    if (!region_->lend_bulk(rx_bulk_, length, out)) return malformed("bulk area reused before release");
+    return Status::Ok();
+  }
+  const uint64_t record = kRecordHeader + wire::pad8(length);
+  if (length > max_small_ || record > avail || pos + record > ring_bytes_) {
+    return malformed("ring record length out of range");
+  }
+  // Copied out so the ring space is free at once, whatever the caller does with the Message.
+  std::memcpy(out->own(length), region_->ring_data(rx_) + pos + kRecordHeader, length);
+  rx_tail_ += record;
+  release_tail();
+  return Status::Ok();
+}
+
+// Collects a streamed message's parts. Once the first record is in, the caller's deadline no longer
+// applies (a timeout mid-message would lose the framing); peer death and close() still end the wait.
+// TODO(perf): the parts go through one bulk area in turn, so sender and receiver copies do not
+// overlap; two half-size slots would let them.
+Status ShmChannel::receive_streamed(Message* out, uint64_t total) {
+  if (total > kMaxStreamedBytes || total <= bulk_bytes_) return malformed("streamed message size out of range");
+  uint8_t* dst = out->own(total);
+  for (uint64_t got = 0; got < total;) {
+    uint64_t word, pos, avail;
+    if (Status st = next_record(no_deadline(), &word, &pos, &avail); !st.ok()) {
+      out->reset();
+      return st;
+    }
+    const uint64_t part = word & kLengthMask;
+    if ((word & (kBulkFlag | kStreamFlag)) != kBulkFlag || part == 0 || part > bulk_bytes_ || part > total - got) {
+      out->reset();
+      return malformed("bad part of a streamed message");
+    }
+    if (region_->bulk_lent(rx_bulk_)) {
+      out->reset();
+      return malformed("bulk area reused before release");
+    }
+    rx_tail_ += kRecordHeader;
+    release_tail();
+    std::memcpy(dst + got, region_->bulk_data(rx_bulk_), part);
+    region_->release_bulk(rx_bulk_);
+    got += part;
+  }
+  return Status::Ok();
+}
+
+Status ShmChannel::wait_writable(uint64_t need) {
+  RingControl* c = region_->ring_control(tx_);
+  auto has_room = [&](Status* bad) {
+    const uint64_t used = tx_head_ - c->tail.load(std::memory_order_acquire);
+    if (used > ring_bytes_) {
+      *bad = malformed("ring tail out of range");
+      return true;
+    }
+    return ring_bytes_ - used >= need;
+  };
+  Status bad;
+  if (has_room(&bad)) return bad;
+  const auto spin_until = Clock::now() + region_->spin();
+  for (unsigned i = 1;; ++i) {
+    cpu_relax();
+    if (has_room(&bad)) return bad;
+    if ((i & 63) == 0 && Clock::now() >= spin_until) break;
+  }
+  for (;;) {
+    if (Status st = check_open(tx_, false); !st.ok()) return st;
+    const uint32_t seq = c->tx_seq.load(std::memory_order_acquire);
+    c->tx_sleeping.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with release_tail's fence
+    if (has_room(&bad)) {
+      c->tx_sleeping.store(0, std::memory_order_relaxed);
+      return bad;
+    }
+    futex_wait(&c->tx_seq, seq, kSleepSlice);
+    c->tx_sleeping.store(0, std::memory_order_relaxed);
+    if (has_room(&bad)) return bad;
+    if (Status st = check_open(tx_, true); !st.ok()) return st;
+  }
+}
+
+// Makes room for a record of `record` bytes (writing a pad record first if it would cross the ring's
+// end) and returns where it goes. The record becomes visible only at publish().
+Status ShmChannel::reserve(uint64_t record, uint8_t** at) {
+  uint8_t* data = region_->ring_data(tx_);
+  uint64_t pos = tx_head_ & (ring_bytes_ - 1);
+  const uint64_t pad = pos + record > ring_bytes_ ? ring_bytes_ - pos : 0;
+  if (Status st = wait_writable(pad + record); !st.ok()) return st;
+  if (pad != 0) {
+    __atomic_store_n(reinterpret_cast<uint64_t*>(data + pos), kPadFlag, __ATOMIC_RELAXED);
+    tx_head_ += pad;
+    pos = 0;
+  }
+  *at = data + pos;
+  return Status::Ok();
+}
+
+void ShmChannel::publish() {
+  RingControl* c = region_->ring_control(tx_);
+  c->head.store(tx_head_, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wait_readable's fence
+  if (c->rx_sleeping.load(std::memory_order_relaxed) != 0) {
+    c->rx_seq.fetch_add(1, std::memory_order_release);
+    futex_wake(&c->rx_seq, 1);
+  }
+}
+
+// Waits until this direction's bulk area is free and takes it. The server's calls and events
+// channels share the server-to-guest area, so the claim is a compare-and-swap.
+Status ShmChannel::claim_bulk() {
+  BulkControl* b = region_->bulk_control(tx_bulk_);
+  uint32_t expected = 0;
+  if (b->busy.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return Status::Ok();
+  // Spin first, like a receiver: back-to-back large sends find the receiver releasing the previous
+  // message moments later, and a futex round trip costs more than that.
+  const auto spin_until = Clock::now() + region_->spin();
+  for (unsigned i = 1;; ++i) {
+    cpu_relax();
+    expected = 0;
+    if (b->busy.load(std::memory_order_relaxed) == 0 &&
+        b->busy.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+      return Status::Ok();
+    }
+    if ((i & 63) == 0 && Clock::now() >= spin_until) break;
+  }
+  b->waiters.fetch_add(1, std::memory_order_seq_cst);
+  Status st;
+  for (;;) {
+    expected = 0;
+    if (b->busy.compare_exchange_strong(expected, 1, std::memory_order_acquire)) break;
+    // Returns at once if busy is no longer 1; give_back stores 0 before it checks `waiters`.
+    futex_wait(&b->busy, 1, kSleepSlice);
+    if (st = check_open(tx_, true); !st.ok()) break;
+  }
+  b->waiters.fetch_sub(1, std::memory_order_seq_cst);
+  return st;
+}
+
+Status ShmChannel::send(std::span<const wire::Segment> segments) {
+  if (tx_ < 0) return Status(Code::kInvalid, "this shm channel only receives");
+  if (Status st = check_open(tx_, false); !st.ok()) return st;
+  uint64_t total = 0;
+  for (const wire::Segment& s : segments) total += s.size;
+
+  if (total <= max_small_) {
+    const uint64_t record = kRecordHeader + wire::pad8(total);
+    uint8_t* at;
+    if (Status st = reserve(record, &at); !st.ok()) return st;
+    std::memcpy(at, &total, sizeof total);
+    uint8_t* p = at + kRecordHeader;
+    for (const wire::Segment& s : segments) {
+      if (s.size != 0) std::memcpy(p, s.data, s.size);
+      p += s.size;
+    }
+    tx_head_ += record;
+    publish();
+    return Status::Ok();
+  }
+
+  if (bulk_bytes_ == 0 || total > kMaxStreamedBytes) {
+    return Status(Code::kTooLarge, "message of " + std::to_string(total) + " bytes exceeds the shm channel's limit of " +
+                                       std::to_string(max_message_size()));
+  }
+  size_t seg = 0, seg_off = 0;
+  if (total <= bulk_bytes_) return send_bulk_part(segments, &seg, &seg_off, total);
+  uint8_t* at;
+  if (Status st = reserve(kRecordHeader, &at); !st.ok()) return st;
+  const uint64_t word = kStreamFlag | total;
+  std::memcpy(at, &word, sizeof word);
+  tx_head_ += kRecordHeader;
+  publish();
+  for (uint64_t sent = 0; sent < total;) {
+    const uint64_t part = std::min<uint64_t>(bulk_bytes_, total - sent);
+    if (Status st = send_bulk_part(segments, &seg, &seg_off, part); !st.ok()) return st;
+    sent += part;
+  }
+  return Status::Ok();
+}
+
+// Copies the next `part` bytes of the segments (from segment *seg, offset *seg_off) into the bulk area
+// and publishes a bulk record for them.
+Status ShmChannel::send_bulk_part(std::span<const wire::Segment> segments, size_t* seg, size_t* seg_off,
+                                  uint64_t part) {
+  if (Status st = claim_bulk(); !st.ok()) return st;
+  uint8_t* p = region_->bulk_data(tx_bulk_);
+  for (uint64_t left = part; left > 0;) {
+    const wire::Segment& s = segments[*seg];
+    const size_t n = std::min<uint64_t>(left, s.size - *seg_off);
+    if (n != 0) std::memcpy(p, s.data + *seg_off, n);
+    p += n;
+    left -= n;
+    *seg_off += n;
+    if (*seg_off == s.size) {
+      ++*seg;
+      *seg_off = 0;
+    }
+  }
+  uint8_t* at;
+  if (Status st = reserve(kRecordHeader, &at); !st.ok()) return st;
+  const uint64_t word = kBulkFlag | part;
+  std::memcpy(at, &word, sizeof word);
+  tx_head_ += kRecordHeader;
+  publish();
+  return Status::Ok();
+}
+
+void ShmChannel::close() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  // Mark the rings closed for both sides, then wake every waiter that could be blocked on them so it
+  // sees the flag now rather than at its next liveness check.
+  for (int ring : {rx_, tx_}) {
+    if (ring < 0) continue;
+    RingControl* c = region_->ring_control(ring);
+    c->closed.store(1, std::memory_order_seq_cst);
+    c->rx_seq.fetch_add(1, std::memory_order_release);
+    c->tx_seq.fetch_add(1, std::memory_order_release);
+    futex_wake(&c->rx_seq, INT_MAX);
+    futex_wake(&c->tx_seq, INT_MAX);
+  }
+  for (int bulk : {rx_bulk_, tx_bulk_}) {
+    if (bulk >= 0) futex_wake(&region_->bulk_control(bulk)->busy, INT_MAX);
+  }
+}
+
+Status map_region(int fd, size_t bytes, uint8_t** out) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return io_error("mmap shm region", errno);
+  *out = static_cast<uint8_t*>(p);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status shm_serve(Fd sock, const ShmConfig& cfg, Connection* out) {
+  Layout layout;
+  if (Status st = make_layout(cfg.ring_bytes, cfg.bulk_bytes, &layout); !st.ok()) return st;
+  Fd memfd(::memfd_create("remora-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!memfd.valid()) return io_error("memfd_create", errno);
+  if (::ftruncate(memfd.get(), static_cast<off_t>(layout.total_bytes)) != 0) return io_error("ftruncate shm", errno);
+  // Sealed: the guest holds the descriptor too, and shrinking it would make our accesses fault.
+  if (::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    return io_error("seal shm region", errno);
+  }
+  uint8_t* base;
+  if (Status st = map_region(memfd.get(), layout.total_bytes, &base); !st.ok()) return st;
+  auto* h = new (base) ShmHeader{};
+  h->magic = kShmMagic;
+  h->version = kShmVersion;
+  h->total_bytes = layout.total_bytes;
+  h->ring_bytes = layout.ring_bytes;
+  h->bulk_bytes = layout.bulk_bytes;
+  const ShmOffer offer{kShmMagic, kShmVersion, 0, layout.total_bytes, layout.ring_bytes, layout.bulk_bytes,
+                       static_cast<int64_t>(cfg.spin.count())};
+  out->peer_pid = peer_pid(sock.get());
+  out->peer = peer_name(sock.get());
+  auto region = std::make_shared<Region>(std::move(sock), base, layout, cfg.spin);  // owns the mapping now
+  Status st = send_fd(region->sock_fd(), memfd.get(),
+                      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&offer), sizeof offer));
+  if (!st.ok()) return st;
+  out->calls = std::make_unique<ShmChannel>(region, kRequests, kReplies, kGuestToServer, kServerToGuest);
+  out->events = std::make_unique<ShmChannel>(region, -1, kEvents, -1, kServerToGuest);
+  return Status::Ok();
+}
+
+Status shm_attach(Fd sock, Deadline deadline, Connection* out) {
+  ShmOffer offer{};
+  Fd memfd;
+  Status st = recv_fd(sock.get(), &memfd, std::span<uint8_t>(reinterpret_cast<uint8_t*>(&offer), sizeof offer),
+                      deadline);
+  if (!st.ok()) return st;
+  if (offer.magic != kShmMagic || offer.version != kShmVersion) {
+    return Status(Code::kRefused, "shm region version " + std::to_string(offer.version) + " (server) does not match " +
+                                      std::to_string(kShmVersion) + " (guest), or bad magic");
+  }
+  Layout layout;
+  if (st = make_layout(offer.ring_bytes, offer.bulk_bytes, &layout); !st.ok()) return st;
+  if (layout.total_bytes != offer.total_bytes || layout.bulk_bytes != offer.bulk_bytes) {
+    return Status(Code::kMalformed, "shm offer sizes are inconsistent");
+  }
+  struct stat sb {};
+  if (::fstat(memfd.get(), &sb) != 0) return io_error("fstat shm region", errno);
+  if (static_cast<uint64_t>(sb.st_size) != layout.total_bytes) {
+    return Status(Code::kMalformed, "shm region is " + std::to_string(sb.st_size) + " bytes, offer says " +
+                                        std::to_string(layout.total_bytes));
+  }
+  const int seals = ::fcntl(memfd.get(), F_GET_SEALS);
+  if (seals < 0 || !(seals & F_SEAL_SHRINK)) return Status(Code::kMalformed, "shm region is not sealed against shrinking");
+  uint8_t* base;
+  if (st = map_region(memfd.get(), layout.total_bytes, &base); !st.ok()) return st;
+  const auto spin = std::chrono::nanoseconds(std::clamp<int64_t>(offer.spin_ns, 0, 1000000));
+  out->peer_pid = peer_pid(sock.get());
+  out->peer = peer_name(sock.get());
+  auto region = std::make_shared<Region>(std::move(sock), base, layout, spin);
+  const ShmHeader* h = region->header();
+  if (h->magic != kShmMagic || h->version != kShmVersion || h->total_bytes != layout.total_bytes ||
+      h->ring_bytes != layout.ring_bytes || h->bulk_bytes != layout.bulk_bytes) {
+    return Status(Code::kMalformed, "shm region header does not match the offer");
+  }
+  out->calls = std::make_unique<ShmChannel>(region, kReplies, kRequests, kServerToGuest, kGuestToServer);
+  out->events = std::make_unique<ShmChannel>(region, kEvents, -1, kServerToGuest, -1);
+  return Status::Ok();
+}
+
+}  // namespace remora::transport

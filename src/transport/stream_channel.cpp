@@ -1,0 +1,184 @@
+// The unix and tcp backends: a Channel over a connected stream socket.
+//
+// Frame: u64 length (host byte order: both sides share an ABI, which the handshake inside the first
+// frame checks), then the bytes. Exactly one frame is read per receive and nothing past it, so the
+// handshake can hand the same socket to the shm transport afterwards.
+#include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cerrno>
+#include <vector>
+
+#include "transport/sockets.h"
+
+namespace remora::transport {
+
+namespace {
+
+// Once a frame has begun, the receive deadline no longer applies (returning kTimeout mid-frame would
+// lose the framing); instead the peer must make progress at least this often, or the channel is
+// given up as broken. close() interrupts the wait at any time.
+constexpr auto kStallTimeout = std::chrono::seconds(60);
+
+class StreamChannel final : public Channel {
+ public:
+  StreamChannel(Fd fd, const char* kind, size_t max_message)
+      : fd_(std::move(fd)), kind_(kind), max_message_(max_message) {}
+  // The descriptor is closed only here, never in close(): another thread may still be inside a
+  // system call on it, and a closed number could be reused by an unrelated open.
+  ~StreamChannel() override = default;
+
+  Status send(std::span<const wire::Segment> segments) override;
+  Status receive(Message* out, Deadline deadline) override;
+  void close() override;
+  size_t max_message_size() const override { return max_message_; }
+  const char* kind() const override { return kind_; }
+
+ private:
+  enum class Read { kDone, kEof, kTimeout, kStalled, kError };
+  Read read_exact(uint8_t* buf, size_t n, Deadline deadline, bool in_frame, int* err);
+  Status closed_status(const char* what) const {
+    return Status(Code::kClosed, closed_.load(std::memory_order_acquire) ? std::string(kind_) + " channel closed"
+                                                                         : std::string(what));
+  }
+  // Stops the channel after an error that lost the framing: later calls fail with kClosed.
+  void break_channel() { close(); }
+
+  Fd fd_;
+  const char* kind_;
+  size_t max_message_;
+  std::atomic<bool> closed_{false};
+  std::vector<iovec> iov_;  // reused by send (sends on one channel are serialised by the caller)
+};
+
+Status StreamChannel::send(std::span<const wire::Segment> segments) {
+  if (closed_.load(std::memory_order_acquire)) return closed_status("");
+  uint64_t total = 0;
+  for (const wire::Segment& s : segments) total += s.size;
+  if (total > max_message_) {
+    return Status(Code::kTooLarge, "message of " + std::to_string(total) + " bytes exceeds the " + kind_ +
+                                       " channel's limit of " + std::to_string(max_message_));
+  }
+  iov_.clear();
+  iov_.push_back(iovec{&total, sizeof total});
+  for (const wire::Segment& s : segments) {
+    if (s.size != 0) iov_.push_back(iovec{const_cast<uint8_t*>(s.data), s.size});
+  }
+  // Gather-write straight from the caller's segments; a partial write advances through the iovecs.
+  size_t first = 0;
+  while (first < iov_.size()) {
+    msghdr msg{};
+    msg.msg_iov = &iov_[first];
+    msg.msg_iovlen = std::min<size_t>(iov_.size() - first, IOV_MAX);
+    const ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      Status st = err == EPIPE || err == ECONNRESET || closed_.load(std::memory_order_acquire)
+                      ? closed_status("peer closed the connection")
+                      : io_error(std::string(kind_) + " send", err);
+      break_channel();
+      return st;
+    }
+    size_t left = static_cast<size_t>(n);
+    while (left > 0 && left >= iov_[first].iov_len) left -= iov_[first++].iov_len;
+    if (left > 0) {
+      iov_[first].iov_base = static_cast<uint8_t*>(iov_[first].iov_base) + left;
+      iov_[first].iov_len -= left;
+    }
+  }
+  return Status::Ok();
+}
+
+StreamChannel::Read StreamChannel::read_exact(uint8_t* buf, size_t n, Deadline deadline, bool in_frame, int* err) {
+  size_t got = 0;
+  auto stall_deadline = Clock::now() + kStallTimeout;
+  while (got < n) {
+    // Try first: a ready message costs one system call, and poll only runs when the socket is dry.
+    const ssize_t r = ::recv(fd_.get(), buf + got, n - got, MSG_DONTWAIT);
+    if (r > 0) {
+      got += static_cast<size_t>(r);
+      if (!in_frame) in_frame = true;
+      stall_deadline = Clock::now() + kStallTimeout;
+      continue;
+    }
+    if (r == 0) return Read::kEof;
+    if (errno == EINTR) continue;
+    if (errno == ECONNRESET || errno == EPIPE) return Read::kEof;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      *err = errno;
+      return Read::kError;
+    }
+    const Deadline until = in_frame ? stall_deadline : deadline;
+    int timeout_ms = -1;
+    if (until != Deadline::max()) {
+      const auto left = until - Clock::now();
+      timeout_ms = left <= Clock::duration::zero()
+                       ? 0
+                       : static_cast<int>(std::min<int64_t>(
+                             std::chrono::ceil<std::chrono::milliseconds>(left).count(), 1000 * 1000));
+    }
+    pollfd p{fd_.get(), POLLIN, 0};
+    const int pr = ::poll(&p, 1, timeout_ms);
+    if (pr < 0 && errno != EINTR) {
+      *err = errno;
+      return Read::kError;
+    }
+    if (pr == 0 && Clock::now() >= until) return in_frame ? Read::kStalled : Read::kTimeout;
+    if (closed_.load(std::memory_order_acquire)) return Read::kEof;
+  }
+  return Read::kDone;
+}
+
+Status StreamChannel::receive(Message* out, Deadline deadline) {
+  if (closed_.load(std::memory_order_acquire)) return closed_status("");
+  uint64_t length = 0;
+  int err = 0;
+  Read r = read_exact(reinterpret_cast<uint8_t*>(&length), sizeof length, deadline, false, &err);
+  if (r == Read::kDone) {
+    if (length > max_message_) {
+      // The rest of the frame cannot be skipped cheaply, so the stream is lost.
+      break_channel();
+      return Status(Code::kTooLarge, "incoming message of " + std::to_string(length) + " bytes exceeds the " +
+                                         kind_ + " channel's limit of " + std::to_string(max_message_));
+    }
+    r = read_exact(out->own(length), length, deadline, true, &err);
+    if (r == Read::kDone) return Status::Ok();
+    out->reset();
+  }
+  switch (r) {
+    case Read::kTimeout:
+      return Status(Code::kTimeout, std::string(kind_) + " receive timed out");
+    case Read::kEof: {
+      Status st = closed_status("peer closed the connection");
+      break_channel();
+      return st;
+    }
+    case Read::kStalled:
+      break_channel();
+      return Status(Code::kClosed, "peer stalled in the middle of a message");
+    case Read::kError:
+      break_channel();
+      return io_error(std::string(kind_) + " receive", err);
+    case Read::kDone:
+      break;
+  }
+  return Status::Ok();
+}
+
+void StreamChannel::close() {
+  // shutdown wakes a thread blocked in poll/recv/sendmsg on this socket (they see EOF or EPIPE) and
+  // tells the peer; the flag then turns those results into "channel closed".
+  if (!closed_.exchange(true, std::memory_order_acq_rel)) ::shutdown(fd_.get(), SHUT_RDWR);
+}
+
+}  // namespace
+
+std::unique_ptr<Channel> make_stream_channel(Fd fd, const char* kind, size_t max_message) {
+  return std::make_unique<StreamChannel>(std::move(fd), kind, max_message);
+}
+
+}  // namespace remora::transport
