@@ -41,6 +41,7 @@ void encode(const Hello& h, wire::Writer* w) {
   put_str(w, h.token);
   w->put<int32_t>(h.pid);
   put_str(w, h.program);
+  w->put_u32(h.transport);
 }
 
 bool decode(wire::Reader* r, Hello* h) {
@@ -58,6 +59,7 @@ bool decode(wire::Reader* r, Hello* h) {
   get_str(r, &h->token, kMaxLongBytes);
   h->pid = r->get<int32_t>();
   get_str(r, &h->program, kMaxLongBytes);
+  h->transport = r->get_u32();
   return r->ok();
 }
 
