@@ -347,7 +347,7 @@ std::string emit_dummy_source(const Api& api) {
   w.blank();
   w.raw_line(std::string(kPrelude));
   for (const Function& f : api.functions)
-    if (is_forwarded(f)) DummyWriter(api, f, w).emit();
+    if (is_forwarded(f) && !f.auxiliary) DummyWriter(api, f, w).emit();
   return w.str();
 }
 

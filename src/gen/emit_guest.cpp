@@ -263,6 +263,7 @@ class StubWriter {
           w_.line("w.put_bytes_copy({0} != nullptr ? remora_nonnull({0}_copy.data()) : nullptr, {0}_bytes);", n);
         } else {
           w_.line("w.{}({}, {}_bytes);", by_reference(p) ? "put_bytes" : "put_bytes_copy", n, n);
+          if (!p.deferred_event.empty()) w_.line("w.put_u64({}_token);", n);  // INOUT and deferred
         }
         break;
       case ParamKind::kHandleArray:
