@@ -554,7 +554,7 @@ std::string emit_server_header(const Api& api) {
   w.line("// vendor library; its dispatch answers {}.", api.errors.unsupported);
   w.open("struct Vendor {{");
   for (const Function& f : api.functions)
-    if (is_forwarded(f) && !f.auxiliary) w.line("decltype(&::{0}) {0} = nullptr;", f.name);
+    if (in_vendor_table(f)) w.line("decltype(&::{0}) {0} = nullptr;", f.name);
   w.close("};");
   w.line("const Vendor& vendor();");
   w.line("const remora::server::ApiServer& server_api();");
@@ -674,7 +674,7 @@ std::string emit_server_source(const Api& api) {
   w.line("// Core functions first: the extension lookup may need them.");
   for (bool ext : {false, true}) {
     for (const Function& f : api.functions) {
-      if (!is_forwarded(f) || f.auxiliary || f.extension != ext) continue;
+      if (!in_vendor_table(f) || f.extension != ext) continue;
       w.line("v.{0} = reinterpret_cast<decltype(v.{0})>(dlsym(dl, \"{0}\"));", f.name);
       if (ext)
         w.line("if (v.{0} == nullptr) v.{0} = reinterpret_cast<decltype(v.{0})>({1}(\"{0}\"));", f.name,

@@ -86,7 +86,8 @@ extern "C" int remora_cl_image_layout(cl_mem image, size_t* element_size, cl_mem
   return 0;
 }
 
-namespace remora::opencl {
+// REMORA_SERVER hooks (declared extern "C" by the generated opencl_server.h).
+extern "C" {
 
 // SVM is not forwarded, so no device claims it.
 cl_int remora_cl_server_get_device_info(cl_device_id device, cl_device_info param_name,
@@ -164,4 +165,4 @@ cl_int remora_cl_server_get_program_binary(cl_program program, cl_uint index, si
                                    binaries.data(), nullptr);
 }
 
-}  // namespace remora::opencl
+}  // extern "C"
