@@ -458,6 +458,15 @@ void Runtime::fail_all(const Status& why) {
 
 // ---- Runtime: calls ------------------------------------------------------------------------------------
 
+namespace {
+thread_local bool t_force_sync = false;
+}  // namespace
+
+SyncScope::SyncScope() : previous_(t_force_sync) { t_force_sync = true; }
+SyncScope::~SyncScope() { t_force_sync = previous_; }
+
+bool Runtime::async_enabled() const { return !options_.all_sync && !t_force_sync; }
+
 wire::Writer& Runtime::begin_call() {
   ThreadSlot& slot = my_slot();
   slot.args.clear();

@@ -173,6 +173,19 @@ struct Reply {
   wire::Reader body;
 };
 
+// Makes the calling thread's calls synchronous while in scope. API glue uses it where only the
+// vendor's own answer will do (the first clSetKernelArg of an argument, see apis/opencl/guest).
+class SyncScope {
+ public:
+  SyncScope();
+  ~SyncScope();
+  SyncScope(const SyncScope&) = delete;
+  SyncScope& operator=(const SyncScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class Runtime {
  public:
   Runtime(const ApiDescriptor& api, void* dispatch);
@@ -193,7 +206,8 @@ class Runtime {
   Objects& objects() { return objects_; }
   Callbacks& callbacks() { return callbacks_; }
   DeferredTargets& deferred() { return deferred_; }
-  bool async_enabled() const { return !options_.all_sync; }
+  // Whether the calling thread may batch calls now (not under REMORA_SYNC=1 or a SyncScope).
+  bool async_enabled() const;
 
   // ---- Calls -------------------------------------------------------------------------------------
   // Starts a call: returns the calling thread's Writer, cleared.
