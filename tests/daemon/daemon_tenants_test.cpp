@@ -366,5 +366,16 @@ TEST_F(TenantsTest, WithoutTenantsNobodyAuthenticates) {
   EXPECT_EQ(tenant_status("anyone")["device_memory"], uint64_t{1} << 40);
 }
 
+TEST(ExampleConfig, LoadsAndSaysWhatItSays) {
+  DaemonConfig c;
+  Status st = DaemonConfig::load(EXAMPLE_CONFIG, &c);
+  ASSERT_TRUE(st.ok()) << st.str();
+  EXPECT_EQ(c.listen.size(), 2u);
+  EXPECT_EQ(c.tenants.at("research").limits.weight, 3u);
+  EXPECT_EQ(c.tenants.at("research").limits.device_memory, uint64_t{12} << 30);
+  EXPECT_NE(c.authenticate("research", "secret"), nullptr);
+  EXPECT_NE(c.authenticate("ci", "test"), nullptr);
+}
+
 }  // namespace
 }  // namespace remora::server
