@@ -2,7 +2,9 @@
 // Authentication at the Hello, the device memory quota across one tenant's sessions (and its refund
 // when a session is killed), max_sessions, the call rate, SIGHUP-style reload, /metrics and the
 // admin JSON.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -364,6 +367,116 @@ TEST_F(TenantsTest, WithoutTenantsNobodyAuthenticates) {
   EXPECT_EQ(g.alloc(uint64_t{1} << 40), 0) << "no limits";
   EXPECT_EQ(status()["authentication"], false) << status().dump();
   EXPECT_EQ(tenant_status("anyone")["device_memory"], uint64_t{1} << 40);
+}
+
+// The daemon and a guest in two network namespaces joined by a veth pair, talking over TCP: what a
+// guest VM or container on another network sees. Each side is a thread that joined its namespace
+// (setns changes the calling thread only; the session processes the daemon forks inherit its
+// namespace).
+class NetnsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root (ip netns); skipped";
+    const int tag = ::getpid() % 50000;
+    ns_d_ = "remora-d-" + std::to_string(tag);
+    ns_g_ = "remora-g-" + std::to_string(tag);
+    const std::string vd = "rmd" + std::to_string(tag), vg = "rmg" + std::to_string(tag);
+    subnet_ = "10.231." + std::to_string(tag % 250) + ".";
+    veth_ = vd;
+    const std::string cmds[] = {
+        "ip netns add " + ns_d_,
+        "ip netns add " + ns_g_,
+        "ip link add " + vd + " type veth peer name " + vg,
+        "ip link set " + vd + " netns " + ns_d_,
+        "ip link set " + vg + " netns " + ns_g_,
+        "ip -n " + ns_d_ + " addr add " + subnet_ + "1/24 dev " + vd,
+        "ip -n " + ns_g_ + " addr add " + subnet_ + "2/24 dev " + vg,
+        "ip -n " + ns_d_ + " link set " + vd + " up",
+        "ip -n " + ns_g_ + " link set " + vg + " up",
+        "ip -n " + ns_d_ + " link set lo up",
+        "ip -n " + ns_g_ + " link set lo up",
+    };
+    for (const std::string& c : cmds) {
+      if (std::system((c + " 2>/dev/null").c_str()) != 0) {
+        GTEST_SKIP() << "network namespaces unavailable here (`" << c << "` failed); skipped";
+      }
+    }
+    char templ[] = "/tmp/remora-netns-XXXXXX";
+    ASSERT_NE(::mkdtemp(templ), nullptr);
+    dir_ = templ;
+    std::ofstream(dir_ + "/remora.toml") << kConfig;
+  }
+  void TearDown() override {
+    if (daemon_ != nullptr) daemon_->stop();
+    if (thread_.joinable()) thread_.join();
+    if (!veth_.empty()) (void)std::system(("ip link del " + veth_ + " 2>/dev/null").c_str());  // if never moved
+    if (!ns_d_.empty()) (void)std::system(("ip netns del " + ns_d_ + " 2>/dev/null").c_str());
+    if (!ns_g_.empty()) (void)std::system(("ip netns del " + ns_g_ + " 2>/dev/null").c_str());
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  static bool enter(const std::string& ns) {
+    Fd fd(::open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC));
+    return fd.valid() && ::setns(fd.get(), CLONE_NEWNET) == 0;
+  }
+
+  std::string ns_d_, ns_g_, veth_, subnet_, dir_;
+  std::unique_ptr<Daemon> daemon_;
+  std::thread thread_;
+};
+
+TEST_F(NetnsTest, GuestInAnotherNamespaceAuthenticatesOverTcp) {
+  std::promise<std::string> bound;
+  auto bound_future = bound.get_future();
+  thread_ = std::thread([&] {
+    if (!enter(ns_d_)) return bound.set_value("setns into the daemon's namespace failed");
+    DaemonOptions opt;
+    transport::Endpoint ep;
+    (void)transport::Endpoint::parse("tcp:" + subnet_ + "1:0", &ep);
+    opt.listen.push_back(ep);
+    opt.admin = "unix:" + dir_ + "/admin.sock";  // a path: reachable from every namespace
+    opt.handle_signals = false;
+    opt.session_exe = FAKE_SESSION;
+    (void)DaemonConfig::load(dir_ + "/remora.toml", &opt.config);
+    daemon_ = std::make_unique<Daemon>(std::move(opt));
+    if (Status st = daemon_->start(); !st.ok()) return bound.set_value("start: " + st.str());
+    bound.set_value(daemon_->bound()[0].str());
+    (void)daemon_->run();
+  });
+  const std::string endpoint = bound_future.get();
+  ASSERT_EQ(endpoint.rfind("tcp:" + subnet_ + "1:", 0), 0u) << endpoint;
+
+  std::string failure;
+  std::thread guest([&] {
+    if (!enter(ns_g_)) {
+      failure = "setns into the guest's namespace failed";
+      return;
+    }
+    FakeGuest bad;
+    if (bad.connect(endpoint, "alice", "nope").code() != Code::kRefused ||
+        bad.refusal() != "tenant 'alice': wrong or missing token") {
+      failure = "a wrong token was not refused as expected: " + bad.refusal();
+      return;
+    }
+    FakeGuest g;
+    if (Status st = g.connect(endpoint, "alice", "alice-secret"); !st.ok()) {
+      failure = "connect: " + st.str();
+      return;
+    }
+    if (g.alloc(800) != 0 || g.alloc(800) != test::kQuotaError) failure = "quota not enforced over TCP";
+    g.goodbye();
+  });
+  guest.join();
+  EXPECT_EQ(failure, "");
+
+  // The session saw the guest's address in the other namespace.
+  transport::Endpoint admin;
+  ASSERT_TRUE(transport::Endpoint::parse("unix:" + dir_ + "/admin.sock", &admin).ok());
+  Fd fd;
+  ASSERT_TRUE(transport::dial(admin, &fd, transport::after(5s)).ok());
+  const nlohmann::json doc = nlohmann::json::parse(read_all(fd.get()));
+  EXPECT_EQ(doc["tenants"][0]["name"], "alice");
+  EXPECT_EQ(doc["tenants"][0]["sessions_started"], 1) << doc.dump();
 }
 
 TEST(ExampleConfig, LoadsAndSaysWhatItSays) {
