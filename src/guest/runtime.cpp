@@ -219,65 +219,85 @@ struct Runtime::ThreadSlot {
   bool in_use = false;
 };
 
+struct Runtime::SlotPool {
+  std::mutex mu;                    // also the Runtime's route_mu_
+  std::vector<ThreadSlot*> slots;   // slots[tag - 1]; owned
+  ~SlotPool() {
+    for (ThreadSlot* s : slots) delete s;
+  }
+};
+
 namespace {
-// A thread's slots, one per Runtime it has called through; freed for reuse when the thread exits.
+std::atomic<uint64_t> g_runtime_serial{1};
+
+// A thread's slots, one per Runtime it has called through; returned to their pools when the thread
+// exits. Keyed by the Runtime's serial, since a new Runtime may reuse a destroyed one's address.
+struct ThreadSlotRef {
+  uint64_t serial;
+  std::shared_ptr<void> pool;  // keeps the pool alive until this thread is done with it
+  void* slot;
+  void (*give_back)(void* pool, void* slot);
+};
 struct ThreadSlots {
-  std::vector<std::pair<Runtime*, void*>> slots;
-  void (*release)(Runtime*, void*) = nullptr;
+  std::vector<ThreadSlotRef> refs;
   ~ThreadSlots() {
-    for (auto& [rt, slot] : slots)
-      if (release) release(rt, slot);
+    for (auto& r : refs) r.give_back(r.pool.get(), r.slot);
   }
 };
 thread_local ThreadSlots t_slots;
 }  // namespace
 
 Runtime::ThreadSlot& Runtime::my_slot() {
-  for (auto& [rt, slot] : t_slots.slots)
-    if (rt == this) return *static_cast<ThreadSlot*>(slot);
-  std::lock_guard lock(route_mu_);
+  for (const auto& r : t_slots.refs)
+    if (r.serial == serial_) return *static_cast<ThreadSlot*>(r.slot);
+  std::lock_guard lock(pool_->mu);
   ThreadSlot* slot = nullptr;
-  for (ThreadSlot* s : slots_)
+  for (ThreadSlot* s : pool_->slots)
     if (!s->in_use) {
       slot = s;
       break;
     }
   if (slot == nullptr) {
     slot = new ThreadSlot;
-    slots_.push_back(slot);
-    slot->tag = static_cast<uint32_t>(slots_.size());
+    pool_->slots.push_back(slot);
+    slot->tag = static_cast<uint32_t>(pool_->slots.size());
   }
   slot->in_use = true;
   slot->has_reply = false;
   threads_seen_.fetch_add(1, std::memory_order_relaxed);
-  t_slots.release = [](Runtime* rt, void* s) { rt->release_slot(static_cast<ThreadSlot*>(s)); };
-  t_slots.slots.emplace_back(this, slot);
+  t_slots.refs.push_back(ThreadSlotRef{serial_, pool_, slot, [](void* p, void* s) {
+                                         auto* pool = static_cast<SlotPool*>(p);
+                                         auto* slot = static_cast<ThreadSlot*>(s);
+                                         std::lock_guard l(pool->mu);
+                                         slot->in_use = false;
+                                         slot->has_reply = false;
+                                         slot->reply.reset();
+                                       }});
   return *slot;
-}
-
-void Runtime::release_slot(ThreadSlot* slot) {
-  if (destroyed_.load()) return;
-  std::lock_guard lock(route_mu_);
-  slot->in_use = false;
-  slot->has_reply = false;
-  slot->reply.reset();
-  threads_seen_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // ---- Runtime: life cycle -----------------------------------------------------------------------------
 
-Runtime::Runtime(const ApiDescriptor& api, void* dispatch) : api_(api), objects_(dispatch) {
+Runtime::Runtime(const ApiDescriptor& api, void* dispatch)
+    : api_(api),
+      objects_(dispatch),
+      serial_(g_runtime_serial.fetch_add(1)),
+      pool_(std::make_shared<SlotPool>()),
+      route_mu_(pool_->mu) {
+
   static std::once_flag atfork_once;
   std::call_once(atfork_once, [] { pthread_atfork(nullptr, nullptr, &note_fork_child); });
 }
 
 Runtime::~Runtime() {
   shutdown();
-  destroyed_.store(true);
-  for (ThreadSlot* s : slots_) delete s;
 }
 
 void Runtime::shutdown() {
+  // Set first: the server closes its end after our goodbye, which the events thread must not take
+  // for the server dying.
+  const bool was_stopping = stopping_.exchange(true);
+  if (was_stopping) return;
   if (state_.load() == State::kConnected && !g_forked_child.load()) {
     (void)flush();
     MessageHeader bye{protocol::kMagic, static_cast<uint16_t>(MessageType::kGoodbye), 0, 0, 0};
@@ -285,7 +305,6 @@ void Runtime::shutdown() {
     std::lock_guard lock(batch_mu_);
     (void)conn_.calls->send({&seg, 1});
   }
-  stopping_.store(true);
   {
     std::lock_guard lock(batch_mu_);
     batch_cv_.notify_all();
@@ -439,6 +458,15 @@ void Runtime::fail_all(const Status& why) {
 
 // ---- Runtime: calls ------------------------------------------------------------------------------------
 
+namespace {
+thread_local bool t_force_sync = false;
+}  // namespace
+
+SyncScope::SyncScope() : previous_(t_force_sync) { t_force_sync = true; }
+SyncScope::~SyncScope() { t_force_sync = previous_; }
+
+bool Runtime::async_enabled() const { return !options_.all_sync && !t_force_sync; }
+
 wire::Writer& Runtime::begin_call() {
   ThreadSlot& slot = my_slot();
   slot.args.clear();
@@ -547,7 +575,7 @@ Status Runtime::wait_reply(ThreadSlot& slot, Reply* reply) {
     MessageHeader h{};
     if (m.size() >= sizeof h) std::memcpy(&h, m.bytes().data(), sizeof h);
     if (h.magic != protocol::kMagic || h.type != static_cast<uint16_t>(MessageType::kReply) || h.tag == 0 ||
-        h.tag > slots_.size()) {
+        h.tag > pool_->slots.size()) {
       lock.unlock();
       const Status bad(Code::kMalformed, "malformed reply from the server");
       fail_all(bad);
@@ -558,7 +586,7 @@ Status Runtime::wait_reply(ThreadSlot& slot, Reply* reply) {
       route_cv_.notify_all();  // someone else may take the reader role now
       break;
     }
-    ThreadSlot* other = slots_[h.tag - 1];
+    ThreadSlot* other = pool_->slots[h.tag - 1];
     other->reply = std::move(m);
     other->has_reply = true;
     route_cv_.notify_all();

@@ -173,6 +173,19 @@ struct Reply {
   wire::Reader body;
 };
 
+// Makes the calling thread's calls synchronous while in scope. API glue uses it where only the
+// vendor's own answer will do (the first clSetKernelArg of an argument, see apis/opencl/guest).
+class SyncScope {
+ public:
+  SyncScope();
+  ~SyncScope();
+  SyncScope(const SyncScope&) = delete;
+  SyncScope& operator=(const SyncScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class Runtime {
  public:
   Runtime(const ApiDescriptor& api, void* dispatch);
@@ -193,7 +206,8 @@ class Runtime {
   Objects& objects() { return objects_; }
   Callbacks& callbacks() { return callbacks_; }
   DeferredTargets& deferred() { return deferred_; }
-  bool async_enabled() const { return !options_.all_sync; }
+  // Whether the calling thread may batch calls now (not under REMORA_SYNC=1 or a SyncScope).
+  bool async_enabled() const;
 
   // ---- Calls -------------------------------------------------------------------------------------
   // Starts a call: returns the calling thread's Writer, cleared.
@@ -224,7 +238,6 @@ class Runtime {
   enum class State { kIdle, kConnecting, kConnected, kFailed };
   struct ThreadSlot;
   ThreadSlot& my_slot();
-  void release_slot(ThreadSlot* slot);
   Status connect_locked();
   Status send_batch_locked(uint32_t tag);
   Status wait_reply(ThreadSlot& slot, Reply* reply);
@@ -253,11 +266,17 @@ class Runtime {
   std::vector<wire::Segment> segs_, batch_segs_;  // scratch for send, under batch_mu_
 
   // Reply routing: one reader at a time receives from the calls channel and hands replies to the
-  // thread whose slot the tag names (leader/follower).
-  std::mutex route_mu_;
+  // thread whose slot the tag names (leader/follower). The slots live in a pool shared with the
+  // threads' exit handlers, so a thread that outlives the Runtime can still return its slot safely.
+  struct SlotPool;
+  const uint64_t serial_;  // tells Runtimes apart in threads' slot lists (addresses get reused)
+  std::shared_ptr<SlotPool> pool_;
+  std::mutex& route_mu_;
   std::condition_variable route_cv_;
   bool reader_active_ = false;
-  std::vector<ThreadSlot*> slots_;  // slots_[tag - 1]; owned, reused after their thread exits
+  // Threads that have ever called through this runtime. Once two have, synchronous calls carry
+  // kCallConcurrent so the server lets blocking ones run without holding up the others. (A program
+  // whose second thread appears while the first is already blocked waits for that one call.)
   std::atomic<uint32_t> threads_seen_{0};
 
   // Async error not yet reported.
@@ -273,7 +292,6 @@ class Runtime {
   std::thread events_thread_;
   std::thread flusher_thread_;
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> destroyed_{false};
 };
 
 }  // namespace remora::guest

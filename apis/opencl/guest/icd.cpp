@@ -2,6 +2,7 @@
 // and the entry points the system's ICD loader calls (the only symbols exported, see exports.map).
 #include <CL/cl_icd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -81,6 +82,21 @@ remora::guest::Object* live_object(const void* handle, uint32_t type) {
   return remora::guest::Objects::as_object(handle);
 }
 
+KernelArgShapes* kernel_arg_shapes(cl_kernel kernel) {
+  remora::guest::Object* o = live_object(kernel, kType_cl_kernel);
+  if (o == nullptr) return nullptr;
+  // Created at most once even if two threads race here (which OpenCL does not allow for one kernel
+  // anyway). TODO(perf): freed with neither the kernel nor the Object; a few bytes per kernel.
+  std::atomic_ref<void*> slot(o->api_data);
+  void* current = slot.load(std::memory_order_acquire);
+  if (current == nullptr) {
+    auto* fresh = new KernelArgShapes;
+    if (slot.compare_exchange_strong(current, fresh, std::memory_order_acq_rel)) return fresh;
+    delete fresh;
+  }
+  return static_cast<KernelArgShapes*>(current);
+}
+
 }  // namespace remora::opencl::guest_glue
 
 extern "C" {
@@ -126,6 +142,15 @@ clIcdGetPlatformIDsKHR(cl_uint num_entries, cl_platform_id* platforms, cl_uint* 
 __attribute__((visibility("default"))) CL_API_ENTRY void* CL_API_CALL
 clGetExtensionFunctionAddress(const char* func_name) {
   return remora_cl_get_extension_function_address(func_name);
+}
+
+// ocl-icd looks this one up by name in the vendor library (to read the platform's ICD suffix)
+// rather than through the dispatch table.
+__attribute__((visibility("default"))) CL_API_ENTRY cl_int CL_API_CALL
+clGetPlatformInfo(cl_platform_id platform, cl_platform_info param_name, size_t param_value_size,
+                  void* param_value, size_t* param_value_size_ret) {
+  return the_guest().dispatch.clGetPlatformInfo(platform, param_name, param_value_size, param_value,
+                                                param_value_size_ret);
 }
 
 }  // extern "C"

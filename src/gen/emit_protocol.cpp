@@ -1,0 +1,133 @@
+// <api>_protocol.h: opcodes, handle type ids, the API version, and the callback function types, shared
+// by the guest and the server sources.
+//
+// Contract decisions (docs/generated-code.md leaves them open):
+// - Vendor headers are included as <header>, as the spec spelled them (the front end keeps angled
+//   includes only).
+// - Each callback parameter gets `using <typedef_name> = <its C type>;` here, at global scope, so the
+//   guest invoker and the server trampoline agree on the exact type (calling convention included).
+// - kOpcodeNames (indexed by opcode, "" for gaps) lives here too: both ApiDescriptor and ApiServer
+//   point at it.
+#include <algorithm>
+#include <set>
+
+#include "common/protocol.h"
+#include "gen/emit_common.h"
+#include "gen/emitters.h"
+
+namespace remora::gen {
+
+uint32_t max_opcode(const Api& api) {
+  uint32_t m = 0;
+  for (const Function& f : api.functions) m = std::max(m, f.opcode);
+  return m;
+}
+
+std::string emit_protocol_header(const Api& api) {
+  CodeWriter w;
+  w.raw_line(generated_banner(api));
+  w.line("// Wire constants of the {} API, shared by its guest and server.", api.name);
+  w.line("#pragma once");
+  w.blank();
+  w.line("#include <cstdint>");
+  w.blank();
+  for (const std::string& h : api.headers) w.line("#include <{}>", h);
+  w.blank();
+  w.line("#include \"common/protocol.h\"");
+  w.blank();
+  // Callback types, by the generated typedef names.
+  std::set<std::string> seen;
+  for (const Function& f : api.functions)
+    for (const Param& p : f.params)
+      if (p.kind == ParamKind::kCallback && p.callback && seen.insert(p.callback->typedef_name).second)
+        w.line("using {} = {};", p.callback->typedef_name, p.c_type);
+  if (!seen.empty()) w.blank();
+
+  w.line("namespace remora::{} {{", api.name);
+  w.blank();
+  w.line("static_assert(remora::protocol::kWireVersion == {},", protocol::kWireVersion);
+  w.line("              \"generated for remora wire version {}: rebuild with the matching remora-gen\");",
+         protocol::kWireVersion);
+  w.blank();
+  w.line("// Api::wire_hash of the spec: guest and server refuse each other when it differs.");
+  w.line("inline constexpr uint64_t kApiVersion = {:#018x}ull;", api.wire_hash());
+  w.blank();
+  w.open("enum Opcode : uint32_t {{");
+  std::vector<const Function*> ops;
+  for (const Function& f : api.functions)
+    if (f.opcode != 0) ops.push_back(&f);
+  std::sort(ops.begin(), ops.end(), [](const Function* a, const Function* b) { return a->opcode < b->opcode; });
+  for (const Function* f : ops) w.line("{} = {},", op_const(*f), f->opcode);
+  w.close("};");
+  w.line("inline constexpr uint32_t kNumOpcodes = {};  // highest opcode + 1", max_opcode(api) + 1);
+  w.blank();
+  w.open("enum HandleTypeId : uint32_t {{");
+  for (const HandleType& h : api.handle_types) w.line("{} = {},", type_const(h.name), h.index);
+  w.close("};");
+  uint32_t max_type = 0;
+  for (const HandleType& h : api.handle_types) max_type = std::max(max_type, h.index);
+  w.line("inline constexpr uint32_t kNumHandleTypes = {};  // types are 1..kNumHandleTypes", max_type);
+  w.blank();
+  w.line("// Indexed by opcode; \"\" for unused opcodes.");
+  w.open("inline constexpr const char* kOpcodeNames[kNumOpcodes] = {{");
+  for (uint32_t op = 0; op <= max_opcode(api); ++op) {
+    std::string name;
+    for (const Function* f : ops)
+      if (f->opcode == op) name = f->name;
+    w.line("{},", quote(name));
+  }
+  w.close("};");
+  w.blank();
+  w.raw_line(fmt::format("}}  // namespace remora::{}", api.name));
+  return w.str();
+}
+
+std::string emit_guest_header(const Api& api) {
+  CodeWriter w;
+  w.raw_line(generated_banner(api));
+  w.line("// Declarations for the {} API's hand-written guest glue.", api.name);
+  w.line("#pragma once");
+  w.blank();
+  w.line("#include \"{}_protocol.h\"", api.name);
+  w.line("#include \"guest/runtime.h\"");
+  w.blank();
+  w.line("// The glue owns the runtime; generated functions reach it through this.");
+  w.line("remora::guest::Runtime& {}();", api_symbol(api, "runtime"));
+  w.line("extern const remora::guest::ApiDescriptor {};", api_symbol(api, "api"));
+  w.blank();
+  w.line("#define REMORA_GUEST_HIDDEN __attribute__((visibility(\"hidden\")))");
+  w.blank();
+  w.open("extern \"C\" {{");
+  for (const Function& f : api.functions) {
+    if (is_forwarded(f)) w.line("REMORA_GUEST_HIDDEN {};", prototype(f, "remora_remote_" + f.name));
+    if (f.impl == Implementation::kUnsupported)
+      w.line("REMORA_GUEST_HIDDEN {};", prototype(f, "remora_unsupported_" + f.name));
+    if ((f.impl == Implementation::kGuestHook || f.impl == Implementation::kLocal) && !f.hook.empty())
+      w.line("REMORA_GUEST_HIDDEN {};  // hand-written", prototype(f, f.hook));
+  }
+  w.close("}  // extern \"C\"");
+  w.blank();
+  // X-macro lists: X(name, entry).
+  for (bool ext : {false, true}) {
+    w.line("// X(name, entry): every {} function of the spec and the symbol that implements it.",
+           ext ? "extension" : "core");
+    std::string macro = fmt::format("#define REMORA_{}_{}_FUNCTIONS(X)", upper(api.name), ext ? "EXTENSION" : "CORE");
+    w.raw_line(macro + " \\");
+    for (const Function& f : api.functions) {
+      if (f.extension != ext) continue;
+      std::string entry;
+      switch (f.impl) {
+        case Implementation::kGenerated:
+        case Implementation::kServerHook: entry = "remora_remote_" + f.name; break;
+        case Implementation::kGuestHook:
+        case Implementation::kLocal: entry = f.hook; break;
+        case Implementation::kUnsupported: entry = "remora_unsupported_" + f.name; break;
+      }
+      w.line("  X({}, {}) \\", f.name, entry);
+    }
+    w.blank();
+  }
+  return w.str();
+}
+
+}  // namespace remora::gen
