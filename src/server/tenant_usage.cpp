@@ -64,7 +64,8 @@ TenantUsage& TenantUsage::operator=(TenantUsage&& o) noexcept {
 }
 
 Status TenantUsage::create(const std::string& tenant, TenantUsage* out) {
-  const std::string name = "remora-usage-" + tenant;
+  // memfd names are capped at 249 bytes; the name is only for /proc/PID/fd listings.
+  const std::string name = "remora-usage-" + tenant.substr(0, 200);
   transport::Fd fd(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd.valid()) return io_error("memfd_create", errno);
   if (::ftruncate(fd.get(), sizeof(Block)) != 0) return io_error("ftruncate", errno);
