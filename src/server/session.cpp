@@ -204,6 +204,7 @@ Status Session::serve_batch(transport::Message& msg, Worker& w, bool* done) {
       if (sync) (void)send_reply(w, hdr.tag, ReplyStatus::kUnknownOpcode, false);
       return Status(Code::kMalformed, "unknown opcode " + std::to_string(ch.opcode));
     }
+    if (options_.policy != nullptr) options_.policy->before_call(ch.opcode);
     w.reply.clear();
     Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
     fn(call);

@@ -66,6 +66,9 @@ class Policy {
   // Asked before charging; return false to refuse (the guest gets the API's quota error).
   virtual bool may_charge(ResourceKind kind, uint64_t amount, uint64_t in_use) = 0;
   virtual void charged(ResourceKind kind, int64_t delta) = 0;
+  // Called before each call is dispatched, on the serving thread. It may wait (the daemon's rate
+  // limit and fair-share pacing do), which delays this session only.
+  virtual void before_call(uint32_t opcode) {}
 };
 
 class HandleTable {
