@@ -153,7 +153,9 @@ REMORA_OPCODE(15) REMORA_CACHE_UNLESS(param_name == CL_CONTEXT_REFERENCE_COUNT)
 cl_int clGetContextInfo(cl_context context, cl_context_info param_name, size_t param_value_size,
                         void *param_value REMORA_OUT REMORA_BYTES(param_value_size)
                             REMORA_LENGTH_RET(param_value_size_ret)
-                            REMORA_HANDLES_WHEN(param_name, CL_CONTEXT_DEVICES, cl_device_id),
+                            REMORA_HANDLES_WHEN(param_name, CL_CONTEXT_DEVICES, cl_device_id)
+                            REMORA_PROPERTIES_WHEN(param_name, CL_CONTEXT_PROPERTIES,
+                                                   "CL_CONTEXT_PLATFORM:cl_platform_id"),
                         size_t *param_value_size_ret);
 
 REMORA_OPCODE(16)

@@ -124,6 +124,9 @@ class Objects {
   std::unordered_map<uint64_t, Object*> by_id_;
   std::unordered_set<Object*> all_;  // live objects, owned
   std::deque<Object*> quarantine_;   // the most recently retired, owned (see class comment)
+  // Their ids: a callback that names an object after its release (a destructor callback) gets the
+  // application's own pointer back.
+  std::unordered_map<uint64_t, Object*> dead_by_id_;
   uint64_t next_guest_id_ = 1;
 };
 

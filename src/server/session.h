@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -104,6 +105,10 @@ class HandleTable {
   mutable std::shared_mutex mu_;
   std::unordered_map<uint64_t, Entry> by_id_;
   std::unordered_map<void*, uint64_t> by_real_;
+  // Recently released objects, real -> (id, type): a vendor callback that names an object after the
+  // guest released it (a destructor callback) reaches the guest under the id it knew. Bounded.
+  std::unordered_map<void*, std::pair<uint64_t, uint32_t>> released_;
+  std::deque<void*> released_order_;
   uint64_t next_server_id_ = 1;
 };
 
