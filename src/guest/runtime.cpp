@@ -676,6 +676,9 @@ void Runtime::events_loop() {
     } else {
       log::warn("unexpected event type {} from the server; ignored", h.type);
     }
+    // Let go of the message before waiting for the next: a large one is lent from the transport's
+    // bulk area, which the server needs back to send anything else large.
+    m.reset();
   }
 }
 

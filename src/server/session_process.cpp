@@ -1,3 +1,4 @@
+#include <atomic>
 #include "server/session_process.h"
 
 #include <poll.h>
@@ -130,6 +131,7 @@ class SignalWatcher {
         _exit(1);
       }
       log::info("signal {}: ending the session", info.ssi_signo);
+      signalled_ = true;
       calls_->close();
       if (events_ != nullptr) events_->close();
       return;
@@ -138,6 +140,13 @@ class SignalWatcher {
 
   transport::Fd signal_fd_;
   transport::Fd wake_fd_;
+
+ public:
+  // A signal ended the session (the daemon shutting down): its "closed" end is expected.
+  bool signalled() const { return signalled_.load(); }
+
+ private:
+  std::atomic<bool> signalled_{false};
   std::thread thread_;
   std::mutex mu_;
   transport::Channel* calls_ = nullptr;
@@ -301,6 +310,12 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
   }
   if (end.ok()) {
     log::info("{}: ended", who);
+    return 0;
+  }
+  if (signals.signalled()) {
+    // `remora run` stops its private server as soon as the program exits, which can overtake the
+    // guest's goodbye: not worth a warning.
+    log::info("{}: ended by a signal ({})", who, end.str());
     return 0;
   }
   log::warn("{}: ended: {}", who, end.str());
