@@ -167,6 +167,8 @@ class Reader {
   // returns a pointer into the message.
   const char* get_string(bool* absent = nullptr);
 
+  // Where the next read starts (for copying what is left).
+  const uint8_t* position() const { return cur_; }
   // Skips n bytes (n must be 8-aligned, as every item is).
   void skip(size_t n) { take(n); }
 

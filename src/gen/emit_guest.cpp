@@ -103,8 +103,7 @@ class StubWriter {
     w_.open("extern \"C\" {} {{", prototype(f_, "remora_remote_" + f_.name));
     w_.line("remora::guest::Runtime& rt = {}();", api_symbol(api_, "runtime"));
     w_.line("if (!rt.ensure_connected().ok()) {}", fail(f_, api_.errors.transport));
-    if (f_.cache) w_.line("// TODO(perf): REMORA_CACHE{} - the runtime has no reply cache yet.",
-                          f_.cache_unless.empty() ? "" : "_UNLESS(" + f_.cache_unless + ")");
+
     if (async_capable(f_)) {
       if (f_.returns != Function::Returns::kStatus && f_.returns != Function::Returns::kVoid)
         w_.line("#error \"remora-gen: an asynchronous function must return the status or void\"");
@@ -326,7 +325,16 @@ class StubWriter {
 
   void sync_branch() {
     w_.line("remora::guest::Reply reply;");
-    w_.line("if (!rt.end_sync({}, &reply).ok()) {}", op_const(f_), undo_fail(api_.errors.transport));
+    if (f_.cache) {
+      // REMORA_CACHE: a reply to the same encoded arguments is answered from the guest's cache;
+      // only successful replies are kept.
+      w_.line("const bool remora_cacheable = {};", f_.cache_unless.empty() ? "true" : "!(" + f_.cache_unless + ")");
+      w_.line("const bool remora_hit = remora_cacheable && rt.cache_lookup({}, &reply);", op_const(f_));
+      w_.line("if (!remora_hit && !rt.end_sync({}, &reply).ok()) {}", op_const(f_), undo_fail(api_.errors.transport));
+      w_.line("const remora::wire::Reader remora_body = reply.body;");
+    } else {
+      w_.line("if (!rt.end_sync({}, &reply).ok()) {}", op_const(f_), undo_fail(api_.errors.transport));
+    }
     w_.line("remora::wire::Reader& r = reply.body;");
     const std::string& rt_type = f_.return_type;
     switch (f_.returns) {
@@ -357,6 +365,7 @@ class StubWriter {
       case Function::Returns::kHandle: w_.line("[[maybe_unused]] const bool remora_ok = ret_id != 0;"); break;
       default: w_.line("[[maybe_unused]] const bool remora_ok = true;"); break;
     }
+    if (f_.cache) w_.line("if (remora_ok && remora_cacheable && !remora_hit) rt.cache_store({}, remora_body);", op_const(f_));
     for (const Param& p : f_.params) {
       if (p.consumed) continue;
       apply(p);

@@ -517,6 +517,41 @@ Status Runtime::end_sync(uint32_t opcode, Reply* reply) {
   return Status::Ok();
 }
 
+namespace {
+constexpr size_t kMaxCacheEntries = 4096;
+
+std::string cache_key(uint32_t opcode, const wire::Writer& args) {
+  std::string key(reinterpret_cast<const char*>(&opcode), sizeof opcode);
+  std::vector<wire::Segment> segs;
+  args.segments(&segs);
+  for (const auto& s : segs) key.append(reinterpret_cast<const char*>(s.data), s.size);
+  return key;
+}
+}  // namespace
+
+bool Runtime::cache_lookup(uint32_t opcode, Reply* reply) {
+  ThreadSlot& slot = my_slot();
+  const std::string key = cache_key(opcode, slot.args);
+  std::shared_lock lock(cache_mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return false;
+  const std::vector<uint8_t>& body = it->second;
+  std::memcpy(reply->message.own(body.size()), body.data(), body.size());
+  reply->header = protocol::ReplyHeader{};
+  reply->body = wire::Reader(reply->message.bytes());
+  return true;
+}
+
+void Runtime::cache_store(uint32_t opcode, const wire::Reader& body) {
+  ThreadSlot& slot = my_slot();
+  std::string key = cache_key(opcode, slot.args);
+  const uint8_t* start = body.position();
+  std::vector<uint8_t> bytes(start, start + body.remaining());
+  std::unique_lock lock(cache_mu_);
+  if (cache_.size() >= kMaxCacheEntries) return;
+  cache_.emplace(std::move(key), std::move(bytes));
+}
+
 Status Runtime::flush() {
   std::lock_guard lock(batch_mu_);
   if (batch_count_ == 0) return Status::Ok();

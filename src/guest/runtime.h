@@ -32,6 +32,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -222,6 +223,12 @@ class Runtime {
   // returns an error Status: the generated caller turns it into the API's transport error.
   Status end_sync(uint32_t opcode, Reply* reply);
 
+  // The reply cache (spec REMORA_CACHE): keyed by opcode and the arguments the calling thread has
+  // encoded since begin_call. cache_lookup fills `reply` from a stored body; cache_store keeps a copy
+  // of a successful reply's body (what `body` has left to read).
+  bool cache_lookup(uint32_t opcode, Reply* reply);
+  void cache_store(uint32_t opcode, const wire::Reader& body);
+
   // The first asynchronous failure not yet reported: its opcode and the API's error value. Generated
   // code for synchronisation points (spec BLOCKING) reports it in place of success. Returns false if none.
   bool take_async_error(uint32_t* opcode, int64_t* value);
@@ -286,6 +293,10 @@ class Runtime {
   std::mutex async_err_mu_;
   uint32_t async_err_opcode_ = 0;
   int64_t async_err_value_ = 0;
+
+  // Reply cache. Bounded: past kMaxCacheEntries nothing more is stored (immutable queries are few).
+  std::shared_mutex cache_mu_;
+  std::unordered_map<std::string, std::vector<uint8_t>> cache_;
 
   // Deferred data applied by the events thread.
   std::atomic<uint64_t> deferred_applied_{0};

@@ -69,7 +69,6 @@ static void remora_invoke_remora_fake_set_event_callback_pfn_notify_fn(remora::g
 extern "C" fake_status remora_remote_fake_get_devices(fake_uint num_entries, fake_device *devices, fake_uint *num_devices) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
-  // TODO(perf): REMORA_CACHE - the runtime has no reply cache yet.
   uint64_t devices_count = remora::wire::kAbsent;
   if (devices != nullptr) {
     devices_count = static_cast<uint64_t>(num_entries);
@@ -85,7 +84,10 @@ extern "C" fake_status remora_remote_fake_get_devices(fake_uint num_entries, fak
   w.put_u64(devices_count);
   w.put_u64(num_devices != nullptr ? num_devices_bytes : remora::wire::kAbsent);
   remora::guest::Reply reply;
-  if (!rt.end_sync(kOp_fake_get_devices, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  const bool remora_cacheable = true;
+  const bool remora_hit = remora_cacheable && rt.cache_lookup(kOp_fake_get_devices, &reply);
+  if (!remora_hit && !rt.end_sync(kOp_fake_get_devices, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  const remora::wire::Reader remora_body = reply.body;
   remora::wire::Reader& r = reply.body;
   fake_status ret = r.get<fake_status>();
   bool devices_absent = true;
@@ -96,6 +98,7 @@ extern "C" fake_status remora_remote_fake_get_devices(fake_uint num_entries, fak
   num_devices_reply = r.get_bytes(&num_devices_absent);
   if (!r.ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   [[maybe_unused]] const bool remora_ok = ret == FAKE_SUCCESS;
+  if (remora_ok && remora_cacheable && !remora_hit) rt.cache_store(kOp_fake_get_devices, remora_body);
   if (!devices_absent && devices != nullptr) {
     const uint64_t n = std::min<uint64_t>(devices_reply.size() / sizeof(uint64_t), devices_count);
     for (uint64_t i = 0; i < n; ++i) {
@@ -115,7 +118,6 @@ extern "C" fake_status remora_remote_fake_get_devices(fake_uint num_entries, fak
 extern "C" fake_status remora_remote_fake_get_device_info(fake_device device, fake_device_info param_name, size_t param_value_size, void *param_value, size_t *param_value_size_ret) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
-  // TODO(perf): REMORA_CACHE_UNLESS(param_name == FAKE_DEVICE_PARENT) - the runtime has no reply cache yet.
   uint64_t device_id = 0;
   if (!rt.objects().to_id(device, kType_fake_device, &device_id)) return FAKE_INVALID_DEVICE;
   uint64_t param_value_bytes = 0;
@@ -135,7 +137,10 @@ extern "C" fake_status remora_remote_fake_get_device_info(fake_device device, fa
   w.put_u64(param_value != nullptr ? param_value_bytes : remora::wire::kAbsent);
   w.put_u64(param_value_size_ret != nullptr ? param_value_size_ret_bytes : remora::wire::kAbsent);
   remora::guest::Reply reply;
-  if (!rt.end_sync(kOp_fake_get_device_info, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  const bool remora_cacheable = !(param_name == FAKE_DEVICE_PARENT);
+  const bool remora_hit = remora_cacheable && rt.cache_lookup(kOp_fake_get_device_info, &reply);
+  if (!remora_hit && !rt.end_sync(kOp_fake_get_device_info, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  const remora::wire::Reader remora_body = reply.body;
   remora::wire::Reader& r = reply.body;
   fake_status ret = r.get<fake_status>();
   bool param_value_absent = true;
@@ -146,6 +151,7 @@ extern "C" fake_status remora_remote_fake_get_device_info(fake_device device, fa
   param_value_size_ret_reply = r.get_bytes(&param_value_size_ret_absent);
   if (!r.ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   [[maybe_unused]] const bool remora_ok = ret == FAKE_SUCCESS;
+  if (remora_ok && remora_cacheable && !remora_hit) rt.cache_store(kOp_fake_get_device_info, remora_body);
   if (!param_value_absent && param_value != nullptr) {
     const uint64_t n = std::min<uint64_t>(param_value_reply.size(), param_value_bytes);
     std::memcpy(param_value, param_value_reply.data(), n);
