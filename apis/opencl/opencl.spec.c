@@ -80,7 +80,8 @@ cl_int clGetDeviceIDs(cl_platform_id platform, cl_device_type device_type, cl_ui
                           REMORA_LENGTH_RET(num_devices) REMORA_EXISTING,
                       cl_uint *num_devices);
 
-// The server hook reports CL_DEVICE_SVM_CAPABILITIES as 0: SVM is not forwarded.
+// The server hook masks CL_DEVICE_SVM_CAPABILITIES to coarse-grained buffer SVM, the only kind
+// remora forwards (guest/svm.cpp).
 REMORA_OPCODE(4) REMORA_CACHE_UNLESS(param_name == CL_DEVICE_REFERENCE_COUNT)
 REMORA_SERVER(remora_cl_server_get_device_info)
 cl_int clGetDeviceInfo(cl_device_id device, cl_device_info param_name, size_t param_value_size,
@@ -286,11 +287,13 @@ cl_int clSetMemObjectDestructorCallback(cl_mem memobj,
                                             REMORA_CALLBACK(user_data, once, ""),
                                         void *user_data REMORA_USER_DATA);
 
-// 34, 35 reserved.
-REMORA_UNSUPPORTED("shared virtual memory is not forwarded (CL_DEVICE_SVM_CAPABILITIES reads 0)")
+// Shared virtual memory, coarse-grained buffers only, lives in the guest (guest/svm.cpp): the
+// application gets a guest mirror; the server's allocation is wrapped in a cl_mem of this session
+// (remora_clSVMAllocBuffer) through which every transfer and kernel argument goes. 34, 35 reserved.
+REMORA_LOCAL(remora_cl_svm_alloc)
 void *clSVMAlloc(cl_context context, cl_svm_mem_flags flags, size_t size, cl_uint alignment);
 
-REMORA_UNSUPPORTED("shared virtual memory is not forwarded (CL_DEVICE_SVM_CAPABILITIES reads 0)")
+REMORA_LOCAL(remora_cl_svm_free)
 void clSVMFree(cl_context context, void *svm_pointer);
 
 // ---- Samplers ----------------------------------------------------------------------------------
@@ -434,11 +437,12 @@ REMORA_SERVER(remora_cl_server_set_kernel_arg)
 cl_int clSetKernelArg(cl_kernel kernel, cl_uint arg_index, size_t arg_size,
                       const void *arg_value REMORA_BYTES(arg_size));
 
-// 60, 61 reserved.
-REMORA_UNSUPPORTED("shared virtual memory is not forwarded (CL_DEVICE_SVM_CAPABILITIES reads 0)")
+// SVM arguments are translated by the guest (guest/svm.cpp) into remora_clSetKernelArgSVM and
+// remora_clSetKernelExecInfoSVM. 60, 61 reserved.
+REMORA_LOCAL(remora_cl_set_kernel_arg_svm_pointer)
 cl_int clSetKernelArgSVMPointer(cl_kernel kernel, cl_uint arg_index, const void *arg_value);
 
-REMORA_UNSUPPORTED("its only parameters name shared virtual memory, which is not forwarded")
+REMORA_LOCAL(remora_cl_set_kernel_exec_info)
 cl_int clSetKernelExecInfo(cl_kernel kernel, cl_kernel_exec_info param_name, size_t param_value_size,
                            const void *param_value);
 
@@ -659,8 +663,9 @@ cl_int clEnqueueMarkerWithWaitList(cl_command_queue command_queue, REMORA_CL_WAI
 REMORA_OPCODE(96)
 cl_int clEnqueueBarrierWithWaitList(cl_command_queue command_queue, REMORA_CL_WAIT_LIST);
 
-// 97..102 reserved.
-REMORA_UNSUPPORTED("shared virtual memory is not forwarded (CL_DEVICE_SVM_CAPABILITIES reads 0)")
+// SVM enqueues run in the guest (guest/svm.cpp) as buffer commands on the allocation's cl_mem.
+// clEnqueueSVMFree with a free callback is refused (CL_INVALID_OPERATION). 97..102 reserved.
+REMORA_LOCAL(remora_cl_enqueue_svm_free)
 cl_int clEnqueueSVMFree(cl_command_queue command_queue, cl_uint num_svm_pointers,
                         void *svm_pointers[],
                         void(CL_CALLBACK *pfn_free_func)(cl_command_queue queue,
@@ -669,27 +674,27 @@ cl_int clEnqueueSVMFree(cl_command_queue command_queue, cl_uint num_svm_pointers
                         void *user_data, cl_uint num_events_in_wait_list,
                         const cl_event *event_wait_list, cl_event *event);
 
-REMORA_UNSUPPORTED("shared virtual memory is not forwarded (CL_DEVICE_SVM_CAPABILITIES reads 0)")
+REMORA_LOCAL(remora_cl_enqueue_svm_memcpy)
 cl_int clEnqueueSVMMemcpy(cl_command_queue command_queue, cl_bool blocking_copy, void *dst_ptr,
                           const void *src_ptr, size_t size, cl_uint num_events_in_wait_list,
                           const cl_event *event_wait_list, cl_event *event);
 
-REMORA_UNSUPPORTED("shared virtual memory is not forwarded (CL_DEVICE_SVM_CAPABILITIES reads 0)")
+REMORA_LOCAL(remora_cl_enqueue_svm_mem_fill)
 cl_int clEnqueueSVMMemFill(cl_command_queue command_queue, void *svm_ptr, const void *pattern,
                            size_t pattern_size, size_t size, cl_uint num_events_in_wait_list,
                            const cl_event *event_wait_list, cl_event *event);
 
-REMORA_UNSUPPORTED("shared virtual memory is not forwarded (CL_DEVICE_SVM_CAPABILITIES reads 0)")
+REMORA_LOCAL(remora_cl_enqueue_svm_map)
 cl_int clEnqueueSVMMap(cl_command_queue command_queue, cl_bool blocking_map, cl_map_flags flags,
                        void *svm_ptr, size_t size, cl_uint num_events_in_wait_list,
                        const cl_event *event_wait_list, cl_event *event);
 
-REMORA_UNSUPPORTED("shared virtual memory is not forwarded (CL_DEVICE_SVM_CAPABILITIES reads 0)")
+REMORA_LOCAL(remora_cl_enqueue_svm_unmap)
 cl_int clEnqueueSVMUnmap(cl_command_queue command_queue, void *svm_ptr,
                          cl_uint num_events_in_wait_list, const cl_event *event_wait_list,
                          cl_event *event);
 
-REMORA_UNSUPPORTED("shared virtual memory is not forwarded (CL_DEVICE_SVM_CAPABILITIES reads 0)")
+REMORA_LOCAL(remora_cl_enqueue_svm_migrate_mem)
 cl_int clEnqueueSVMMigrateMem(cl_command_queue command_queue, cl_uint num_svm_pointers,
                               const void **svm_pointers, const size_t *sizes,
                               cl_mem_migration_flags flags, cl_uint num_events_in_wait_list,
@@ -898,3 +903,24 @@ cl_int remora_clGetProgramBinary(cl_program program, cl_uint index, size_t size,
 REMORA_OPCODE(135) REMORA_ASYNC REMORA_SERVER(remora_cl_server_set_kernel_arg_handle)
 cl_int remora_clSetKernelArgHandle(cl_kernel kernel, cl_uint arg_index, cl_mem mem,
                                    cl_sampler sampler, cl_command_queue queue);
+
+// Shared virtual memory (guest/svm.cpp). The server allocates `size` bytes of coarse-grained SVM and
+// returns a buffer of this session that uses them (CL_MEM_USE_HOST_PTR on the SVM pointer); the SVM
+// is freed when the buffer goes. `flags` may hold only CL_MEM_READ_WRITE / WRITE_ONLY / READ_ONLY.
+REMORA_OPCODE(136) REMORA_SERVER(remora_cl_server_svm_alloc_buffer) REMORA_RESOURCE(device_memory, size)
+cl_mem remora_clSVMAllocBuffer(cl_context context, cl_svm_mem_flags flags, size_t size,
+                               cl_uint alignment, cl_int *errcode_ret REMORA_ERRCODE);
+
+// clSetKernelArgSVMPointer with the address `offset` bytes into the SVM behind `svm_buffer` (a buffer
+// from remora_clSVMAllocBuffer; NULL passes a NULL pointer). The server derives the address itself,
+// so a guest can name only its own allocations.
+REMORA_OPCODE(137) REMORA_SERVER(remora_cl_server_set_kernel_arg_svm)
+cl_int remora_clSetKernelArgSVM(cl_kernel kernel, cl_uint arg_index, cl_mem svm_buffer,
+                                size_t offset);
+
+// clSetKernelExecInfo(CL_KERNEL_EXEC_INFO_SVM_PTRS) with the addresses offsets[i] bytes into the SVM
+// behind svm_buffers[i], translated and checked as for remora_clSetKernelArgSVM.
+REMORA_OPCODE(138) REMORA_SERVER(remora_cl_server_set_kernel_exec_info_svm)
+cl_int remora_clSetKernelExecInfoSVM(cl_kernel kernel, cl_uint count,
+                                     const cl_mem *svm_buffers REMORA_COUNT(count),
+                                     const size_t *offsets REMORA_COUNT(count));

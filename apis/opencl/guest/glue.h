@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -78,6 +79,15 @@ class KernelArgShapes {
 // The shapes record of a live kernel (created on first use), or nullptr for anything else.
 KernelArgShapes* kernel_arg_shapes(cl_kernel kernel);
 
+// One coarse-grained SVM allocation (guest/svm.cpp): the guest mirror the application was given, and
+// the server buffer over the real allocation through which all data and kernel arguments go.
+struct SvmAllocation {
+  size_t size = 0;
+  cl_mem buffer = nullptr;  // guest handle of the server's buffer; remora's reference, never the app's
+  // Live clEnqueueSVMMap regions, keyed by the mapped pointer: flags, offset and size in `size`.
+  std::unordered_multimap<void*, Mapping> maps;
+};
+
 // Process-wide glue state, owned next to the Runtime (icd.cpp).
 struct GlueState {
   std::mutex mu;
@@ -85,6 +95,10 @@ struct GlueState {
   // an argument's bytes are compared, never dereferenced, before they are known to be one of ours.
   std::unordered_set<const void*> kernel_arg_objects;  // guarded by mu
   std::once_flag unreachable_logged;
+  // SVM allocations by the address of their guest mirror. Ordered so that any address inside an
+  // allocation finds it (upper_bound, then one back).
+  std::mutex svm_mu;
+  std::map<uintptr_t, SvmAllocation> svm;  // guarded by svm_mu
 };
 GlueState& glue_state();
 

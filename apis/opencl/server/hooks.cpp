@@ -89,7 +89,8 @@ extern "C" int remora_cl_image_layout(cl_mem image, size_t* element_size, cl_mem
 // REMORA_SERVER hooks (declared extern "C" by the generated opencl_server.h).
 extern "C" {
 
-// SVM is not forwarded, so no device claims it.
+// Only coarse-grained buffer SVM is forwarded (server/svm.cpp, guest/svm.cpp): fine-grained sharing
+// and SVM atomics would need one address space with the application, so no device claims them.
 cl_int remora_cl_server_get_device_info(cl_device_id device, cl_device_info param_name,
                                         size_t param_value_size, void* param_value,
                                         size_t* param_value_size_ret) {
@@ -97,8 +98,10 @@ cl_int remora_cl_server_get_device_info(cl_device_id device, cl_device_info para
       vendor().clGetDeviceInfo(device, param_name, param_value_size, param_value, param_value_size_ret);
   if (err == CL_SUCCESS && param_name == CL_DEVICE_SVM_CAPABILITIES && param_value != nullptr &&
       param_value_size >= sizeof(cl_device_svm_capabilities)) {
-    const cl_device_svm_capabilities none = 0;
-    std::memcpy(param_value, &none, sizeof(none));
+    cl_device_svm_capabilities caps;
+    std::memcpy(&caps, param_value, sizeof(caps));
+    caps &= CL_DEVICE_SVM_COARSE_GRAIN_BUFFER;
+    std::memcpy(param_value, &caps, sizeof(caps));
   }
   return err;
 }
