@@ -545,7 +545,8 @@ cl_int clEnqueueReadBufferRect(cl_command_queue command_queue, cl_mem buffer, cl
 
 REMORA_OPCODE(78) REMORA_BLOCKING_IF(blocking_write)
 cl_int clEnqueueWriteBuffer(cl_command_queue command_queue, cl_mem buffer, cl_bool blocking_write,
-                            size_t offset, size_t size, const void *ptr REMORA_BYTES(size),
+                            size_t offset, size_t size,
+                            const void *ptr REMORA_BYTES(size) REMORA_DEFERRED(event),
                             REMORA_CL_WAIT_LIST);
 
 REMORA_OPCODE(79) REMORA_BLOCKING_IF(blocking_write)
@@ -556,7 +557,8 @@ cl_int clEnqueueWriteBufferRect(cl_command_queue command_queue, cl_mem buffer, c
                                 size_t buffer_slice_pitch, size_t host_row_pitch,
                                 size_t host_slice_pitch,
                                 const void *ptr REMORA_BYTES(remora_cl_rect_bytes(
-                                    host_origin, region, host_row_pitch, host_slice_pitch)),
+                                    host_origin, region, host_row_pitch, host_slice_pitch))
+                                    REMORA_DEFERRED(event),
                                 REMORA_CL_WAIT_LIST);
 
 REMORA_OPCODE(80)
@@ -589,7 +591,8 @@ cl_int clEnqueueWriteImage(cl_command_queue command_queue, cl_mem image, cl_bool
                            const size_t *origin REMORA_COUNT(3), const size_t *region REMORA_COUNT(3),
                            size_t input_row_pitch, size_t input_slice_pitch,
                            const void *ptr REMORA_BYTES(remora_cl_image_transfer_bytes(
-                               image, region, input_row_pitch, input_slice_pitch)),
+                               image, region, input_row_pitch, input_slice_pitch))
+                               REMORA_DEFERRED(event),
                            REMORA_CL_WAIT_LIST);
 
 REMORA_OPCODE(85)

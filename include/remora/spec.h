@@ -124,6 +124,8 @@
 // An OUT buffer that a non-blocking call fills later, when the command completes (clEnqueueReadBuffer
 // with blocking_read = CL_FALSE). `event` names the parameter that receives the command's event. The
 // data reaches the guest before any later call that could observe completion returns.
+// On an IN buffer: the vendor may read the data until the command completes (a non-blocking
+// clEnqueueWriteBuffer); the server keeps its own copy alive until then.
 #define REMORA_DEFERRED(event) REMORA_ANNOTATE_("deferred=" #event)
 
 #endif  // REMORA_SPEC_H

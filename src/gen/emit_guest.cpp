@@ -237,7 +237,7 @@ class StubWriter {
         w_.line("const uint64_t {0}_cb = {0} != nullptr ? rt.callbacks().add(&{1}, reinterpret_cast<void*>({0}), {2}, {3}) : 0;",
                 p.name, invokers_.at(p.name), ud ? ud->name : "nullptr", p.callback->once ? "true" : "false");
         undo_ += fmt::format("if ({0}_cb) rt.callbacks().remove({0}_cb); ", p.name);
-      } else if (!p.deferred_event.empty()) {
+      } else if (!p.deferred_event.empty() && p.dir != Direction::kIn) {
         w_.line("const uint64_t {0}_token = remora_deferred && {0} != nullptr ? rt.deferred().expect({0}, {0}_bytes) : 0;",
                 p.name);
         undo_ += fmt::format("if ({0}_token) rt.deferred().cancel({0}_token); ", p.name);
@@ -262,7 +262,7 @@ class StubWriter {
           w_.line("w.put_bytes_copy({0} != nullptr ? remora_nonnull({0}_copy.data()) : nullptr, {0}_bytes);", n);
         } else {
           w_.line("w.{}({}, {}_bytes);", by_reference(p) ? "put_bytes" : "put_bytes_copy", n, n);
-          if (!p.deferred_event.empty()) w_.line("w.put_u64({}_token);", n);  // INOUT and deferred
+          if (!p.deferred_event.empty() && p.dir == Direction::kInOut) w_.line("w.put_u64({}_token);", n);
         }
         break;
       case ParamKind::kHandleArray:

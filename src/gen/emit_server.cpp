@@ -216,8 +216,10 @@ class DispatchWriter {
           w_.line("const std::span<const uint8_t> {0}_in = r.get_bytes(&{0}_absent);", n);
           if (!p.deferred_event.empty()) {
             // INOUT and deferred: the data travels in (the bytes the command must not disturb, e.g.
-            // the gaps between a rect read's rows) and comes back later under this token.
-            w_.line("const uint64_t {}_token = r.get_u64();", n);
+            // the gaps between a rect read's rows) and comes back later under this token. IN and
+            // deferred: the vendor may read the data until the command completes (a non-blocking
+            // write), so it is kept in a copy of its own until then.
+            if (p.dir == Direction::kInOut) w_.line("const uint64_t {}_token = r.get_u64();", n);
             w_.line("std::unique_ptr<uint8_t[]> {}_deferred;", n);
           }
         }
@@ -362,6 +364,7 @@ class DispatchWriter {
         w_.close();
       }
       w_.close();
+      if (!p.deferred_event.empty()) deferred_event_storage(p);
     } else if (p.kind == ParamKind::kBuffer) {
       std::string alloc_target = is_length_ret(f_, p) ? fmt::format("{0} = &{0}_storage;", n) : "";
       w_.open("if ({}_cap != remora::wire::kAbsent) {{", n);
@@ -384,14 +387,7 @@ class DispatchWriter {
         w_.line("{}", alloc_target);
       }
       w_.close();
-      if (!p.deferred_event.empty()) {
-        // The deferred hook needs the command's event even when the guest did not ask for one.
-        const Param* ev = find_param(f_, p.deferred_event);
-        if (ev && guest_chosen(f_, *ev))
-          w_.line("if (remora_deferred && {} != nullptr && {} == nullptr) {} = &{}_obj;", n, ev->name, ev->name, ev->name);
-        else
-          w_.line("#error \"remora-gen: {}: REMORA_DEFERRED names '{}', which is not the single OUT event\"", n, p.deferred_event);
-      }
+      if (!p.deferred_event.empty()) deferred_event_storage(p);
     } else if (p.kind == ParamKind::kHandleArray && p.dir == Direction::kIn) {
       w_.line("if (!{0}_absent && {0}_n < static_cast<uint64_t>({1})) return c.malformed(\"{0}: fewer handles than its count\");",
               n, p.count_expr);
@@ -456,6 +452,17 @@ class DispatchWriter {
           w_.close();
         }
       }
+    } else if (p.kind == ParamKind::kBuffer && !p.deferred_event.empty()) {
+      // IN and deferred: hand the kept copy over until the command completes (token 0: no data
+      // goes back to the guest).
+      const Param* ev = find_param(f_, p.deferred_event);
+      if (ev) {
+        w_.open("if (remora_ok && {}_deferred) {{", n);
+        register_guest_handle(*ev);
+        w_.line("{}(c.session, {}_obj, /*release_event=*/{}_absent, 0, std::move({}_deferred), {}_expect);",
+                api_symbol(api_, "server_defer"), ev->name, ev->name, n, n);
+        w_.close();
+      }
     } else if (out_handles(p)) {
       w_.open("if (remora_ok && {} != nullptr) {{", n);
       w_.line("{}_out_ids.resize({}_expect);", n, n);
@@ -474,6 +481,16 @@ class DispatchWriter {
       register_guest_handle(p);
       w_.close();
     }
+  }
+
+  // The deferred hook needs the command's event even when the guest did not ask for one.
+  void deferred_event_storage(const Param& p) {
+    const Param* ev = find_param(f_, p.deferred_event);
+    if (ev && guest_chosen(f_, *ev))
+      w_.line("if (remora_deferred && {} != nullptr && {} == nullptr) {} = &{}_obj;", p.name, ev->name, ev->name, ev->name);
+    else
+      w_.line("#error \"remora-gen: {}: REMORA_DEFERRED names '{}', which is not the single OUT event\"", p.name,
+              p.deferred_event);
   }
 
   void register_guest_handle(const Param& p) {

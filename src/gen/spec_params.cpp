@@ -111,8 +111,8 @@ void ParamClassifier::array_extras() {
   }
   if (auto v = a_.value("deferred")) {
     p_.deferred_event = *v;
-    if (param_name(*v, "REMORA_DEFERRED") && p_.dir == Direction::kIn)
-      fail("has REMORA_DEFERRED but is not an output");
+    // On an input: the vendor may read it until the command completes; the server keeps a copy.
+    (void)param_name(*v, "REMORA_DEFERRED");
   }
 }
 

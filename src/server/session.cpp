@@ -274,6 +274,7 @@ void Session::complete_deferred(DeferredOp& op, bool succeeded) {
   // then takes events_mu_ knows its data is on the wire and counted (flush_completed_deferred).
   std::lock_guard lock(events_mu_);
   if (op.done.exchange(true)) return;
+  if (op.token == 0) return;  // data only kept alive for the vendor (a non-blocking write): nothing to send
   MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kDeferred), 0, 0, 0};
   const int64_t status = succeeded ? 0 : -1;
   wire::Writer w;

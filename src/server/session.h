@@ -153,7 +153,7 @@ struct Call {
 
 // A non-blocking read's data waiting for its command to complete (see Session::add_deferred).
 struct DeferredOp {
-  uint64_t token = 0;
+  uint64_t token = 0;  // 0: nothing goes to the guest; `data` is only kept alive until completion
   std::unique_ptr<uint8_t[]> data;
   uint64_t size = 0;
   // > 0: still running; 0: completed; < 0: failed. Called with no session lock held.
