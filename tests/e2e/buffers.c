@@ -156,6 +156,30 @@ int main(void) {
   CHECK(clReleaseEvent(evs[0]));
   CHECK(clReleaseEvent(evs[1]));
 
+  // A non-blocking write held back by a user event: the vendor reads the host data only when the
+  // event is set, after other calls have come and gone (a remoting layer must keep its copy alive).
+  {
+    cl_int gate_err;
+    cl_event gate = clCreateUserEvent(ctx, &gate_err);
+    CHECK_ERR(gate_err);
+    static int pending[1024];
+    for (int i = 0; i < 1024; ++i) pending[i] = 31 * i + 5;
+    CHECK(clEnqueueWriteBuffer(q, a, CL_FALSE, 0, sizeof pending, pending, 1, &gate, NULL));
+    int scratch[256];
+    for (int i = 0; i < 8; ++i) {  // other traffic while the write waits
+      CHECK(clEnqueueReadBuffer(q, b, CL_FALSE, 0, sizeof scratch, scratch, 0, NULL, NULL));
+      cl_uint refs;
+      CHECK(clGetMemObjectInfo(b, CL_MEM_REFERENCE_COUNT, sizeof refs, &refs, NULL));
+    }
+    CHECK(clSetUserEventStatus(gate, CL_COMPLETE));
+    CHECK(clFinish(q));
+    static int got[1024];
+    CHECK(clEnqueueReadBuffer(q, a, CL_TRUE, 0, sizeof got, got, 0, NULL, NULL));
+    for (int i = 0; i < 1024; ++i) EXPECT(got[i] == 31 * i + 5, "gated write: element %d is %d", i, got[i]);
+    printf("gated non-blocking write: crc32=%08x\n", e2e_crc32(got, sizeof got));
+    CHECK(clReleaseEvent(gate));
+  }
+
   // Buffer info.
   size_t sz;
   cl_mem_flags fl;
