@@ -1,0 +1,357 @@
+"""How each figure of `make bench` is measured: every function here runs one kind of measurement in
+one configuration ("native", or a remora transport) and returns Metric values. bench/run.py decides
+what to run; bench/report.py prints, plots and compares.
+
+A configuration is "native" (the program talks to the system's OpenCL platform directly) or one of
+"shm", "unix", "tcp" (the program runs under `remora run --transport T`, or against a shared
+`remora serve` where the measurement needs one server for several processes).
+"""
+import json
+import os
+import re
+import select
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+NATIVE = "native"
+TRANSPORTS = ("shm", "unix", "tcp")
+
+
+@dataclass
+class Value:
+    """One figure in one configuration: the median over repetitions and the spread around it."""
+    median: float
+    lo: float  # first quartile (or minimum when there are too few samples for quartiles)
+    hi: float  # third quartile (or maximum)
+    samples: int = 1
+
+    @staticmethod
+    def of(samples):
+        samples = sorted(samples)
+        if len(samples) >= 4:
+            q = statistics.quantiles(samples, n=4, method="inclusive")
+            lo, hi = q[0], q[2]
+        else:
+            lo, hi = samples[0], samples[-1]
+        return Value(statistics.median(samples), lo, hi, len(samples))
+
+
+@dataclass
+class Metric:
+    id: str          # stable key, used to compare with the baseline
+    group: str       # table section
+    label: str       # what the table shows
+    unit: str
+    better: str      # "lower" or "higher"
+    values: dict = field(default_factory=dict)  # configuration -> Value
+    notes: dict = field(default_factory=dict)   # configuration -> a remark (e.g. an error)
+
+
+class MeasureError(Exception):
+    pass
+
+
+class Runner:
+    """Runs commands natively or through remora, each under a time limit."""
+
+    def __init__(self, build_dir, log):
+        self.build_dir = build_dir
+        self.remora = os.path.join(build_dir, "bin", "remora")
+        self.micro = os.path.join(build_dir, "bin", "opencl_micro")
+        self.log = log
+
+    def command(self, config, argv, connect=None):
+        if config == NATIVE:
+            return list(argv)
+        cmd = [self.remora, "run", "--transport", config]
+        if connect:
+            cmd += ["--connect", connect]
+        return cmd + ["--"] + list(argv)
+
+    def run(self, config, argv, timeout, connect=None):
+        """Runs to completion; returns stdout. Raises MeasureError with the stderr tail on failure."""
+        cmd = self.command(config, argv, connect)
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise MeasureError(f"timed out after {timeout} s: {' '.join(cmd)}")
+        except OSError as e:
+            raise MeasureError(f"cannot run {cmd[0]}: {e}")
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            raise MeasureError(f"exit status {proc.returncode}: {' '.join(cmd)}\n{tail}")
+        return proc.stdout
+
+    def probe(self, config):
+        """Whether OpenCL works in this configuration: (True, "platform | device") or (False, why)."""
+        if config != NATIVE and not os.access(self.remora, os.X_OK):
+            return False, f"{self.remora} not built"
+        try:
+            return True, self.run(config, [self.micro, "--probe"], timeout=60).strip()
+        except MeasureError as e:
+            return False, str(e)
+
+
+# ---- Google Benchmark suite ----------------------------------------------------------------------
+
+_TIME_TO_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+
+# Benchmark name (before the first '/' or the Google Benchmark suffixes) -> how to read it.
+_LATENCY = {
+    "SyncRoundTrip": "Sync round trip (clGetEventInfo, uncacheable)",
+    "CachedQuery": "Cacheable query (clGetDeviceInfo NAME)",
+    "KernelLaunchFinish": "Empty kernel launch + clFinish",
+    "BlockingWrite4B": "Blocking 4-byte write",
+}
+
+
+def _size_label(n):
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
+def micro_suite(runner, config, repetitions, min_time, bench_filter=None):
+    """Runs bench/opencl_micro and returns {metric id: (Metric template, [samples])}."""
+    with tempfile.TemporaryDirectory(prefix="remora-bench-") as tmp:
+        out = os.path.join(tmp, "micro.json")
+        argv = [runner.micro, f"--benchmark_repetitions={repetitions}", f"--benchmark_min_time={min_time}",
+                f"--benchmark_out={out}", "--benchmark_out_format=json"]
+        if bench_filter:
+            argv.append(f"--benchmark_filter={bench_filter}")
+        runner.run(config, argv, timeout=600)
+        with open(out) as f:
+            doc = json.load(f)
+    found = {}
+    for b in doc["benchmarks"]:
+        if b.get("run_type") != "iteration" or b.get("error_occurred"):
+            continue
+        name = b["run_name"]
+        base = name.split("/")[0]
+        if base in _LATENCY:
+            m = Metric(f"micro/{base}", "Calls", _LATENCY[base], "µs", "lower")
+            v = b["real_time"] * _TIME_TO_US[b["time_unit"]]
+        elif base == "AsyncSetKernelArg":
+            m = Metric("micro/AsyncSetKernelArg", "Calls", "Async clSetKernelArg x1000 + clFinish", "M calls/s", "higher")
+            v = b["items_per_second"] / 1e6
+        elif base.endswith("Bandwidth"):
+            size = int(name.split("/")[1])
+            kind = base[: -len("Bandwidth")]
+            m = Metric(f"micro/{base}/{size}", f"{kind} bandwidth (blocking {kind.lower()})",
+                       f"{kind} {_size_label(size)}", "GiB/s", "higher")
+            v = b["bytes_per_second"] / (1 << 30)
+        elif base == "ThreadedRoundTrip":
+            threads = int(b["threads"])
+            m = Metric(f"micro/ThreadedRoundTrip/{threads}", "Application threads",
+                       f"{threads} thread(s): sync round trips, total", "M calls/s", "higher")
+            v = b["items_per_second"] / 1e6
+            lat = Metric(f"micro/ThreadedRoundTripLatency/{threads}", "Application threads",
+                         f"{threads} thread(s): per-call latency", "µs", "lower")
+            found.setdefault(lat.id, (lat, []))[1].append(threads / b["items_per_second"] * 1e6)
+        else:
+            continue
+        found.setdefault(m.id, (m, []))[1].append(v)
+    if not found:
+        raise MeasureError("the benchmark produced no results")
+    return found
+
+
+# ---- Shared server: several guest processes, idle CPU ------------------------------------------
+
+class SharedServer:
+    """A `remora serve` listening on a unix socket and on TCP loopback, for the duration of a `with`."""
+
+    def __init__(self, runner):
+        self.runner = runner
+        self.proc = None
+        self.tmp = None
+        self.endpoints = []
+
+    def __enter__(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="remora-bench-")
+        sock = os.path.join(self.tmp.name, "remora.sock")
+        read_fd, write_fd = os.pipe()
+        cmd = [self.runner.remora, "serve", "--listen", f"unix:{sock}", "--listen", "tcp:127.0.0.1:0",
+               "--ready-fd", str(write_fd)]
+        self.stderr = open(os.path.join(self.tmp.name, "serve.err"), "w+")
+        self.proc = subprocess.Popen(cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self.stderr)
+        os.close(write_fd)
+        # The daemon writes its bound endpoints, then closes the fd; EOF without them is a failure.
+        text = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([read_fd], [], [], 0.5)
+            if ready:
+                chunk = os.read(read_fd, 4096)
+                if not chunk:
+                    break
+                text += chunk
+        os.close(read_fd)
+        self.endpoints = text.decode().split()
+        if not self.endpoints:
+            self.__exit__(None, None, None)
+            raise MeasureError("remora serve did not report its endpoints: " + self._stderr_tail())
+        return self
+
+    def endpoint(self, transport):
+        """The endpoint a guest connects to for this transport (shm rings are set up over the socket)."""
+        want = "tcp:" if transport == "tcp" else "unix:"
+        for ep in self.endpoints:
+            if ep.startswith(want):
+                return ep
+        raise MeasureError(f"remora serve reported no {want} endpoint: {self.endpoints}")
+
+    def _stderr_tail(self):
+        self.stderr.seek(0)
+        return "\n".join(self.stderr.read().strip().splitlines()[-5:])
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+        self.tmp.cleanup()
+
+
+def parallel_round_trips(runner, config, processes, seconds, connect=None):
+    """N guest processes making uncacheable sync round trips at the same time; total calls/s.
+
+    Every process sets up, then waits for a common start time, so that they overlap for the whole
+    measured interval; one that starts late is reported as an error rather than silently averaged in.
+    """
+    start_at = time.time() + 2.0 + 0.25 * processes
+    argv = [runner.micro, f"--round-trips={seconds}", f"--start-at={start_at:.3f}"]
+    procs = [subprocess.Popen(runner.command(config, argv, connect), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+             for _ in range(processes)]
+    total = 0.0
+    errors = []
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            errors.append("timed out")
+            continue
+        if p.returncode != 0:
+            errors.append(f"exit {p.returncode}: {err.strip().splitlines()[-1:] }")
+            continue
+        r = json.loads(out.strip().splitlines()[-1])
+        if r["late"] > 0.05:
+            errors.append(f"a process started {r['late']:.2f} s late")
+        total += r["calls"] / r["seconds"]
+    if errors:
+        raise MeasureError(f"{processes} processes: " + "; ".join(errors))
+    return total / 1e6
+
+
+def _cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+        except (OSError, IndexError, ValueError):
+            pass  # the process ended: its time is no longer counted anywhere we can see
+    return total
+
+
+def _tree(root):
+    """root and all its descendants, from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def idle_cpu(runner, config, seconds, server=None):
+    """CPU used by a connected but idle guest, and by its server, in % of one core.
+
+    The guest connects, makes one round trip, prints "ready" and sleeps. Time is read from
+    /proc/PID/stat (utime + stime) of the guest's process tree and of the server's (the daemon and
+    the session it started) over `seconds`, starting half a second after "ready".
+    """
+    connect = server.endpoint(config) if server else None
+    argv = [runner.micro, f"--idle={seconds + 3}"]
+    proc = subprocess.Popen(runner.command(config, argv, connect), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        if not ready or proc.stdout.readline().strip() != "ready":
+            raise MeasureError("the idle guest did not become ready")
+        time.sleep(0.5)
+        guest_pids = _tree(proc.pid)
+        server_pids = _tree(server.proc.pid) if server else []
+        g0, s0 = _cpu_ticks(guest_pids), _cpu_ticks(server_pids)
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        g1, s1 = _cpu_ticks(guest_pids), _cpu_ticks(server_pids)
+        elapsed = time.monotonic() - t0
+    finally:
+        proc.kill()
+        proc.wait()
+    hz = os.sysconf("SC_CLK_TCK")
+    guest = (g1 - g0) / hz / elapsed * 100
+    srv = (s1 - s0) / hz / elapsed * 100 if server else None
+    return guest, srv
+
+
+# ---- Applications --------------------------------------------------------------------------------
+
+_CLPEAK_SECTION = re.compile(r"^\s*(.+?) \((\w+)\)\s*$")
+_CLPEAK_ENTRY = re.compile(r"^\s*(.+?)\s*:\s*([0-9.]+)\s*$")
+_CLPEAK_LATENCY = re.compile(r"^\s*Kernel launch latency\s*:\s*([0-9.]+)\s*us")
+
+
+def clpeak(runner, config, args):
+    """Runs clpeak; returns {(section, unit): {entry: value}} plus ("Kernel launch latency", "us")."""
+    out = runner.run(config, ["clpeak"] + list(args), timeout=600)
+    sections = {}
+    current = None
+    for line in out.splitlines():
+        m = _CLPEAK_LATENCY.match(line)
+        if m:
+            sections[("Kernel launch latency", "us")] = {"latency": float(m.group(1))}
+            current = None
+            continue
+        m = _CLPEAK_SECTION.match(line)
+        if m and ":" not in line:
+            current = (m.group(1), m.group(2))
+            sections[current] = {}
+            continue
+        m = _CLPEAK_ENTRY.match(line)
+        if m and current:
+            sections[current][m.group(1)] = float(m.group(2))
+    if not sections:
+        raise MeasureError("clpeak printed no results")
+    return sections
+
+
+def pyopencl_workload(runner, config, script):
+    out = runner.run(config, ["/usr/bin/python3", script], timeout=300)
+    return json.loads(out.strip().splitlines()[-1])
