@@ -100,9 +100,9 @@ class Session;
 }
 
 // Deferred out data (REMORA_DEFERRED): called by the generated server after enqueueing a non-blocking
-// read into `data`. Sends the bytes to the guest under `token` once `event` completes (through
-// Session::send_deferred); on an error status sends nothing and frees the data. Releases `event` after
-// the callback when `release_event` (the server made a local event the guest did not ask for).
+// read into `data`. Registers a Session::add_deferred op that sends the bytes to the guest under
+// `token` once `event` completes (an error status sends none). `release_event`: the server made a
+// local event the guest did not ask for, so drop that reference (the op keeps its own).
 void remora_opencl_server_defer(remora::server::Session& session, cl_event event, bool release_event,
                                 uint64_t token, std::unique_ptr<uint8_t[]> data, uint64_t size);
 

@@ -26,7 +26,7 @@
 #include <CL/cl.h>
 #include <CL/cl_ext.h>
 
-#include "hooks.h"
+#include <hooks.h>  // angled: generated code includes it too (apis/opencl is on its include path)
 
 REMORA_API(opencl, "type=cl_int,success=CL_SUCCESS,transport=CL_DEVICE_NOT_AVAILABLE,"
                    "unsupported=CL_INVALID_OPERATION,invalid=CL_INVALID_VALUE,"

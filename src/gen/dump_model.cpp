@@ -138,6 +138,8 @@ std::string dump_model(const Api& api) {
     field(out, "return_handle", f.return_handle_type);
     out += fmt::format(" impl={}", impl_name(f.impl));
     field(out, "hook", f.hook);
+    field(out, "server_hook", f.server_hook);
+    flag(out, "auxiliary", f.auxiliary);
     field(out, "unsupported", f.unsupported_reason);
     flag(out, "async", f.async);
     flag(out, "blocking", f.blocking);

@@ -72,6 +72,8 @@ std::string upper(std::string s) {
   return s;
 }
 
+bool in_vendor_table(const Function& f) { return !f.auxiliary && f.impl != Implementation::kUnsupported; }
+
 bool is_forwarded(const Function& f) {
   return f.opcode != 0 && f.impl != Implementation::kLocal && f.impl != Implementation::kUnsupported;
 }

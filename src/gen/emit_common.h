@@ -63,6 +63,10 @@ inline std::string type_const(const std::string& handle_type) { return "kType_" 
 uint32_t max_opcode(const Api& api);
 // Functions with an opcode whose call reaches the server (generated, or with a hook on one side).
 bool is_forwarded(const Function& f);
+// Loaded from the vendor library into the server's Vendor table: every vendor function the spec
+// declares except unsupported ones (LOCAL ones too: hand-written server code may need them, e.g.
+// clGetExtensionFunctionAddressForPlatform). remora's own auxiliary calls have no vendor symbol.
+bool in_vendor_table(const Function& f);
 // Asynchronous when possible: REMORA_ASYNC, or REMORA_BLOCKING_IF when the condition is false.
 inline bool async_capable(const Function& f) { return f.async || !f.blocking_if.empty(); }
 const Param* find_param(const Function& f, const std::string& name);

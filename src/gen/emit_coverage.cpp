@@ -31,10 +31,11 @@ std::vector<Row> rows(const Api& api) {
       case Implementation::kGuestHook:
         r.category = "hand-written guest";
         r.status = "hand-written guest (" + f.hook + ")";
+        if (!f.server_hook.empty()) r.status += " and server (" + f.server_hook + ")";
         break;
       case Implementation::kServerHook:
         r.category = "hand-written server";
-        r.status = "hand-written server (" + f.hook + ")";
+        r.status = "hand-written server (" + f.server_hook + ")";
         break;
       case Implementation::kLocal:
         r.category = "local";
@@ -45,6 +46,10 @@ std::vector<Row> rows(const Api& api) {
         r.status = "unsupported: " + f.unsupported_reason;
         break;
     }
+    if (f.auxiliary) {
+      r.category = "remora's own";
+      r.status = "remora's own call, served by " + f.server_hook;
+    }
     out.push_back(std::move(r));
   }
   std::vector<std::string> missing = api.undeclared;
@@ -54,7 +59,7 @@ std::vector<Row> rows(const Api& api) {
 }
 
 const char* const kCategories[] = {"generated",   "generated (async)", "hand-written guest", "hand-written server",
-                                   "local",       "unsupported",       "not in spec"};
+                                   "local",       "unsupported",       "not in spec",       "remora's own"};
 
 std::string totals(const std::vector<Row>& rs, const char* bullet) {
   std::map<std::string, size_t> n;

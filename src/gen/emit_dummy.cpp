@@ -235,9 +235,9 @@ class DummyWriter {
         const std::string& lens = p.lengths_param;
         w_.line("std::string {}_text = \"NULL\";", n);
         w_.open("if ({} != nullptr) {{", n);
-        w_.line("const uint64_t count = static_cast<uint64_t>({});", p.count_param);
+        w_.line("const uint64_t remora_count = static_cast<uint64_t>({});", p.count_param);
         w_.line("uint32_t crc = 0;");
-        w_.open("for (uint64_t i = 0; i < count; ++i) {{");
+        w_.open("for (uint64_t i = 0; i < remora_count; ++i) {{");
         if (lens.empty())
           w_.line("const size_t len = {0}[i] != nullptr ? std::strlen(reinterpret_cast<const char*>({0}[i])) : 0;", n);
         else if (p.kind == ParamKind::kStrings)
@@ -246,7 +246,7 @@ class DummyWriter {
           w_.line("const size_t len = {0}[i] != nullptr && {1} != nullptr ? {1}[i] : 0;", n, lens);
         w_.line("if ({}[i] != nullptr) crc = remora_dummy_crc32({}[i], len, crc);", n, n);
         w_.close();
-        w_.line("{}_text = \"<{} \" + std::to_string(count) + \" crc32=\" + remora_dummy_hex(crc) + \">\";", n, what);
+        w_.line("{}_text = \"<{} \" + std::to_string(remora_count) + \" crc32=\" + remora_dummy_hex(crc) + \">\";", n, what);
         w_.close();
         v = n + "_text";
         break;
@@ -347,7 +347,7 @@ std::string emit_dummy_source(const Api& api) {
   w.blank();
   w.raw_line(std::string(kPrelude));
   for (const Function& f : api.functions)
-    if (is_forwarded(f)) DummyWriter(api, f, w).emit();
+    if (is_forwarded(f) && !f.auxiliary) DummyWriter(api, f, w).emit();
   return w.str();
 }
 

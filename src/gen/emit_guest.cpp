@@ -174,10 +174,10 @@ class StubWriter {
         if (p.dir == Direction::kIn) {
           w_.line("std::vector<uint64_t> {}_ids;", n);
           w_.open("if ({} != nullptr) {{", n);
-          w_.line("const uint64_t n = static_cast<uint64_t>({});", p.count_expr);
-          w_.line("if (n > remora::wire::Limits{{}}.max_array_count) {}", fail(f_, api_.errors.invalid));
-          w_.line("{}_ids.resize(n);", n);
-          w_.line("for (uint64_t i = 0; i < n; ++i)");
+          w_.line("const uint64_t remora_n = static_cast<uint64_t>({});", p.count_expr);
+          w_.line("if (remora_n > remora::wire::Limits{{}}.max_array_count) {}", fail(f_, api_.errors.invalid));
+          w_.line("{}_ids.resize(remora_n);", n);
+          w_.line("for (uint64_t i = 0; i < remora_n; ++i)");
           w_.line("  if (!rt.objects().to_id({0}[i], {1}, &{0}_ids[i])) {2}", n, type_const(p.handle_type),
                   fail(f_, invalid_of(api_, p.handle_type)));
           w_.close();
@@ -263,6 +263,7 @@ class StubWriter {
           w_.line("w.put_bytes_copy({0} != nullptr ? remora_nonnull({0}_copy.data()) : nullptr, {0}_bytes);", n);
         } else {
           w_.line("w.{}({}, {}_bytes);", by_reference(p) ? "put_bytes" : "put_bytes_copy", n, n);
+          if (!p.deferred_event.empty()) w_.line("w.put_u64({}_token);", n);  // INOUT and deferred
         }
         break;
       case ParamKind::kHandleArray:
@@ -280,9 +281,10 @@ class StubWriter {
         w_.open("if ({} == nullptr) {{", n);
         w_.line("w.put_u64(remora::wire::kAbsent);");
         w_.middle("} else {");
-        w_.line("const uint64_t count = static_cast<uint64_t>({});", p.count_param);
-        w_.line("w.put_u64(count);");
-        w_.open("for (uint64_t i = 0; i < count; ++i) {{");
+        // remora_ prefix: the spec's own parameter may well be called `count`.
+        w_.line("const uint64_t remora_count = static_cast<uint64_t>({});", p.count_param);
+        w_.line("w.put_u64(remora_count);");
+        w_.open("for (uint64_t i = 0; i < remora_count; ++i) {{");
         if (p.kind == ParamKind::kBinaries) {
           w_.line("w.{}({}[i], {} != nullptr ? {}[i] : 0);", put, n, lens, lens);
         } else if (lens.empty()) {

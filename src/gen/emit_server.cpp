@@ -94,7 +94,7 @@ class DispatchWriter {
     declare_result();
     w_.open("do {{");
     w_.line("if (c.bad_handle_type != 0) {{ {} break; }}", set_error("remora_invalid_handle_error(c.bad_handle_type)"));
-    if (f_.impl != Implementation::kServerHook)
+    if (f_.server_hook.empty())
       w_.line("if (vendor().{} == nullptr) {{ {} break; }}", f_.name, set_error(api_.errors.unsupported));
     for (const Param& p : f_.params)
       if (!p.consumed) prepare(p);
@@ -114,7 +114,7 @@ class DispatchWriter {
     }
     if (f_.blocking) w_.line("c.about_to_block();");
     else if (!f_.blocking_if.empty()) w_.line("if ({}) c.about_to_block();", f_.blocking_if);
-    std::string callee = f_.impl == Implementation::kServerHook ? f_.hook : "vendor()." + f_.name;
+    std::string callee = !f_.server_hook.empty() ? f_.server_hook : "vendor()." + f_.name;
     if (f_.returns == Function::Returns::kVoid)
       w_.line("{}({});", callee, arg_names(f_));
     else
@@ -214,6 +214,12 @@ class DispatchWriter {
         } else {
           w_.line("bool {}_absent = true;", n);
           w_.line("const std::span<const uint8_t> {0}_in = r.get_bytes(&{0}_absent);", n);
+          if (!p.deferred_event.empty()) {
+            // INOUT and deferred: the data travels in (the bytes the command must not disturb, e.g.
+            // the gaps between a rect read's rows) and comes back later under this token.
+            w_.line("const uint64_t {}_token = r.get_u64();", n);
+            w_.line("std::unique_ptr<uint8_t[]> {}_deferred;", n);
+          }
         }
         if (p.dir != Direction::kIn) w_.line("uint64_t {}_out = 0;  // bytes sent back", n);
         break;
@@ -346,6 +352,15 @@ class DispatchWriter {
       expect_bytes(p);
       w_.line("if ({0}_in.size() < {0}_expect) return c.malformed(\"{0}: shorter than its length\");", n);
       if (p.dir == Direction::kInOut) w_.line("{0}_out = {0}_in.size();", n);
+      if (!p.deferred_event.empty()) {
+        w_.open("if (remora_deferred) {{");
+        w_.line("{0}_deferred.reset(new (std::nothrow) uint8_t[{0}_in.size() == 0 ? 1 : {0}_in.size()]);", n);
+        w_.line("if (!{}_deferred) {{ {} break; }}", n, set_error(api_.errors.no_memory));
+        w_.line("std::memcpy({0}_deferred.get(), {0}_in.data(), {0}_in.size());", n);
+        w_.line("{0}_expect = {0}_in.size();", n);
+        w_.line("{0} = reinterpret_cast<{1}>({0}_deferred.get());", n, strip_top_const(p.c_type));
+        w_.close();
+      }
       w_.close();
     } else if (p.kind == ParamKind::kBuffer) {
       std::string alloc_target = is_length_ret(f_, p) ? fmt::format("{0} = &{0}_storage;", n) : "";
@@ -424,8 +439,8 @@ class DispatchWriter {
         if (ev) {
           w_.open("if (remora_ok && {}_deferred) {{", n);
           register_guest_handle(*ev);
-          w_.line("{}(c.session, {}_obj, /*release_event=*/{}_absent, {}_cap, std::move({}_deferred), {}_expect);",
-                  api_symbol(api_, "server_defer"), ev->name, ev->name, n, n, n);
+          w_.line("{}(c.session, {}_obj, /*release_event=*/{}_absent, {}_{}, std::move({}_deferred), {}_expect);",
+                  api_symbol(api_, "server_defer"), ev->name, ev->name, n, p.dir == Direction::kOut ? "cap" : "token", n, n);
           w_.close();
         }
       }
@@ -524,12 +539,12 @@ std::string emit_server_header(const Api& api) {
   w.blank();
   bool any_hook = false;
   for (const Function& f : api.functions)
-    if (f.impl == Implementation::kServerHook) any_hook = true;
+    if (!f.server_hook.empty()) any_hook = true;
   if (any_hook) {
     w.line("// REMORA_SERVER hooks: called instead of the vendor's function, same signature.");
     w.open("extern \"C\" {{");
     for (const Function& f : api.functions)
-      if (f.impl == Implementation::kServerHook) w.line("{};", prototype(f, f.hook));
+      if (!f.server_hook.empty()) w.line("{};", prototype(f, f.server_hook));
     w.close("}  // extern \"C\"");
     w.blank();
   }
@@ -539,7 +554,7 @@ std::string emit_server_header(const Api& api) {
   w.line("// vendor library; its dispatch answers {}.", api.errors.unsupported);
   w.open("struct Vendor {{");
   for (const Function& f : api.functions)
-    if (is_forwarded(f)) w.line("decltype(&::{0}) {0} = nullptr;", f.name);
+    if (in_vendor_table(f)) w.line("decltype(&::{0}) {0} = nullptr;", f.name);
   w.close("};");
   w.line("const Vendor& vendor();");
   w.line("const remora::server::ApiServer& server_api();");
@@ -659,7 +674,7 @@ std::string emit_server_source(const Api& api) {
   w.line("// Core functions first: the extension lookup may need them.");
   for (bool ext : {false, true}) {
     for (const Function& f : api.functions) {
-      if (!is_forwarded(f) || f.extension != ext) continue;
+      if (!in_vendor_table(f) || f.extension != ext) continue;
       w.line("v.{0} = reinterpret_cast<decltype(v.{0})>(dlsym(dl, \"{0}\"));", f.name);
       if (ext)
         w.line("if (v.{0} == nullptr) v.{0} = reinterpret_cast<decltype(v.{0})>({1}(\"{0}\"));", f.name,

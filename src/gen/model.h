@@ -155,8 +155,12 @@ struct Function {
   std::string blocking_if;  // C expression
   bool cache = false;
   std::string cache_unless;  // C expression
-  Implementation impl = Implementation::kGenerated;
-  std::string hook;          // hand-written function name for kGuestHook/kServerHook/kLocal
+  Implementation impl = Implementation::kGenerated;  // kGuestHook when there is a guest hook at all
+  std::string hook;          // hand-written guest function (REMORA_GUEST or REMORA_LOCAL)
+  std::string server_hook;   // hand-written server function (REMORA_SERVER); may go with `hook`
+  // Declared by the spec itself, not the vendor: one of remora's own calls, made only by hand-written
+  // guest glue and served by `server_hook`. Not loaded from, nor exported by, a vendor library.
+  bool auxiliary = false;
   std::string unsupported_reason;
   std::string retains;   // parameter name
   std::string releases;  // parameter name

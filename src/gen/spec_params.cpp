@@ -111,7 +111,7 @@ void ParamClassifier::array_extras() {
   }
   if (auto v = a_.value("deferred")) {
     p_.deferred_event = *v;
-    if (param_name(*v, "REMORA_DEFERRED") && p_.dir != Direction::kOut)
+    if (param_name(*v, "REMORA_DEFERRED") && p_.dir == Direction::kIn)
       fail("has REMORA_DEFERRED but is not an output");
   }
 }

@@ -324,22 +324,31 @@ void SpecReader::read_function(CXCursor fc) {
   // header does not declare the function at all.
   CXCursor first = clang_getCanonicalCursor(fc);
   if (in_main_file(first)) {
-    error(f.loc, "function " + what + " is not declared by the vendor headers the spec includes");
+    // remora's own calls: declared only here, served by a hand-written server hook (checked below).
+    f.auxiliary = true;
+    f.extension = true;
   } else {
     f.extension = !(core_header_ && clang_File_isEqual(file_of(first), core_header_));
   }
 
   // Implementation and escape hatches.
-  int impls = 0;
-  if (auto v = a.value("guest")) f.impl = Implementation::kGuestHook, f.hook = *v, ++impls;
-  if (auto v = a.value("server")) f.impl = Implementation::kServerHook, f.hook = *v, ++impls;
-  if (auto v = a.value("local")) f.impl = Implementation::kLocal, f.hook = *v, ++impls;
-  if (auto v = a.value("unsupported")) f.impl = Implementation::kUnsupported, f.unsupported_reason = *v, ++impls;
-  if (impls > 1)
+  // GUEST and SERVER may go together (both sides hand-written around generated marshalling); LOCAL
+  // and UNSUPPORTED exclude everything else.
+  int exclusive = 0, sides = 0;
+  if (auto v = a.value("server")) f.impl = Implementation::kServerHook, f.server_hook = *v, ++sides;
+  if (auto v = a.value("guest")) f.impl = Implementation::kGuestHook, f.hook = *v, ++sides;
+  if (auto v = a.value("local")) f.impl = Implementation::kLocal, f.hook = *v, ++exclusive;
+  if (auto v = a.value("unsupported")) f.impl = Implementation::kUnsupported, f.unsupported_reason = *v, ++exclusive;
+  if (exclusive > 1 || (exclusive == 1 && sides > 0))
     error(f.loc, what + " has more than one of REMORA_GUEST, REMORA_SERVER, REMORA_LOCAL, REMORA_UNSUPPORTED");
-  if ((f.impl == Implementation::kGuestHook || f.impl == Implementation::kServerHook ||
-       f.impl == Implementation::kLocal) && !is_identifier(f.hook))
+  if (!f.hook.empty() && !is_identifier(f.hook))
     error(f.loc, "hook '" + f.hook + "' of " + what + " is not a function name");
+  if (!f.server_hook.empty() && !is_identifier(f.server_hook))
+    error(f.loc, "hook '" + f.server_hook + "' of " + what + " is not a function name");
+  if (f.auxiliary && f.server_hook.empty())
+    error(f.loc, "function " + what +
+                     " is not declared by the vendor headers the spec includes; a remora call of its own needs "
+                     "REMORA_SERVER(hook)");
   const bool forwarded = f.impl != Implementation::kLocal && f.impl != Implementation::kUnsupported;
 
   if (auto v = a.value("opcode")) {

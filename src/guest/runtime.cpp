@@ -294,6 +294,10 @@ Runtime::~Runtime() {
 }
 
 void Runtime::shutdown() {
+  // Set first: the server closes its end after our goodbye, which the events thread must not take
+  // for the server dying.
+  const bool was_stopping = stopping_.exchange(true);
+  if (was_stopping) return;
   if (state_.load() == State::kConnected && !g_forked_child.load()) {
     (void)flush();
     MessageHeader bye{protocol::kMagic, static_cast<uint16_t>(MessageType::kGoodbye), 0, 0, 0};
@@ -301,7 +305,6 @@ void Runtime::shutdown() {
     std::lock_guard lock(batch_mu_);
     (void)conn_.calls->send({&seg, 1});
   }
-  stopping_.store(true);
   {
     std::lock_guard lock(batch_mu_);
     batch_cv_.notify_all();

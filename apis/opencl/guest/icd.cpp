@@ -128,4 +128,13 @@ clGetExtensionFunctionAddress(const char* func_name) {
   return remora_cl_get_extension_function_address(func_name);
 }
 
+// ocl-icd looks this one up by name in the vendor library (to read the platform's ICD suffix)
+// rather than through the dispatch table.
+__attribute__((visibility("default"))) CL_API_ENTRY cl_int CL_API_CALL
+clGetPlatformInfo(cl_platform_id platform, cl_platform_info param_name, size_t param_value_size,
+                  void* param_value, size_t* param_value_size_ret) {
+  return the_guest().dispatch.clGetPlatformInfo(platform, param_name, param_value_size, param_value,
+                                                param_value_size_ret);
+}
+
 }  // extern "C"

@@ -18,37 +18,42 @@ using remora::opencl::vendor;
 
 namespace {
 
-// What a deferred read's completion callback needs; owned by the callback, freed when it fires.
-struct Deferred {
+// The completion callback's user data: the pending op, kept alive until the callback has run.
+struct DeferredRef {
   remora::server::Session* session;
-  uint64_t token;
-  std::unique_ptr<uint8_t[]> data;
-  uint64_t size;
-  bool release_event;
+  std::shared_ptr<remora::server::DeferredOp> op;
 };
 
-void CL_CALLBACK deferred_complete(cl_event event, cl_int status, void* user_data) {
-  std::unique_ptr<Deferred> d(static_cast<Deferred*>(user_data));
+void CL_CALLBACK deferred_complete(cl_event, cl_int status, void* user_data) {
+  std::unique_ptr<DeferredRef> ref(static_cast<DeferredRef*>(user_data));
   // A negative status is the command's error: the application reads it from the event; no data.
-  if (status == CL_COMPLETE) {
-    const remora::Status sent = d->session->send_deferred(d->token, d->data.get(), d->size);
-    if (!sent.ok()) remora::log::warn("deferred read data not sent: {}", sent.str());
-  }
-  if (d->release_event) vendor().clReleaseEvent(event);
+  ref->session->complete_deferred(*ref->op, status == CL_COMPLETE);
 }
 
 }  // namespace
 
 void remora_opencl_server_defer(remora::server::Session& session, cl_event event, bool release_event,
                                 uint64_t token, std::unique_ptr<uint8_t[]> data, uint64_t size) {
-  auto d = std::make_unique<Deferred>(Deferred{&session, token, std::move(data), size, release_event});
-  if (vendor().clSetEventCallback(event, CL_COMPLETE, deferred_complete, d.get()) == CL_SUCCESS) {
-    d.release();  // the callback owns it now
-    return;
-  }
-  // No callback: the event is unusable, so the read failed; the guest's data never arrives and the
-  // application sees the error through the event.
-  remora::log::warn("deferred read: clSetEventCallback failed, data for token {} dropped", token);
+  auto op = std::make_shared<remora::server::DeferredOp>();
+  op->token = token;
+  op->data = std::move(data);
+  op->size = size;
+  // The op holds its own reference on the event: it outlives the guest's, which may be released
+  // before the read completes.
+  vendor().clRetainEvent(event);
+  op->poll = [event] {
+    cl_int status = CL_QUEUED;
+    if (vendor().clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr) !=
+        CL_SUCCESS)
+      return -1;
+    return status == CL_COMPLETE ? 0 : (status < 0 ? -1 : 1);
+  };
+  op->cleanup = [event] { vendor().clReleaseEvent(event); };
+  session.add_deferred(op);
+  // The callback delivers the data as soon as the read completes; replies also flush completed ops
+  // (Session::add_deferred), which covers vendors that call back late.
+  auto ref = std::make_unique<DeferredRef>(DeferredRef{&session, op});
+  if (vendor().clSetEventCallback(event, CL_COMPLETE, deferred_complete, ref.get()) == CL_SUCCESS) ref.release();
   if (release_event) vendor().clReleaseEvent(event);
 }
 
@@ -81,7 +86,8 @@ extern "C" int remora_cl_image_layout(cl_mem image, size_t* element_size, cl_mem
   return 0;
 }
 
-namespace remora::opencl {
+// REMORA_SERVER hooks (declared extern "C" by the generated opencl_server.h).
+extern "C" {
 
 // SVM is not forwarded, so no device claims it.
 cl_int remora_cl_server_get_device_info(cl_device_id device, cl_device_info param_name,
@@ -159,4 +165,4 @@ cl_int remora_cl_server_get_program_binary(cl_program program, cl_uint index, si
                                    binaries.data(), nullptr);
 }
 
-}  // namespace remora::opencl
+}  // extern "C"
