@@ -258,15 +258,22 @@ def parallel_round_trips(runner, config, processes, seconds, connect=None):
 
 
 def _cpu_ticks(pids):
-    total = 0
+    """{pid: utime + stime in clock ticks} for those of pids still running."""
+    ticks = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+            ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
         except (OSError, IndexError, ValueError):
-            pass  # the process ended: its time is no longer counted anywhere we can see
-    return total
+            pass  # the process ended
+    return ticks
+
+
+def _cpu_delta(before, after):
+    """Ticks used between two _cpu_ticks snapshots by the processes alive at both (a session of an
+    earlier guest that is still winding down when the first snapshot is taken is not counted)."""
+    return sum(after[pid] - before[pid] for pid in before if pid in after)
 
 
 def _tree(root):
@@ -313,11 +320,18 @@ def idle_cpu(runner, config, seconds, server=None):
         g1, s1 = _cpu_ticks(guest_pids), _cpu_ticks(server_pids)
         elapsed = time.monotonic() - t0
     finally:
-        proc.kill()
+        # remora run's child (the guest itself) too: it must not linger connected to the server.
+        for pid in reversed(_tree(proc.pid)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         proc.wait()
+    if proc.returncode not in (0, -signal.SIGKILL):
+        raise MeasureError(f"the idle guest exited with status {proc.returncode} while measured")
     hz = os.sysconf("SC_CLK_TCK")
-    guest = (g1 - g0) / hz / elapsed * 100
-    srv = (s1 - s0) / hz / elapsed * 100 if server else None
+    guest = _cpu_delta(g0, g1) / hz / elapsed * 100
+    srv = _cpu_delta(s0, s1) / hz / elapsed * 100 if server else None
     return guest, srv
 
 
@@ -328,12 +342,21 @@ _CLPEAK_ENTRY = re.compile(r"^\s*(.+?)\s*:\s*([0-9.]+)\s*$")
 _CLPEAK_LATENCY = re.compile(r"^\s*Kernel launch latency\s*:\s*([0-9.]+)\s*us")
 
 
-def clpeak(runner, config, args):
-    """Runs clpeak; returns {(section, unit): {entry: value}} plus ("Kernel launch latency", "us")."""
-    out = runner.run(config, ["clpeak"] + list(args), timeout=600)
+def clpeak(runner, config, test):
+    """Runs one clpeak test (e.g. "--compute-sp"); returns ({(section, unit): {entry: value}}, problem).
+
+    clpeak keeps going after an OpenCL error ("Tests skipped"), so what it printed is kept and
+    `problem` (None when all went well) says what went wrong.
+    """
+    cmd = runner.command(config, ["clpeak", test])
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise MeasureError(f"timed out after 600 s: {' '.join(cmd)}")
     sections = {}
     current = None
-    for line in out.splitlines():
+    for line in proc.stdout.splitlines():
         m = _CLPEAK_LATENCY.match(line)
         if m:
             sections[("Kernel launch latency", "us")] = {"latency": float(m.group(1))}
@@ -347,9 +370,14 @@ def clpeak(runner, config, args):
         m = _CLPEAK_ENTRY.match(line)
         if m and current:
             sections[current][m.group(1)] = float(m.group(2))
-    if not sections:
-        raise MeasureError("clpeak printed no results")
-    return sections
+    problem = None
+    if proc.returncode != 0 or "skipped" in proc.stdout:
+        errors = [l.strip() for l in (proc.stdout + proc.stderr).splitlines()
+                  if "error" in l or "skipped" in l or re.search(r"\(-\d+\)", l)]
+        problem = f"clpeak {test} exit status {proc.returncode}: " + "; ".join(errors[:3])
+    if not sections and not problem:
+        problem = f"clpeak {test} printed no results"
+    return sections, problem
 
 
 def pyopencl_workload(runner, config, script):

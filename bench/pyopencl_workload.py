@@ -7,8 +7,13 @@ kernel), a loop of many small calls (array arithmetic on 64 Ki floats: call-boun
 transfers plus a reduction on 16 Mi floats (bandwidth-bound).
 """
 import json
+import os
 import sys
 import time
+
+# PyOpenCL's binary cache would make every run after the first skip compilation; the build phase is
+# meant to include it. (PoCL keeps its own cache: bench/run.py warms it with an untimed native run.)
+os.environ["PYOPENCL_NO_CACHE"] = "1"
 
 import numpy as np
 import pyopencl as cl

@@ -50,7 +50,7 @@ def _ratio_text(metric, config):
     q = ratio(metric, config)
     if q is None:
         return "-"
-    text = f"{q:.2f}x"
+    text = f"{_fmt(q)}x"
     if metric["better"] == "lower" and metric["unit"] == "µs":
         added = metric["values"][config]["median"] - metric["values"][NATIVE]["median"]
         text += f" ({added:+.1f} µs)"
@@ -296,7 +296,7 @@ def plot(doc, path):
     ax.set_yscale("log")
     ax.set_ylabel("µs per call (median, IQR)")
     ax.set_title("Call latency (lower is better)")
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper left")
 
     # (b), (c): bandwidth against transfer size.
     for ax, kind in ((axes[0][1], "Write"), (axes[1][0], "Read")):
@@ -306,6 +306,9 @@ def plot(doc, path):
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=config, color=colors[config])
         ax.set_xscale("log", base=2)
+        sizes = [4 << 10, 64 << 10, 1 << 20, 16 << 20, 256 << 20]
+        ax.set_xticks(sizes)
+        ax.set_xticklabels(["4 KiB", "64 KiB", "1 MiB", "16 MiB", "256 MiB"])
         ax.set_xlabel("bytes per blocking call")
         ax.set_ylabel("GiB/s (median)")
         ax.set_title(f"{kind} bandwidth (higher is better)")
@@ -313,8 +316,11 @@ def plot(doc, path):
 
     # (d) relative performance on whole workloads: native = 1, higher is better for every bar.
     ax = axes[1][1]
-    ids = [i for i in ("micro/AsyncSetKernelArg", "procs/1", "procs/16", "clpeak/Global memory bandwidth",
-                       "clpeak/Single-precision compute", "clpeak/kernel-latency", "pyopencl/total") if i in metrics]
+    short = {"micro/AsyncSetKernelArg": "async\ncalls", "procs/1": "1 process\nround trips",
+             "procs/16": "16 processes\nround trips", "clpeak/Global memory bandwidth": "clpeak\nglobal b/w",
+             "clpeak/Single-precision compute": "clpeak\nSP compute", "clpeak/kernel-latency": "clpeak\nkernel lat.",
+             "clpeak/transfer/enqueueWriteBuffer": "clpeak\nwrite b/w", "pyopencl/total": "PyOpenCL\ntotal time"}
+    ids = [i for i in short if i in metrics]
     remote = [c for c in configs if c != NATIVE]
     width = 0.8 / max(1, len(remote))
     for k, config in enumerate(remote):
@@ -327,8 +333,9 @@ def plot(doc, path):
         ax.bar(xs, ys, width, label=config, color=colors[config])
     ax.axhline(1.0, color="#444444", linewidth=1)
     ax.set_xticks([j + width * (len(remote) - 1) / 2 for j in range(len(ids))])
-    ax.set_xticklabels([i.split("/", 1)[1].replace(" ", "\n", 2) for i in ids], fontsize=8)
-    ax.set_ylabel("performance relative to native")
+    ax.set_xticklabels([short[i] for i in ids], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("performance relative to native (log)")
     ax.set_title("Throughput and applications (native = 1)")
     if remote:
         ax.legend()
