@@ -4,15 +4,13 @@
 //
 // Besides the Google Benchmark suite, two modes serve bench/run.py:
 //   --probe                      print the platform and device name, exit 0 (is OpenCL usable at all?)
-//   --round-trips=SECONDS --start-at=UNIX_SECONDS
-//                                set up, wait until the given wall-clock time, then make uncacheable
-//                                sync round trips for SECONDS; print {"calls":N,"seconds":S} (several
-//                                processes started with the same --start-at run at the same time)
+//   --round-trips=SECONDS        set up, print "ready", wait for a line on stdin, then make uncacheable
+//                                sync round trips for SECONDS; print {"calls":N,"seconds":S} (the
+//                                driver starts several, and says "go" once all are ready)
 //   --idle=SECONDS               connect (platform, device, context, queue), print "ready", sleep
 #define CL_TARGET_OPENCL_VERSION 300
 #include <CL/cl.h>
 #include <benchmark/benchmark.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -250,12 +248,6 @@ void register_all(Env& env) {
       ->Threads(8);
 }
 
-double now_unix() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 int probe() {
   Env env;
   env.connect();
@@ -266,13 +258,15 @@ int probe() {
   return 0;
 }
 
-int round_trips(double seconds, double start_at) {
+int round_trips(double seconds) {
   Env env;
   env.connect();
   cl_event event = new_user_event(env);
   event_status(event);  // warm up
-  const double wait = start_at - now_unix();
-  if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char go[16];
+  if (!std::fgets(go, sizeof go, stdin)) return 1;  // the driver went away
   const auto start = std::chrono::steady_clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
   long long calls = 0;
@@ -282,7 +276,7 @@ int round_trips(double seconds, double start_at) {
     calls += 64;
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("{\"calls\": %lld, \"seconds\": %.6f, \"late\": %.6f}\n", calls, elapsed, -wait);
+  std::printf("{\"calls\": %lld, \"seconds\": %.6f}\n", calls, elapsed);
   clSetUserEventStatus(event, CL_COMPLETE);
   clReleaseEvent(event);
   return 0;
@@ -308,15 +302,14 @@ bool take_flag(const char* arg, const char* name, double* value) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  double seconds = 0, start_at = 0;
+  double seconds = 0;
   bool want_round_trips = false, want_idle = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--probe") == 0) return probe();
     if (take_flag(argv[i], "--round-trips", &seconds)) want_round_trips = true;
     if (take_flag(argv[i], "--idle", &seconds)) want_idle = true;
-    take_flag(argv[i], "--start-at", &start_at);
   }
-  if (want_round_trips) return round_trips(seconds, start_at);
+  if (want_round_trips) return round_trips(seconds);
   if (want_idle) return idle(seconds);
 
   benchmark::Initialize(&argc, argv);
