@@ -10,7 +10,11 @@
 // - Info queries use the size-query pattern; values that are handles are named with HANDLES_WHEN.
 // - Queries whose answers never change are cached by the guest (CACHE, or CACHE_UNLESS naming the
 //   values that do change: reference counts, build state, ...).
-// - Retain/release and enqueues that only return an event are asynchronous: the guest names the event.
+// - Asynchronous (batched) only where the guest returns exactly what the vendor would: retain and
+//   release (the guest validates the handle itself), clFlush, and clSetKernelArg once the guest has
+//   seen the vendor accept that argument's shape (guest/kernel_args). Enqueues stay synchronous so
+//   that their errors (sizes, wait lists, kernel arguments) come back from the call that caused them,
+//   as natively; a non-blocking read still returns at once and its data follows (REMORA_DEFERRED).
 // - Host memory of rect and image reads travels both ways (INOUT): the region may have gaps between
 //   rows that the application owns and a read must not overwrite.
 // - Expressions call the helpers of hooks.h.
@@ -149,7 +153,9 @@ REMORA_OPCODE(15) REMORA_CACHE_UNLESS(param_name == CL_CONTEXT_REFERENCE_COUNT)
 cl_int clGetContextInfo(cl_context context, cl_context_info param_name, size_t param_value_size,
                         void *param_value REMORA_OUT REMORA_BYTES(param_value_size)
                             REMORA_LENGTH_RET(param_value_size_ret)
-                            REMORA_HANDLES_WHEN(param_name, CL_CONTEXT_DEVICES, cl_device_id),
+                            REMORA_HANDLES_WHEN(param_name, CL_CONTEXT_DEVICES, cl_device_id)
+                            REMORA_PROPERTIES_WHEN(param_name, CL_CONTEXT_PROPERTIES,
+                                                   "CL_CONTEXT_PLATFORM:cl_platform_id"),
                         size_t *param_value_size_ret);
 
 REMORA_OPCODE(16)
@@ -374,7 +380,7 @@ cl_int clSetProgramReleaseCallback(cl_program program,
                                        REMORA_CALLBACK(user_data, once, ""),
                                    void *user_data REMORA_USER_DATA);
 
-REMORA_OPCODE(50) REMORA_ASYNC
+REMORA_OPCODE(50)
 cl_int clSetProgramSpecializationConstant(cl_program program, cl_uint spec_id, size_t spec_size,
                                           const void *spec_value REMORA_BYTES(spec_size));
 
@@ -491,7 +497,7 @@ REMORA_OPCODE(70) REMORA_ASYNC REMORA_RELEASES(event)
 cl_int clReleaseEvent(cl_event event);
 
 // Asynchronous: a second status for the same event is reported at the next synchronisation point.
-REMORA_OPCODE(71) REMORA_ASYNC
+REMORA_OPCODE(71)
 cl_int clSetUserEventStatus(cl_event event, cl_int execution_status);
 
 REMORA_OPCODE(72)
@@ -549,16 +555,16 @@ cl_int clEnqueueWriteBufferRect(cl_command_queue command_queue, cl_mem buffer, c
                                     host_origin, region, host_row_pitch, host_slice_pitch)),
                                 REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(80) REMORA_ASYNC
+REMORA_OPCODE(80)
 cl_int clEnqueueFillBuffer(cl_command_queue command_queue, cl_mem buffer,
                            const void *pattern REMORA_BYTES(pattern_size), size_t pattern_size,
                            size_t offset, size_t size, REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(81) REMORA_ASYNC
+REMORA_OPCODE(81)
 cl_int clEnqueueCopyBuffer(cl_command_queue command_queue, cl_mem src_buffer, cl_mem dst_buffer,
                            size_t src_offset, size_t dst_offset, size_t size, REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(82) REMORA_ASYNC
+REMORA_OPCODE(82)
 cl_int clEnqueueCopyBufferRect(cl_command_queue command_queue, cl_mem src_buffer, cl_mem dst_buffer,
                                const size_t *src_origin REMORA_COUNT(3),
                                const size_t *dst_origin REMORA_COUNT(3),
@@ -582,25 +588,25 @@ cl_int clEnqueueWriteImage(cl_command_queue command_queue, cl_mem image, cl_bool
                                image, region, input_row_pitch, input_slice_pitch)),
                            REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(85) REMORA_ASYNC
+REMORA_OPCODE(85)
 cl_int clEnqueueFillImage(cl_command_queue command_queue, cl_mem image,
                           const void *fill_color REMORA_BYTES(remora_cl_fill_color_bytes(image)),
                           const size_t *origin REMORA_COUNT(3), const size_t *region REMORA_COUNT(3),
                           REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(86) REMORA_ASYNC
+REMORA_OPCODE(86)
 cl_int clEnqueueCopyImage(cl_command_queue command_queue, cl_mem src_image, cl_mem dst_image,
                           const size_t *src_origin REMORA_COUNT(3),
                           const size_t *dst_origin REMORA_COUNT(3),
                           const size_t *region REMORA_COUNT(3), REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(87) REMORA_ASYNC
+REMORA_OPCODE(87)
 cl_int clEnqueueCopyImageToBuffer(cl_command_queue command_queue, cl_mem src_image,
                                   cl_mem dst_buffer, const size_t *src_origin REMORA_COUNT(3),
                                   const size_t *region REMORA_COUNT(3), size_t dst_offset,
                                   REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(88) REMORA_ASYNC
+REMORA_OPCODE(88)
 cl_int clEnqueueCopyBufferToImage(cl_command_queue command_queue, cl_mem src_buffer,
                                   cl_mem dst_image, size_t src_offset,
                                   const size_t *dst_origin REMORA_COUNT(3),
@@ -624,12 +630,12 @@ REMORA_LOCAL(remora_cl_enqueue_unmap_mem_object)
 cl_int clEnqueueUnmapMemObject(cl_command_queue command_queue, cl_mem memobj, void *mapped_ptr,
                                REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(92) REMORA_ASYNC
+REMORA_OPCODE(92)
 cl_int clEnqueueMigrateMemObjects(cl_command_queue command_queue, cl_uint num_mem_objects,
                                   const cl_mem *mem_objects REMORA_COUNT(num_mem_objects),
                                   cl_mem_migration_flags flags, REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(93) REMORA_ASYNC
+REMORA_OPCODE(93)
 cl_int clEnqueueNDRangeKernel(cl_command_queue command_queue, cl_kernel kernel, cl_uint work_dim,
                               const size_t *global_work_offset
                                   REMORA_COUNT(remora_cl_work_dims(work_dim)),
@@ -647,10 +653,10 @@ cl_int clEnqueueNativeKernel(cl_command_queue command_queue, void(CL_CALLBACK *u
                              cl_uint num_events_in_wait_list, const cl_event *event_wait_list,
                              cl_event *event);
 
-REMORA_OPCODE(95) REMORA_ASYNC
+REMORA_OPCODE(95)
 cl_int clEnqueueMarkerWithWaitList(cl_command_queue command_queue, REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(96) REMORA_ASYNC
+REMORA_OPCODE(96)
 cl_int clEnqueueBarrierWithWaitList(cl_command_queue command_queue, REMORA_CL_WAIT_LIST);
 
 // 97..102 reserved.
@@ -721,14 +727,14 @@ cl_mem clCreateImage3D(cl_context context, cl_mem_flags flags, const cl_image_fo
                            image_row_pitch, image_slice_pitch)),
                        cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(107) REMORA_ASYNC
+REMORA_OPCODE(107)
 cl_int clEnqueueMarker(cl_command_queue command_queue, cl_event *event);
 
-REMORA_OPCODE(108) REMORA_ASYNC
+REMORA_OPCODE(108)
 cl_int clEnqueueWaitForEvents(cl_command_queue command_queue, cl_uint num_events,
                               const cl_event *event_list REMORA_COUNT(num_events));
 
-REMORA_OPCODE(109) REMORA_ASYNC
+REMORA_OPCODE(109)
 cl_int clEnqueueBarrier(cl_command_queue command_queue);
 
 REMORA_OPCODE(110)
@@ -748,7 +754,7 @@ cl_sampler clCreateSampler(cl_context context, cl_bool normalized_coords,
                            cl_addressing_mode addressing_mode, cl_filter_mode filter_mode,
                            cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(114) REMORA_ASYNC
+REMORA_OPCODE(114)
 cl_int clEnqueueTask(cl_command_queue command_queue, cl_kernel kernel, REMORA_CL_WAIT_LIST);
 
 // ---- cl_ext.h ----------------------------------------------------------------------------------
@@ -795,7 +801,7 @@ cl_int clRetainCommandBufferKHR(cl_command_buffer_khr command_buffer);
 REMORA_OPCODE(121) REMORA_ASYNC REMORA_RELEASES(command_buffer)
 cl_int clReleaseCommandBufferKHR(cl_command_buffer_khr command_buffer);
 
-REMORA_OPCODE(122) REMORA_ASYNC
+REMORA_OPCODE(122)
 cl_int clEnqueueCommandBufferKHR(cl_uint num_queues,
                                  cl_command_queue *queues REMORA_IN REMORA_COUNT(num_queues),
                                  cl_command_buffer_khr command_buffer, REMORA_CL_WAIT_LIST);

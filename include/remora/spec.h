@@ -103,6 +103,11 @@
 // handles of `type`, translated on the way back. Repeat for each such value.
 #define REMORA_HANDLES_WHEN(selector, value, type) \
   REMORA_ANNOTATE_("handles_when=" #selector "," #value "," #type)
+// Like REMORA_HANDLES_WHEN, for an info value that is a zero-terminated property list (e.g.
+// CL_CONTEXT_PROPERTIES): the values of the listed keys are handles. `handle_keys` as in
+// REMORA_PROPERTIES ("KEY:type[,KEY:type...]").
+#define REMORA_PROPERTIES_WHEN(selector, value, handle_keys) \
+  REMORA_ANNOTATE_("properties_when=" #selector "," #value "," handle_keys)
 // A pointer to a struct (count 1 unless COUNT says otherwise) whose named fields are handles.
 // `fields` is "field:type[,field:type...]".
 #define REMORA_STRUCT_HANDLES(fields) REMORA_ANNOTATE_("struct_handles=" fields)

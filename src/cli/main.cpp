@@ -1,4 +1,4 @@
-// The `remora` command: run, serve, status, and the internal `session` (one guest's server process,
+// The `remora` command: run, serve, status, top, and the internal `session` (one guest's server process,
 // started by the daemon).
 #include <signal.h>
 
@@ -19,11 +19,47 @@ namespace {
 
 using remora::Status;
 
-int serve_command(const std::vector<std::string>& listen, const std::string& admin, const std::string& vendor,
-                  int ready_fd, int handshake_timeout_ms) {
+struct ServeArgs {
+  std::vector<std::string> listen;
+  std::string admin, vendor, metrics, config;
+  int ready_fd = -1;
+  int handshake_timeout_ms = 0;
+};
+
+int serve_command(ServeArgs args) {
   remora::log::set_side("daemon");
   remora::server::DaemonOptions options;
+  if (!args.config.empty()) {
+    if (Status st = remora::server::DaemonConfig::load(args.config, &options.config); !st.ok()) {
+      std::fprintf(stderr, "remora serve: %s\n", st.message().c_str());
+      return 2;
+    }
+    options.config_path = args.config;
+    // The command line adds endpoints and overrides single settings of the file.
+    args.listen.insert(args.listen.begin(), options.config.listen.begin(), options.config.listen.end());
+    if (args.admin.empty()) args.admin = options.config.admin;
+    if (args.metrics.empty()) args.metrics = options.config.metrics;
+    if (args.vendor.empty()) args.vendor = options.config.vendor_library;
+  }
+  if (args.listen.empty()) {
+    std::fprintf(stderr, "remora serve: nothing to listen on: pass --listen unix:PATH or tcp:HOST:PORT, or a --config "
+                         "with server.listen\n");
+    return 2;
+  }
+  const std::vector<std::string>& listen = args.listen;
+  const std::string& admin = args.admin;
+  const std::string& vendor = args.vendor;
+  const int ready_fd = args.ready_fd;
+  const int handshake_timeout_ms = args.handshake_timeout_ms;
   for (const std::string& text : listen) {
+    if (text.rfind("tls:", 0) == 0) {
+      // TODO(security): TLS over TCP (OpenSSL) for tenants outside a trusted network.
+      std::fprintf(stderr,
+                   "remora serve: --listen \"%s\": TLS endpoints are not implemented yet; use tcp: on a trusted "
+                   "network, or carry tcp: through a tunnel (ssh -L, stunnel, WireGuard)\n",
+                   text.c_str());
+      return 2;
+    }
     remora::transport::Endpoint ep;
     if (Status st = remora::transport::Endpoint::parse(text, &ep); !st.ok()) {
       std::fprintf(stderr, "remora serve: invalid --listen \"%s\": %s\n", text.c_str(), st.message().c_str());
@@ -32,6 +68,7 @@ int serve_command(const std::vector<std::string>& listen, const std::string& adm
     options.listen.push_back(ep);
   }
   options.admin = admin;
+  options.metrics = args.metrics;
   options.vendor_library = vendor;
   options.ready_fd = ready_fd;
   if (handshake_timeout_ms > 0) options.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
@@ -79,17 +116,20 @@ int main(int argc, char** argv) {
   run->footer("Example: remora run -- ./vecadd\n         remora run --transport tcp -- ./vecadd");
 
   // remora serve
-  std::vector<std::string> listen;
-  std::string admin, vendor;
-  int ready_fd = -1;
-  int handshake_timeout_ms = 0;
+  ServeArgs serve_args;
   CLI::App* serve = app.add_subcommand("serve", "Run the remora daemon: one server process per guest");
-  serve->add_option("--listen", listen, "Endpoint to listen on (unix:PATH or tcp:HOST:PORT); repeatable")->required();
-  serve->add_option("--vendor-library", vendor, "OpenCL vendor library sessions load (default: libOpenCL.so.1)");
-  serve->add_option("--admin", admin, "unix:PATH socket answering `remora status`; default: none");
+  serve->add_option("--listen", serve_args.listen,
+                    "Endpoint to listen on (unix:PATH or tcp:HOST:PORT); repeatable; added to the config's");
+  serve->add_option("--config", serve_args.config,
+                    "TOML file: endpoints, tenants, tokens and limits (config/remora.example.toml); SIGHUP "
+                    "reloads tenants and limits");
+  serve->add_option("--vendor-library", serve_args.vendor, "OpenCL vendor library sessions load (default: libOpenCL.so.1)");
+  serve->add_option("--admin", serve_args.admin, "unix:PATH socket answering `remora status`; default: none");
+  serve->add_option("--metrics", serve_args.metrics, "tcp:HOST:PORT serving Prometheus metrics at /metrics; default: none");
   // Internal: used by `remora run` and the tests.
-  serve->add_option("--ready-fd", ready_fd, "Write the bound endpoints to this fd, then close it")->group("");
-  serve->add_option("--handshake-timeout-ms", handshake_timeout_ms, "How long a client may take to send its Hello")
+  serve->add_option("--ready-fd", serve_args.ready_fd, "Write the bound endpoints to this fd, then close it")->group("");
+  serve->add_option("--handshake-timeout-ms", serve_args.handshake_timeout_ms,
+                    "How long a client may take to send its Hello")
       ->group("");
 
   // remora status
@@ -100,18 +140,27 @@ int main(int argc, char** argv) {
       ->envname("REMORA_ADMIN");
   status->add_flag("--json", status_json, "Print the daemon's JSON document");
 
+  // remora top
+  std::string top_ep;
+  CLI::App* top = app.add_subcommand("top", "Show a daemon's tenants and sessions, refreshed every second (q quits)");
+  top->add_option("--connect", top_ep, "The daemon's admin endpoint (unix:PATH); default: $REMORA_ADMIN")
+      ->envname("REMORA_ADMIN");
+
   // remora session (internal, hidden): started by the daemon for each guest.
   remora::server::SessionProcessConfig session_cfg;
   CLI::App* session = app.add_subcommand("session", "");
   session->group("");
   session->add_option("--conn-fd", session_cfg.conn_fd)->required();
   session->add_option("--control-fd", session_cfg.control_fd)->required();
+  session->add_option("--usage-fd", session_cfg.usage_fd);
+  session->add_option("--usage-slot", session_cfg.usage_slot);
 
   CLI11_PARSE(app, argc, argv);
 
   if (run->parsed()) return remora::cli::run_command(run_opts);
-  if (serve->parsed()) return serve_command(listen, admin, vendor, ready_fd, handshake_timeout_ms);
+  if (serve->parsed()) return serve_command(std::move(serve_args));
   if (status->parsed()) return remora::cli::status_command(status_ep, status_json);
+  if (top->parsed()) return remora::cli::top_command(top_ep);
   if (session->parsed()) return remora::server::run_session_process(apis, session_cfg);
   return 2;
 }

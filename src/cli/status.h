@@ -7,5 +7,7 @@ namespace remora::cli {
 
 // `admin` is the daemon's --admin endpoint. Prints a table, or the daemon's JSON document as is.
 int status_command(const std::string& admin, bool json);
+// `remora top`: the status report, redrawn every second until q, ^C or ^D.
+int top_command(const std::string& admin);
 
 }  // namespace remora::cli

@@ -96,8 +96,11 @@ void dump_param(std::string& out, const Param& p) {
   field(out, "deferred", p.deferred_event);
   flag(out, "consumed", p.consumed);
   out += fmt::format(" at {}\n", where(p.loc));
-  for (const HandlesWhen& w : p.handles_when)
-    out += fmt::format("      handles_when {} == {} -> {}\n", w.selector, w.value, w.handle_type);
+  for (const HandlesWhen& w : p.handles_when) {
+    out += fmt::format("      handles_when {} == {} -> {}", w.selector, w.value, w.handle_type);
+    for (const PropertyHandleKey& k : w.property_keys) out += fmt::format(" property {}:{}", k.key, k.handle_type);
+    out += "\n";
+  }
   for (const StructHandleField& s : p.struct_handles)
     out += fmt::format("      struct_handle {} -> {}\n", s.field, s.handle_type);
   for (const PropertyHandleKey& k : p.property_handles)

@@ -67,16 +67,18 @@ bool is_forwarded(const Function& f);
 // declares except unsupported ones (LOCAL ones too: hand-written server code may need them, e.g.
 // clGetExtensionFunctionAddressForPlatform). remora's own auxiliary calls have no vendor symbol.
 bool in_vendor_table(const Function& f);
-// Asynchronous when possible: REMORA_ASYNC, or REMORA_BLOCKING_IF when the condition is false.
-inline bool async_capable(const Function& f) { return f.async || !f.blocking_if.empty(); }
+// Batched when the runtime allows (REMORA_ASYNC). BLOCKING_IF only tells the server a call may block.
+inline bool async_capable(const Function& f) { return f.async; }
 const Param* find_param(const Function& f, const std::string& name);
 // The parameter carrying the deferred data of `f` (REMORA_DEFERRED), or null.
 const Param* deferred_param(const Function& f);
 // The element size expression of a buffer: "1" for void, else "sizeof(T)".
 std::string elem_size(const Param& p);
-// An OUT handle array whose ids the guest chooses: the single event of an async-capable function.
+// An OUT handle array whose ids the guest chooses: the single event of an async-capable function, or
+// of one with deferred data (the server then always has the command's event at hand).
 inline bool guest_chosen(const Function& f, const Param& p) {
-  return async_capable(f) && p.kind == ParamKind::kHandleArray && p.dir != Direction::kIn;
+  return (async_capable(f) || deferred_param(f) != nullptr) && p.kind == ParamKind::kHandleArray &&
+         p.dir != Direction::kIn;
 }
 // Is `p` some other parameter's length_ret?
 bool is_length_ret(const Function& f, const Param& p);

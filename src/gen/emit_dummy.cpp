@@ -125,9 +125,12 @@ std::string remora_dummy_out(const void* p, uint64_t n, bool single) {
   return single ? "<out>" : "<out " + std::to_string(n) + ">";
 }
 
+// Letters, NUL-terminated: info values are often strings (platform names, the ICD suffix the
+// loader reads), and a pattern that is also a valid C string keeps callers on their normal path.
 void remora_dummy_fill(void* p, uint64_t n, uint32_t opcode) {
   auto* b = static_cast<uint8_t*>(p);
-  for (uint64_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>((opcode + i) & 0xff);
+  for (uint64_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>('A' + (opcode + i) % 26);
+  if (n > 0) b[n - 1] = 0;
 }
 
 // A single OUT value: 1 for integers (a count), the pattern otherwise.
@@ -295,6 +298,10 @@ class DummyWriter {
       else
         w_.line("{0}[i] = reinterpret_cast<{1}>(remora_dummy_new({2}));", n, p.handle_type, type_index(p.handle_type));
       w_.close();
+      // Its real count: one existing object per type (so a size query answers 1), else all it asked.
+      if (!p.length_ret.empty())
+        w_.line("if ({0} != nullptr) *{0} = {1};", p.length_ret,
+                p.existing ? "1" : fmt::format("{0} != nullptr ? static_cast<decltype(+*{1})>({0}_count) : 1", n, p.length_ret));
     } else if (p.kind == ParamKind::kErrcode) {
       w_.line("if ({0} != nullptr) *{0} = {1};", n, api_.errors.success);
     }

@@ -397,7 +397,16 @@ class StubWriter {
       w_.line("std::memcpy({0}, {0}_reply.data(), n);", n);
       for (const HandlesWhen& hw : p.handles_when) {
         w_.open("if ({} == ({})) {{", hw.selector, hw.value);
-        w_.line("remora_ids_to_handles(rt, {}, n / sizeof(uint64_t), {});", n, type_const(hw.handle_type));
+        if (hw.property_keys.empty()) {
+          w_.line("remora_ids_to_handles(rt, {}, n / sizeof(uint64_t), {});", n, type_const(hw.handle_type));
+        } else {
+          w_.line("auto* list = reinterpret_cast<intptr_t*>({});", n);
+          w_.open("for (uint64_t i = 0; i + 1 < n / sizeof(intptr_t) && list[i] != 0; i += 2) {{");
+          for (const PropertyHandleKey& k : hw.property_keys)
+            w_.line("if (list[i] == static_cast<intptr_t>({})) list[i + 1] = reinterpret_cast<intptr_t>(rt.objects().from_id(static_cast<uint64_t>(list[i + 1]), {}));",
+                    k.key, type_const(k.handle_type));
+          w_.close();
+        }
         w_.close();
       }
       if (!p.struct_handles.empty()) {

@@ -424,9 +424,21 @@ class DispatchWriter {
         w_.line("if (!remora::wire::mul_overflows(static_cast<uint64_t>(*{}), {}, &ret_len)) {}_out = std::min({}_out, ret_len);",
                 lr ? lr->name : p.length_ret, elem_size(p), n, n);
       }
-      for (const HandlesWhen& hw : p.handles_when)
-        w_.line("if ({} == ({})) remora_handles_to_ids(c, {}, {}_out / sizeof(uint64_t), {});", hw.selector, hw.value, n, n,
-                type_const(hw.handle_type));
+      for (const HandlesWhen& hw : p.handles_when) {
+        if (hw.property_keys.empty()) {
+          w_.line("if ({} == ({})) remora_handles_to_ids(c, {}, {}_out / sizeof(uint64_t), {});", hw.selector, hw.value, n, n,
+                  type_const(hw.handle_type));
+          continue;
+        }
+        w_.open("if ({} == ({})) {{", hw.selector, hw.value);
+        w_.line("auto* list = reinterpret_cast<intptr_t*>({});", n);
+        w_.open("for (uint64_t i = 0; i + 1 < {}_out / sizeof(intptr_t) && list[i] != 0; i += 2) {{", n);
+        for (const PropertyHandleKey& k : hw.property_keys)
+          w_.line("if (list[i] == static_cast<intptr_t>({})) list[i + 1] = static_cast<intptr_t>(c.session.handles().id_for(reinterpret_cast<void*>(list[i + 1]), {}));",
+                  k.key, type_const(k.handle_type));
+        w_.close();
+        w_.close();
+      }
       if (!p.struct_handles.empty()) {
         w_.open("for (uint64_t i = 0; i < {}_out / sizeof({}); ++i) {{", n, p.elem_type);
         for (const StructHandleField& s : p.struct_handles)

@@ -59,7 +59,10 @@ uint64_t Api::wire_hash() const {
     for (const Param& p : f->params) {
       h.str(p.name).str(p.c_type).num(static_cast<uint64_t>(p.kind)).num(static_cast<uint64_t>(p.dir));
       h.str(p.handle_type).num(p.existing).str(p.elem_type).str(p.count_expr).str(p.bytes_expr).str(p.length_ret);
-      for (const HandlesWhen& w : p.handles_when) h.str(w.selector).str(w.value).str(w.handle_type);
+      for (const HandlesWhen& w : p.handles_when) {
+        h.str(w.selector).str(w.value).str(w.handle_type);
+        for (const PropertyHandleKey& k : w.property_keys) h.str(k.key).str(k.handle_type);
+      }
       for (const StructHandleField& s : p.struct_handles) h.str(s.field).str(s.handle_type);
       for (const PropertyHandleKey& k : p.property_handles) h.str(k.key).str(k.handle_type);
       h.str(p.count_param).str(p.lengths_param).str(p.deferred_event).num(p.consumed);

@@ -56,10 +56,16 @@ enum class ParamKind {
   kErrcode,     // the API's error out-parameter
 };
 
+struct PropertyHandleKey {
+  std::string key;  // C expression, e.g. "CL_CONTEXT_PLATFORM"
+  std::string handle_type;
+};
+
 struct HandlesWhen {
   std::string selector;  // parameter name, e.g. "param_name"
   std::string value;     // C expression, e.g. "CL_CONTEXT_DEVICES"
-  std::string handle_type;
+  std::string handle_type;  // the value is an array of these handles, or (when empty)
+  std::vector<PropertyHandleKey> property_keys;  // a zero-terminated property list with these handle keys
 };
 
 struct StructHandleField {
@@ -67,10 +73,6 @@ struct StructHandleField {
   std::string handle_type;
 };
 
-struct PropertyHandleKey {
-  std::string key;  // C expression, e.g. "CL_CONTEXT_PLATFORM"
-  std::string handle_type;
-};
 
 // One parameter of a callback's own signature.
 struct CallbackArg {

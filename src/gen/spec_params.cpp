@@ -335,6 +335,25 @@ void ParamClassifier::pointer(CXType pointee) {
       fail("has REMORA_HANDLES_WHEN type '" + parts[2] + "', which is not a REMORA_HANDLE type");
     p_.handles_when.push_back(HandlesWhen{parts[0], parts[1], parts[2]});
   }
+  for (const std::string& pw : a_.values("properties_when")) {
+    std::vector<std::string> parts = split_list(pw);
+    if (parts.size() < 3) {
+      fail("has a malformed REMORA_PROPERTIES_WHEN(" + pw + ")");
+      continue;
+    }
+    param_name(parts[0], "REMORA_PROPERTIES_WHEN selector");
+    HandlesWhen w{parts[0], parts[1], "", {}};
+    for (size_t i = 2; i < parts.size(); ++i) {
+      const size_t colon = parts[i].find(':');
+      const std::string type = colon == std::string::npos ? "" : parts[i].substr(colon + 1);
+      if (colon == std::string::npos || !r_.handle_types_has(type)) {
+        fail("has REMORA_PROPERTIES_WHEN key '" + parts[i] + "': expected KEY:type with a REMORA_HANDLE type");
+        continue;
+      }
+      w.property_keys.push_back(PropertyHandleKey{parts[i].substr(0, colon), type});
+    }
+    p_.handles_when.push_back(std::move(w));
+  }
   if (!p_.handles_when.empty() && p_.dir == Direction::kIn) fail("has REMORA_HANDLES_WHEN but is an input");
   if (auto sh = a_.value("struct_handles")) {
     if (!is_record(pointee)) fail("has REMORA_STRUCT_HANDLES but does not point to a struct");

@@ -100,11 +100,11 @@ constexpr std::string_view kFunctionKeys[] = {"opcode", "async",  "blocking", "b
                                               "retains", "releases", "resource"};
 constexpr std::string_view kParamKeys[] = {"in", "out", "inout", "count", "bytes", "length_ret",
                                            "nonnull", "errcode", "existing", "strings", "binaries",
-                                           "handles_when", "struct_handles", "properties", "callback",
+                                           "handles_when", "properties_when", "struct_handles", "properties", "callback",
                                            "user_data", "deferred"};
 constexpr std::string_view kFileScopeKeys[] = {"api", "errors", "handle", "invalid"};
 // Keys that may be given more than once on one declaration.
-constexpr std::string_view kRepeatableKeys[] = {"handles_when"};
+constexpr std::string_view kRepeatableKeys[] = {"handles_when", "properties_when"};
 
 template <size_t N>
 bool contains(const std::string_view (&keys)[N], std::string_view k) {

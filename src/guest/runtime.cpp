@@ -121,6 +121,7 @@ Object* Objects::from_id(uint64_t id, uint32_t type) {
   if (id == 0) return nullptr;
   std::lock_guard lock(mu_);
   if (auto it = by_id_.find(id); it != by_id_.end()) return it->second->type == type ? it->second : nullptr;
+  if (auto it = dead_by_id_.find(id); it != dead_by_id_.end()) return it->second->type == type ? it->second : nullptr;
   return make_locked(id, type);
 }
 
@@ -155,9 +156,12 @@ void Objects::retire(Object* o) {
   if (auto it = by_id_.find(o->id); it != by_id_.end() && it->second == o) by_id_.erase(it);
   all_.erase(o);
   quarantine_.push_back(o);
+  dead_by_id_[o->id] = o;
   if (quarantine_.size() > kQuarantine) {
-    delete quarantine_.front();
+    Object* oldest = quarantine_.front();
     quarantine_.pop_front();
+    if (auto it = dead_by_id_.find(oldest->id); it != dead_by_id_.end() && it->second == oldest) dead_by_id_.erase(it);
+    delete oldest;
   }
 }
 
@@ -457,6 +461,15 @@ void Runtime::fail_all(const Status& why) {
 }
 
 // ---- Runtime: calls ------------------------------------------------------------------------------------
+
+namespace {
+thread_local bool t_force_sync = false;
+}  // namespace
+
+SyncScope::SyncScope() : previous_(t_force_sync) { t_force_sync = true; }
+SyncScope::~SyncScope() { t_force_sync = previous_; }
+
+bool Runtime::async_enabled() const { return !options_.all_sync && !t_force_sync; }
 
 wire::Writer& Runtime::begin_call() {
   ThreadSlot& slot = my_slot();

@@ -124,6 +124,9 @@ class Objects {
   std::unordered_map<uint64_t, Object*> by_id_;
   std::unordered_set<Object*> all_;  // live objects, owned
   std::deque<Object*> quarantine_;   // the most recently retired, owned (see class comment)
+  // Their ids: a callback that names an object after its release (a destructor callback) gets the
+  // application's own pointer back.
+  std::unordered_map<uint64_t, Object*> dead_by_id_;
   uint64_t next_guest_id_ = 1;
 };
 
@@ -173,6 +176,19 @@ struct Reply {
   wire::Reader body;
 };
 
+// Makes the calling thread's calls synchronous while in scope. API glue uses it where only the
+// vendor's own answer will do (the first clSetKernelArg of an argument, see apis/opencl/guest).
+class SyncScope {
+ public:
+  SyncScope();
+  ~SyncScope();
+  SyncScope(const SyncScope&) = delete;
+  SyncScope& operator=(const SyncScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class Runtime {
  public:
   Runtime(const ApiDescriptor& api, void* dispatch);
@@ -193,7 +209,8 @@ class Runtime {
   Objects& objects() { return objects_; }
   Callbacks& callbacks() { return callbacks_; }
   DeferredTargets& deferred() { return deferred_; }
-  bool async_enabled() const { return !options_.all_sync; }
+  // Whether the calling thread may batch calls now (not under REMORA_SYNC=1 or a SyncScope).
+  bool async_enabled() const;
 
   // ---- Calls -------------------------------------------------------------------------------------
   // Starts a call: returns the calling thread's Writer, cleared.

@@ -22,7 +22,9 @@
 #include "common/log.h"
 #include "common/protocol.h"
 #include "server/handshake.h"
+#include "server/metrics.h"
 #include "server/session_process.h"
+#include "server/tenant_usage.h"
 
 namespace remora::server {
 
@@ -46,6 +48,13 @@ constexpr int kAcceptBurst = 64;
 constexpr auto kAdminTimeout = std::chrono::seconds(5);
 // Without a signalfd (tests), children are polled at least this often.
 constexpr int kReapPollMs = 200;
+// Without authentication, tenant names are the guests' choice: past this many, new names share one
+// usage block, so a guest cannot make the daemon create blocks without bound.
+constexpr size_t kMaxOpenTenants = 256;
+constexpr const char* kOverflowTenant = "(other)";
+// Metrics clients at once, and how long one gets to send its request and take the answer.
+constexpr size_t kMaxHttpClients = 64;
+constexpr auto kHttpTimeout = std::chrono::seconds(5);
 
 Status set_nonblocking(int fd, bool on) {
   const int flags = ::fcntl(fd, F_GETFL);
@@ -101,13 +110,33 @@ struct AdminClient {
   bool done = false;
 };
 
+struct HttpClient {
+  Fd fd;
+  std::string in;
+  std::string out;
+  size_t sent = 0;
+  Deadline deadline;
+  bool done = false;
+};
+
+// What the daemon keeps per tenant. Entries outlive a tenant's removal from the config while it still
+// has sessions (their usage blocks must stay valid), and are kept afterwards for its counters.
+struct TenantState {
+  TenantUsage usage;
+  TenantLimits limits;
+  bool configured = false;  // named in the current config
+  uint32_t sessions = 0;
+  uint64_t sessions_started = 0;
+};
+
 struct SessionEntry {
   uint64_t id = 0;
   uint64_t key = 0;
   pid_t pid = 0;
   int32_t guest_pid = 0;
   std::string program;
-  std::string tenant;
+  std::string tenant;  // the key in Impl::tenants
+  int usage_slot = -1;
   std::string transport;
   std::string peer;
   std::chrono::system_clock::time_point started;
@@ -124,9 +153,16 @@ struct Daemon::Impl {
   bool has_admin = false;
   std::vector<std::unique_ptr<Pending>> pending;
   std::vector<std::unique_ptr<AdminClient>> admin_clients;
+  Listener metrics;
+  bool has_metrics = false;
+  std::vector<std::unique_ptr<HttpClient>> http_clients;
   std::map<uint64_t, SessionEntry> sessions;
+  std::map<std::string, TenantState> tenants;
+  uint64_t auth_failures = 0;
+  uint64_t session_refusals = 0;
   Fd signal_fd;
   Fd wake_fd;
+  Fd reload_fd;
   sigset_t old_mask{};
   bool mask_changed = false;
   uint64_t next_session = 1;
@@ -135,9 +171,18 @@ struct Daemon::Impl {
   Status listen_one(const transport::Endpoint& ep, Listener* out);
   void accept_calls(Listener& l);
   void accept_admin();
+  void accept_metrics();
+  void on_http(HttpClient& c, bool readable);
+  Status apply_config(const DaemonConfig& config);
+  void reload_config();
+  // The tenant a new session is accounted to, after authentication; nullptr when it must be refused
+  // (*why says why, for the guest and the log).
+  TenantState* admit(const protocol::Hello& h, const std::string& peer, std::string* key, std::string* why);
+  DaemonMetrics collect_metrics() const;
   void on_hello(Pending& p);
   void on_events_hello(Pending& p, const protocol::Hello& h);
-  void spawn_session(Pending& p, const protocol::Hello& h, std::vector<uint8_t> hello_bytes);
+  void spawn_session(Pending& p, const protocol::Hello& h, std::vector<uint8_t> hello_bytes, const std::string& tenant,
+                     TenantState& t);
   void write_admin(AdminClient& c);
   std::string status_json() const;
   void reap(bool log_all);
@@ -150,6 +195,14 @@ Daemon::Daemon(DaemonOptions options) : impl_(std::make_unique<Impl>()) { impl_-
 
 Daemon::~Daemon() {
   if (impl_->mask_changed) ::pthread_sigmask(SIG_SETMASK, &impl_->old_mask, nullptr);
+}
+
+void Daemon::reload() {
+  const uint64_t one = 1;
+  if (impl_->reload_fd.valid()) {
+    ssize_t ignored = ::write(impl_->reload_fd.get(), &one, sizeof one);
+    (void)ignored;
+  }
 }
 
 void Daemon::stop() {
@@ -175,13 +228,16 @@ Status Daemon::start() {
   Impl& d = *impl_;
   if (d.opt.listen.empty()) return Status(Code::kInvalid, "nothing to listen on: pass --listen unix:PATH or tcp:HOST:PORT");
   d.wake_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!d.wake_fd.valid()) return io_error("eventfd", errno);
+  d.reload_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!d.wake_fd.valid() || !d.reload_fd.valid()) return io_error("eventfd", errno);
+  if (Status st = d.apply_config(d.opt.config); !st.ok()) return st;
   if (d.opt.handle_signals) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     if (::pthread_sigmask(SIG_BLOCK, &set, &d.old_mask) != 0) return Status(Code::kIo, "pthread_sigmask failed");
     d.mask_changed = true;
     d.signal_fd.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -201,6 +257,17 @@ Status Daemon::start() {
     }
     if (Status st = d.listen_one(ep, &d.admin); !st.ok()) return Status(st.code(), "admin socket " + ep.str() + ": " + st.message());
     d.has_admin = true;
+  }
+  if (!d.opt.metrics.empty()) {
+    transport::Endpoint ep;
+    if (Status st = transport::Endpoint::parse(d.opt.metrics, &ep); !st.ok()) return Status(st.code(), "--metrics: " + st.message());
+    if (ep.kind != transport::Endpoint::Kind::kTcp) {
+      return Status(Code::kInvalid, "--metrics must be a tcp endpoint (tcp:HOST:PORT): Prometheus scrapes over HTTP");
+    }
+    if (Status st = d.listen_one(ep, &d.metrics); !st.ok()) return Status(st.code(), "metrics endpoint " + ep.str() + ": " + st.message());
+    d.has_metrics = true;
+    metrics_bound_ = d.metrics.endpoint.str();
+    log::info("metrics on http://{}/metrics", metrics_bound_.substr(4));
   }
   for (const transport::Endpoint& ep : bound_) log::info("listening on {}", ep.str());
   if (d.opt.ready_fd >= 0) {
@@ -262,7 +329,106 @@ void Daemon::Impl::on_hello(Pending& p) {
     return refuse_now(p.fd.get(), why);
   }
   if (h.channel == 1) return on_events_hello(p, h);
-  spawn_session(p, h, std::move(bytes));
+  std::string tenant, why;
+  TenantState* t = admit(h, p.peer, &tenant, &why);
+  if (t == nullptr) return refuse_now(p.fd.get(), why);
+  spawn_session(p, h, std::move(bytes), tenant, *t);
+}
+
+TenantState* Daemon::Impl::admit(const protocol::Hello& h, const std::string& peer, std::string* key, std::string* why) {
+  TenantState* t = nullptr;
+  if (opt.config.authenticates()) {
+    const TenantConfig* tc = opt.config.authenticate(h.tenant, h.token);
+    if (tc == nullptr) {
+      ++auth_failures;
+      // The same answer for an unknown tenant, a wrong token and none: it must not tell which names
+      // exist. The token itself is never logged.
+      *why = h.tenant.empty() ? "this server requires a tenant and its token (remora run --tenant NAME --token-file FILE)"
+                              : "tenant '" + h.tenant + "': wrong or missing token";
+      log::warn("refusing {} (pid {}, program \"{}\"): {}", peer, h.pid, h.program, *why);
+      return nullptr;
+    }
+    *key = tc->name;
+    t = &tenants.at(tc->name);
+  } else {
+    *key = h.tenant.empty() ? "default" : h.tenant;
+    auto it = tenants.find(*key);
+    if (it == tenants.end() && tenants.size() >= kMaxOpenTenants) {
+      *key = kOverflowTenant;
+      it = tenants.find(*key);
+    }
+    if (it == tenants.end()) {
+      TenantState fresh;
+      if (Status st = TenantUsage::create(*key, &fresh.usage); !st.ok()) {
+        log::error("tenant '{}': creating its usage block: {}", *key, st.str());
+        *why = "the server is out of resources";
+        return nullptr;
+      }
+      it = tenants.emplace(*key, std::move(fresh)).first;
+    }
+    t = &it->second;
+  }
+  if (t->limits.max_sessions != 0 && t->sessions >= t->limits.max_sessions) {
+    ++session_refusals;
+    *why = fmt::format("tenant '{}': at its limit of {} session(s)", *key, t->limits.max_sessions);
+    log::warn("refusing {} (pid {}, program \"{}\"): {}", peer, h.pid, h.program, *why);
+    return nullptr;
+  }
+  return t;
+}
+
+Status Daemon::Impl::apply_config(const DaemonConfig& config) {
+  // Blocks for new tenants first: nothing changes unless all of them could be made.
+  std::map<std::string, TenantUsage> fresh;
+  for (const auto& [name, tc] : config.tenants) {
+    if (tenants.count(name) != 0) continue;
+    TenantUsage u;
+    if (Status st = TenantUsage::create(name, &u); !st.ok()) return Status(st.code(), "tenant '" + name + "': " + st.message());
+    fresh.emplace(name, std::move(u));
+  }
+  for (auto& [name, u] : fresh) tenants[name].usage = std::move(u);
+  for (auto& [name, t] : tenants) {
+    auto it = config.tenants.find(name);
+    t.configured = it != config.tenants.end();
+    // A tenant dropped from the config keeps running sessions (SIGHUP drops no session) but gets no
+    // new ones: authenticate() no longer knows it.
+    t.limits = t.configured ? it->second.limits : TenantLimits{};
+    if (t.limits.max_sessions > kUsageSlots || t.limits.max_sessions == 0) {
+      if (t.limits.max_sessions > kUsageSlots) {
+        log::warn("tenant '{}': max_sessions {} is above the daemon's {} slots per tenant; using {}", name,
+                  t.limits.max_sessions, kUsageSlots, kUsageSlots);
+      }
+      t.limits.max_sessions = kUsageSlots;
+    }
+    t.usage.set_limits(t.limits.device_memory, t.limits.calls_per_second);
+  }
+  opt.config = config;
+  return Status::Ok();
+}
+
+void Daemon::Impl::reload_config() {
+  if (opt.config_path.empty()) {
+    log::warn("reload asked for, but the daemon was started without --config: nothing to re-read");
+    return;
+  }
+  DaemonConfig fresh;
+  if (Status st = DaemonConfig::load(opt.config_path, &fresh); !st.ok()) {
+    log::error("reloading {}: {}; keeping the configuration in force", opt.config_path, st.message());
+    return;
+  }
+  if (fresh.listen != opt.config.listen || fresh.admin != opt.config.admin || fresh.metrics != opt.config.metrics) {
+    log::warn("reloading {}: endpoints changed in the file, but only tenants and limits are reloaded; restart the "
+              "daemon to move its endpoints", opt.config_path);
+  }
+  const bool was_authenticating = opt.config.authenticates();
+  if (Status st = apply_config(fresh); !st.ok()) {
+    log::error("reloading {}: {}; keeping the configuration in force", opt.config_path, st.message());
+    return;
+  }
+  if (was_authenticating != opt.config.authenticates()) {
+    log::warn("reloading {}: authentication is now {}", opt.config_path, opt.config.authenticates() ? "on" : "OFF");
+  }
+  log::info("reloaded {}: {} tenant(s)", opt.config_path, opt.config.tenants.size());
 }
 
 void Daemon::Impl::on_events_hello(Pending& p, const protocol::Hello& h) {
@@ -289,7 +455,8 @@ void Daemon::Impl::on_events_hello(Pending& p, const protocol::Hello& h) {
   log::debug("session {}: events connection passed on", s.id);
 }
 
-void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vector<uint8_t> hello_bytes) {
+void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vector<uint8_t> hello_bytes,
+                                  const std::string& tenant, TenantState& t) {
   SessionEntry s;
   s.id = next_session++;
   do {
@@ -300,7 +467,7 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
   } while (s.key == 0);
   s.guest_pid = h.pid;
   s.program = h.program;
-  s.tenant = h.tenant;
+  s.tenant = tenant;
   s.transport = h.transport == protocol::kTransportShm ? "shm" : p.kind;
   s.peer = p.peer;
   s.started = std::chrono::system_clock::now();
@@ -339,13 +506,25 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
 
   // Everything the child needs is built before fork: between fork and exec only async-signal-safe
   // calls are allowed (the process may have other threads, in tests).
+  s.usage_slot = t.usage.acquire_slot();
+  if (s.usage_slot < 0) {
+    // max_sessions is capped at the slot count, so this means a bookkeeping error; refuse rather than
+    // run a session outside its tenant's quota.
+    log::error("tenant '{}': no free usage slot with {} session(s) running", tenant, t.sessions);
+    return refuse_now(p.fd.get(), "the server could not start a session");
+  }
   const std::string conn_arg = std::to_string(p.fd.get());
   const std::string control_arg = std::to_string(theirs.get());
-  const char* argv[] = {opt.session_exe.c_str(), "session", "--conn-fd", conn_arg.c_str(), "--control-fd",
-                        control_arg.c_str(), nullptr};
+  const int usage_fd = t.usage.fd();
+  const std::string usage_arg = std::to_string(usage_fd);
+  const std::string slot_arg = std::to_string(s.usage_slot);
+  const char* argv[] = {opt.session_exe.c_str(), "session",          "--conn-fd",      conn_arg.c_str(),
+                        "--control-fd",          control_arg.c_str(), "--usage-fd",     usage_arg.c_str(),
+                        "--usage-slot",          slot_arg.c_str(),    nullptr};
   const pid_t pid = ::fork();
   if (pid < 0) {
     log::error("fork: {}", std::strerror(errno));
+    t.usage.release_slot(s.usage_slot);
     return refuse_now(p.fd.get(), "the server could not start a session");
   }
   if (pid == 0) {
@@ -354,10 +533,13 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::fcntl(p.fd.get(), F_SETFD, 0);
     ::fcntl(theirs.get(), F_SETFD, 0);
+    ::fcntl(usage_fd, F_SETFD, 0);
     ::execv(argv[0], const_cast<char* const*>(argv));
     _exit(127);
   }
   s.pid = pid;
+  ++t.sessions;
+  ++t.sessions_started;
   log::info("session {} started: pid {}, guest pid {}, program \"{}\", tenant \"{}\", transport {}, from {}", s.id, pid,
             s.guest_pid, s.program, s.tenant, s.transport, s.peer);
   sessions.emplace(s.id, std::move(s));
@@ -379,6 +561,76 @@ void Daemon::Impl::accept_admin() {
     c->deadline = transport::after(kAdminTimeout);
     admin_clients.push_back(std::move(c));
   }
+}
+
+DaemonMetrics Daemon::Impl::collect_metrics() const {
+  DaemonMetrics m;
+  m.auth_failures = auth_failures;
+  m.session_refusals = session_refusals;
+  for (const auto& [name, t] : tenants) {
+    TenantMetrics tm;
+    tm.name = name;
+    tm.sessions = t.sessions;
+    tm.sessions_started = t.sessions_started;
+    tm.weight = t.limits.weight;
+    tm.usage = t.usage.snapshot();
+    m.tenants.push_back(std::move(tm));
+  }
+  return m;
+}
+
+void Daemon::Impl::accept_metrics() {
+  for (int i = 0; i < kAcceptBurst; ++i) {
+    Fd fd;
+    Status st = transport::accept_on(metrics.fd.get(), &fd, Clock::now());
+    if (!st.ok()) {
+      if (st.code() != Code::kTimeout) log::warn("accept on the metrics endpoint: {}", st.str());
+      return;
+    }
+    if (http_clients.size() >= kMaxHttpClients || !set_nonblocking(fd.get(), true).ok()) continue;
+    auto c = std::make_unique<HttpClient>();
+    c->fd = std::move(fd);
+    c->deadline = transport::after(kHttpTimeout);
+    http_clients.push_back(std::move(c));
+  }
+}
+
+// Reads the request head, then answers and closes (Connection: close): one request per connection
+// is all a scraper needs, and it keeps this responder to a few lines.
+void Daemon::Impl::on_http(HttpClient& c, bool readable) {
+  if (c.out.empty()) {
+    if (!readable) return;
+    char buf[2048];
+    const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      c.done = true;
+      return;
+    }
+    if (n < 0) return;
+    c.in.append(buf, static_cast<size_t>(n));
+    const size_t end = http_head_end(c.in);
+    if (end == std::string::npos) {
+      if (c.in.size() > kMaxHttpRequest) {
+        c.out = http_response(HttpTarget::kBadRequest, "");
+      } else {
+        return;
+      }
+    } else {
+      const HttpTarget target = classify_request(std::string_view(c.in).substr(0, end));
+      c.out = http_response(target, target == HttpTarget::kMetrics ? render_prometheus(collect_metrics()) : "");
+    }
+  }
+  while (c.sent < c.out.size()) {
+    const ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    break;
+  }
+  c.done = true;
 }
 
 void Daemon::Impl::write_admin(AdminClient& c) {
@@ -416,6 +668,27 @@ std::string Daemon::Impl::status_json() const {
         {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(now - s.started).count()},
     });
   }
+  if (has_metrics) doc["metrics"] = metrics.endpoint.str();
+  doc["authentication"] = opt.config.authenticates();
+  doc["tenants"] = nlohmann::json::array();
+  for (const TenantMetrics& t : collect_metrics().tenants) {
+    doc["tenants"].push_back({
+        {"name", t.name},
+        {"sessions", t.sessions},
+        {"sessions_started", t.sessions_started},
+        {"weight", t.weight},
+        {"calls", t.usage.calls},
+        {"bytes_in", t.usage.bytes_in},
+        {"bytes_out", t.usage.bytes_out},
+        {"errors", t.usage.errors},
+        {"device_memory", t.usage.device_memory_in_use},
+        {"device_memory_limit", t.usage.device_memory_limit},
+        {"calls_per_second_limit", t.usage.calls_per_second},
+        {"quota_refusals", t.usage.quota_refusals},
+        {"rate_delays", t.usage.rate_delays},
+        {"device_time_s", t.usage.device_time_ns / 1e9},
+    });
+  }
   // Invalid UTF-8 in a guest-supplied name must not make the dump throw.
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
@@ -429,6 +702,12 @@ void Daemon::Impl::reap(bool log_all) {
       continue;
     }
     const SessionEntry& s = it->second;
+    if (auto t = tenants.find(s.tenant); t != tenants.end()) {
+      if (t->second.sessions > 0) --t->second.sessions;
+      if (const uint64_t left = t->second.usage.release_slot(s.usage_slot); left != 0) {
+        log::info("session {}: returned {} bytes of device memory it still held to tenant '{}'", s.id, left, s.tenant);
+      }
+    }
     const auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now() - s.started);
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (clean || log_all) {
@@ -447,6 +726,8 @@ void Daemon::Impl::read_signals() {
   while (::read(signal_fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     if (info.ssi_signo == SIGCHLD) {
       reap(false);
+    } else if (info.ssi_signo == SIGHUP) {
+      reload_config();
     } else {
       log::info("signal {}: shutting down", info.ssi_signo);
       stopping = true;
@@ -468,8 +749,10 @@ void Daemon::Impl::shutdown() {
   listeners.clear();
   if (has_admin) remove_socket_file(admin);
   admin.fd.reset();
+  metrics.fd.reset();
   pending.clear();
   admin_clients.clear();
+  http_clients.clear();
   if (sessions.empty()) return;
   log::info("ending {} session(s)", sessions.size());
   for (const auto& [id, s] : sessions) ::kill(s.pid, SIGTERM);
@@ -493,7 +776,7 @@ void Daemon::Impl::shutdown() {
 Status Daemon::run() {
   Impl& d = *impl_;
   // What each pollfd stands for.
-  enum class Kind { kWake, kSignal, kListener, kAdmin, kPending, kAdminClient };
+  enum class Kind { kWake, kReload, kSignal, kListener, kAdmin, kMetrics, kPending, kAdminClient, kHttpClient };
   struct Tag {
     Kind kind;
     size_t index;
@@ -508,6 +791,12 @@ Status Daemon::run() {
       tags.push_back(Tag{kind, index});
     };
     add(d.wake_fd.get(), POLLIN, Kind::kWake, 0);
+    add(d.reload_fd.get(), POLLIN, Kind::kReload, 0);
+    if (d.has_metrics) add(d.metrics.fd.get(), POLLIN, Kind::kMetrics, 0);
+    for (size_t i = 0; i < d.http_clients.size(); ++i) {
+      const HttpClient& c = *d.http_clients[i];
+      add(c.fd.get(), c.out.empty() ? POLLIN : POLLOUT, Kind::kHttpClient, i);
+    }
     if (d.signal_fd.valid()) add(d.signal_fd.get(), POLLIN, Kind::kSignal, 0);
     for (size_t i = 0; i < d.listeners.size(); ++i) add(d.listeners[i].fd.get(), POLLIN, Kind::kListener, i);
     if (d.has_admin) add(d.admin.fd.get(), POLLIN, Kind::kAdmin, 0);
@@ -520,6 +809,7 @@ Status Daemon::run() {
       add(d.admin_clients[i]->fd.get(), POLLOUT, Kind::kAdminClient, i);
       next = std::min(next, d.admin_clients[i]->deadline);
     }
+    for (const auto& c : d.http_clients) next = std::min(next, c->deadline);
     int timeout = -1;
     if (next != Deadline::max()) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()).count();
@@ -535,6 +825,19 @@ Status Daemon::run() {
       switch (t.kind) {
         case Kind::kWake:
           d.stopping = true;
+          break;
+        case Kind::kReload: {
+          uint64_t n = 0;
+          ssize_t ignored = ::read(d.reload_fd.get(), &n, sizeof n);
+          (void)ignored;
+          d.reload_config();
+          break;
+        }
+        case Kind::kMetrics:
+          d.accept_metrics();
+          break;
+        case Kind::kHttpClient:
+          d.on_http(*d.http_clients[t.index], (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0);
           break;
         case Kind::kSignal:
           d.read_signals();
@@ -575,6 +878,10 @@ Status Daemon::run() {
     for (auto& c : d.admin_clients) {
       if (c->deadline <= now) c->done = true;
     }
+    for (auto& c : d.http_clients) {
+      if (c->deadline <= now) c->done = true;
+    }
+    std::erase_if(d.http_clients, [](const auto& c) { return c->done; });
     std::erase_if(d.pending, [](const auto& p) { return p->done; });
     std::erase_if(d.admin_clients, [](const auto& c) { return c->done; });
     if (!d.signal_fd.valid()) d.reap(false);

@@ -16,6 +16,19 @@
 //     socket, once per session. Otherwise the daemon answers with a Refuse and closes.
 // A Hello of another wire version or ABI is refused by the daemon itself, naming both versions.
 //
+// Tenants (server/daemon_config.h). With a config that names tenants, a new session's Hello must
+// carry a tenant and its token; a wrong or missing one is refused ("tenant 'x': wrong or missing
+// token"), as is a tenant at its max_sessions. Each tenant has a shared usage block
+// (server/tenant_usage.h) that the daemon creates and passes to the tenant's session processes
+// (`--usage-fd N --usage-slot K`): they enforce the tenant's device memory quota and call rate there,
+// and add their counters to it. Without tenants in the config (or without a config) nobody
+// authenticates and each Hello's tenant name (or "default") gets a usage block with no limits.
+// SIGHUP re-reads the config file: tokens and limits change for new sessions and limits for running
+// ones at once; endpoints stay as they are. A config that fails to load leaves the old one in force.
+//
+// Metrics (server/metrics.h): GET /metrics on the optional metrics endpoint, answered from the same
+// poll loop; the admin socket's JSON carries the same per-tenant numbers.
+//
 // Children are reaped on SIGCHLD; their start and end are logged. On SIGINT/SIGTERM (or stop()) the
 // daemon stops listening, sends SIGTERM to every session, waits for them a bounded time (then
 // SIGKILL), removes its unix socket files and returns.
@@ -30,6 +43,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "server/daemon_config.h"
 #include "transport/endpoint.h"
 #include "transport/sockets.h"
 
@@ -38,6 +52,9 @@ namespace remora::server {
 struct DaemonOptions {
   std::vector<transport::Endpoint> listen;  // at least one
   std::string admin;                        // unix endpoint for `remora status`; empty: none
+  std::string metrics;                      // tcp endpoint serving GET /metrics; empty: none
+  DaemonConfig config;                      // tenants (none: no authentication)
+  std::string config_path;                  // re-read on SIGHUP; empty: no reload
   std::string vendor_library;               // passed to sessions; empty: the API's default
   std::string session_exe = "/proc/self/exe";  // the `remora` binary that runs `session`
   std::chrono::milliseconds handshake_timeout{10000};
@@ -65,11 +82,16 @@ class Daemon {
   Status run();
   // Asks run() to return. Thread-safe and async-signal-safe.
   void stop();
+  // Asks run() to re-read config_path (what SIGHUP does). Thread-safe and async-signal-safe.
+  void reload();
+  // The metrics endpoint actually bound, after start() (empty without --metrics).
+  const std::string& metrics_endpoint() const { return metrics_bound_; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<transport::Endpoint> bound_;
+  std::string metrics_bound_;
 };
 
 // Compares two keys in time independent of where they differ.

@@ -7,6 +7,8 @@ namespace remora::server {
 namespace {
 // Ids the guest chooses are below this bit; the server's are at or above it (guest/runtime.h).
 constexpr uint64_t kServerIdBit = uint64_t{1} << 63;
+// Released objects remembered for late callbacks (see released_).
+constexpr size_t kReleasedMemory = 4096;
 }  // namespace
 
 void* HandleTable::lookup(uint64_t id, uint32_t type) const {
@@ -22,6 +24,7 @@ bool HandleTable::insert_guest_id(uint64_t id, uint32_t type, void* real, int64_
   auto [it, inserted] = by_id_.try_emplace(id, Entry{real, type, app_refs});
   if (!inserted) return false;
   by_real_[real] = id;  // a new object may reuse a dead one's address: the newest id wins
+  released_.erase(real);
   return true;
 }
 
@@ -40,6 +43,7 @@ uint64_t HandleTable::insert_new(uint32_t type, void* real) {
   const uint64_t id = kServerIdBit | next_server_id_++;
   by_id_.emplace(id, Entry{real, type, 1});
   by_real_[real] = id;
+  released_.erase(real);
   return id;
 }
 
@@ -50,6 +54,7 @@ uint64_t HandleTable::id_for(void* real, uint32_t type) {
     auto e = by_id_.find(it->second);
     if (e != by_id_.end() && e->second.type == type) return it->second;
   }
+  if (auto r = released_.find(real); r != released_.end() && r->second.second == type) return r->second.first;
   const uint64_t id = kServerIdBit | next_server_id_++;
   by_id_.emplace(id, Entry{real, type, 0});
   by_real_[real] = id;
@@ -74,8 +79,18 @@ bool HandleTable::release(uint64_t id, Entry* removed) {
   if (it->second.app_refs <= 0) return false;
   if (--it->second.app_refs > 0) return false;
   if (removed) *removed = it->second;
-  auto r = by_real_.find(it->second.real);
+  void* real = it->second.real;
+  auto r = by_real_.find(real);
   if (r != by_real_.end() && r->second == id) by_real_.erase(r);
+  released_[real] = {id, it->second.type};
+  released_order_.push_back(real);
+  if (released_order_.size() > kReleasedMemory) {
+    void* oldest = released_order_.front();
+    released_order_.pop_front();
+    // Only if it was not re-released since (then a later entry in the queue owns it).
+    if (std::find(released_order_.begin(), released_order_.end(), oldest) == released_order_.end())
+      released_.erase(oldest);
+  }
   by_id_.erase(it);
   return true;
 }
@@ -94,6 +109,8 @@ void HandleTable::drain(const std::function<void(const Entry&)>& drop) {
     std::unique_lock lock(mu_);
     entries.swap(by_id_);
     by_real_.clear();
+    released_.clear();
+    released_order_.clear();
   }
   // Release in reverse creation order (ids grow), so dependants (kernels, buffers) go before what
   // they hang on (programs, contexts). Vendors keep internal references anyway; the order only makes

@@ -204,6 +204,7 @@ Status Session::serve_batch(transport::Message& msg, Worker& w, bool* done) {
       if (sync) (void)send_reply(w, hdr.tag, ReplyStatus::kUnknownOpcode, false);
       return Status(Code::kMalformed, "unknown opcode " + std::to_string(ch.opcode));
     }
+    if (options_.policy != nullptr) options_.policy->before_call(ch.opcode);
     w.reply.clear();
     Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
     fn(call);
@@ -269,6 +270,9 @@ void Session::add_deferred(std::shared_ptr<DeferredOp> op) {
 }
 
 void Session::complete_deferred(DeferredOp& op, bool succeeded) {
+  // `done` flips under events_mu_, together with the send and the count: whoever sees an op done and
+  // then takes events_mu_ knows its data is on the wire and counted (flush_completed_deferred).
+  std::lock_guard lock(events_mu_);
   if (op.done.exchange(true)) return;
   MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kDeferred), 0, 0, 0};
   const int64_t status = succeeded ? 0 : -1;
@@ -279,7 +283,6 @@ void Session::complete_deferred(DeferredOp& op, bool succeeded) {
   w.put_bytes(succeeded ? op.data.get() : nullptr, succeeded ? op.size : 0);
   std::vector<wire::Segment> segs;
   w.segments(&segs);
-  std::lock_guard lock(events_mu_);
   // Counted even if the send fails: the session is then ending anyway and no reply will follow.
   (void)conn_.events->send(segs);
   deferred_sent_.fetch_add(1, std::memory_order_release);
@@ -297,6 +300,9 @@ void Session::flush_completed_deferred() {
     const int state = op->poll ? op->poll() : 0;
     if (state <= 0) complete_deferred(*op, state == 0);
   }
+  // A vendor callback may be sending an op right now (done already set): wait for it to finish, so
+  // the reply's deferred_sent counts it.
+  { std::lock_guard barrier(events_mu_); }
   std::lock_guard lock(deferred_mu_);
   std::erase_if(deferred_pending_, [](const auto& op) { return op->done.load(); });
 }

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -66,6 +67,9 @@ class Policy {
   // Asked before charging; return false to refuse (the guest gets the API's quota error).
   virtual bool may_charge(ResourceKind kind, uint64_t amount, uint64_t in_use) = 0;
   virtual void charged(ResourceKind kind, int64_t delta) = 0;
+  // Called before each call is dispatched, on the serving thread. It may wait (the daemon's rate
+  // limit and fair-share pacing do), which delays this session only.
+  virtual void before_call(uint32_t opcode) {}
 };
 
 class HandleTable {
@@ -101,6 +105,10 @@ class HandleTable {
   mutable std::shared_mutex mu_;
   std::unordered_map<uint64_t, Entry> by_id_;
   std::unordered_map<void*, uint64_t> by_real_;
+  // Recently released objects, real -> (id, type): a vendor callback that names an object after the
+  // guest released it (a destructor callback) reaches the guest under the id it knew. Bounded.
+  std::unordered_map<void*, std::pair<uint64_t, uint32_t>> released_;
+  std::deque<void*> released_order_;
   uint64_t next_server_id_ = 1;
 };
 

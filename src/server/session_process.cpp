@@ -8,11 +8,14 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/log.h"
 #include "server/handshake.h"
+#include "server/tenant_usage.h"
 #include "transport/shm.h"
 #include "transport/sockets.h"
 
@@ -21,6 +24,47 @@ namespace remora::server {
 namespace {
 
 constexpr auto kReplyTimeout = std::chrono::seconds(10);
+// How often the session adds its counters to the tenant's usage block (what metrics lag by).
+constexpr auto kReportInterval = std::chrono::milliseconds(500);
+
+// Adds a session's counters to its tenant's block: periodically on its own thread, and once more at
+// the end. Only deltas are added, so the block's counters are cumulative over all sessions.
+class StatsReporter {
+ public:
+  StatsReporter(Session::Stats& stats, TenantUsage& usage) : stats_(stats), usage_(usage) {
+    thread_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      while (!cv_.wait_for(lock, kReportInterval, [this] { return stop_; })) report();
+    });
+  }
+  ~StatsReporter() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    report();
+  }
+
+ private:
+  void report() {
+    const uint64_t calls = stats_.calls.load(), in = stats_.bytes_in.load(), out = stats_.bytes_out.load(),
+                   errors = stats_.errors.load();
+    usage_.add_stats(calls - calls_, in - in_, out - out_, errors - errors_);
+    calls_ = calls;
+    in_ = in;
+    out_ = out;
+    errors_ = errors;
+  }
+  Session::Stats& stats_;
+  TenantUsage& usage_;
+  uint64_t calls_ = 0, in_ = 0, out_ = 0, errors_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 // Refuses the guest: logs the reason and sends it. Returns the exit status for a refused session.
 int refuse(int conn_fd, const std::string& reason) {
@@ -141,6 +185,13 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
     log::error("remora session is started by the daemon (remora serve), not by hand");
     return 1;
   }
+  TenantUsage usage;
+  if (config.usage_fd >= 0) {
+    if (Status st = TenantUsage::attach(config.usage_fd, &usage); !st.ok()) {
+      log::error("the tenant's usage block from the daemon: {}", st.str());
+      return 1;
+    }
+  }
   // Blocked before any thread exists, so that every later thread inherits the mask.
   SignalWatcher signals;
 
@@ -232,11 +283,18 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
 
   SessionOptions options;
   options.tenant = hello.tenant;
+  std::optional<TenantPolicy> policy;
+  if (usage.valid()) {
+    policy.emplace(&usage, config.usage_slot);
+    options.policy = &*policy;
+  }
   Status end;
   {
     transport::Channel* calls = connection.calls.get();
     transport::Channel* events = connection.events.get();
     Session session(*api, std::move(connection), options);
+    std::optional<StatsReporter> reporter;
+    if (usage.valid()) reporter.emplace(session.stats(), usage);
     signals.attach(calls, events);
     end = session.run();
     signals.stop();  // before the session (and its channels) go

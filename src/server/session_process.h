@@ -28,6 +28,10 @@ namespace remora::server {
 struct SessionProcessConfig {
   int conn_fd = -1;     // the guest's connection (blocking); owned from here on
   int control_fd = -1;  // the daemon's control socket; owned from here on
+  // The tenant's shared usage block (server/tenant_usage.h) and this session's slot in it; owned from
+  // here on. -1: none (the session runs without limits and reports no counters).
+  int usage_fd = -1;
+  int usage_slot = -1;
   // How long to wait for the control record, and for the events connection of a stream session.
   std::chrono::milliseconds setup_timeout{10000};
 };

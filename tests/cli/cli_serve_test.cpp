@@ -80,7 +80,7 @@ class ServeTest : public ::testing::Test {
     h.api_version = opencl::server_api().version;
     h.pid = static_cast<int32_t>(::getpid());
     h.program = "cli_serve_tests";
-    h.transport = server::kHelloTransportStream;
+    h.transport = protocol::kTransportStream;
     return h;
   }
 
@@ -231,7 +231,7 @@ TEST_F(ServeTest, ShmSessionAttachesAndEndsOnGoodbye) {
   serve();
   Fd sock = dial();
   protocol::Hello h = good_hello();
-  h.transport = server::kHelloTransportShm;
+  h.transport = protocol::kTransportShm;
   protocol::Welcome w;
   ASSERT_TRUE(welcome(hello(sock.get(), h), &w));
   transport::Connection conn;

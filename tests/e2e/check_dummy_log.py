@@ -14,6 +14,7 @@ be present and equal. Expectations are matched in order; other calls may come in
 loader and remora make calls of their own).
 """
 import re
+import zlib
 import sys
 
 
@@ -97,6 +98,11 @@ def check_param(kind, expected, value):
         return None
     if kind == "str":
         want = bytes.fromhex(expected).decode("latin-1")
+        # String arrays are logged as "<strings N crc32=X>", X the crc32 of the strings' bytes in order.
+        m = re.match(r"<strings (\d+) crc32=(?:0x)?([0-9a-fA-F]+)>", value.strip())
+        if m:
+            got = int(m.group(2), 16)
+            return None if got == zlib.crc32(bytes.fromhex(expected)) else "strings crc32 %08x, want crc32 of %r" % (got, want)
         strs = unquote_all(value)
         if want in strs:
             return None

@@ -37,7 +37,9 @@ int main(void) {
 
   char name[64];
   OK(clGetDeviceInfo(dev, CL_DEVICE_NAME, sizeof name, name, NULL));
-  printf("expect clGetDeviceInfo device=handle: param_name=int:%u param_value_size=int:%zu param_value_size_ret=null:\n",
+  // param_value_size_ret is not checked: remora's server always gives the vendor storage for a
+  // length it needs to bound the reply, even when the application passed NULL.
+  printf("expect clGetDeviceInfo device=handle: param_name=int:%u param_value_size=int:%zu\n",
          CL_DEVICE_NAME, sizeof name);
   cl_uint cus = 0;
   size_t cus_ret = 0;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "opencl_guest.h"  // generated: remote stubs, X-macro lists, handle type ids
 
@@ -42,6 +43,40 @@ struct MemRecord {
   std::mutex mu;
   std::unordered_multimap<void*, Mapping> maps;  // guarded by mu
 };
+
+// The shape of a kernel argument as clSetKernelArg saw it; see remora_cl_set_kernel_arg.
+struct ArgShape {
+  enum Kind : uint8_t { kBytes, kMem, kSampler };
+  size_t size = 0;
+  bool null_value = false;
+  Kind kind = kBytes;
+  bool operator==(const ArgShape&) const = default;
+};
+
+// The argument shapes the vendor accepted for one kernel, kept in the kernel's Object::api_data.
+// clSetKernelArg on one kernel is not thread-safe in OpenCL, so neither is this.
+class KernelArgShapes {
+ public:
+  bool accepted(cl_uint index, const ArgShape& s) const {
+    return index < shapes_.size() && valid_[index] && shapes_[index] == s;
+  }
+  void accept(cl_uint index, const ArgShape& s) {
+    if (index >= kMaxArgs) return;
+    if (index >= shapes_.size()) {
+      shapes_.resize(index + 1);
+      valid_.resize(index + 1);
+    }
+    shapes_[index] = s;
+    valid_[index] = true;
+  }
+
+ private:
+  static constexpr cl_uint kMaxArgs = 1024;
+  std::vector<ArgShape> shapes_;
+  std::vector<bool> valid_;
+};
+// The shapes record of a live kernel (created on first use), or nullptr for anything else.
+KernelArgShapes* kernel_arg_shapes(cl_kernel kernel);
 
 // Process-wide glue state, owned next to the Runtime (icd.cpp).
 struct GlueState {

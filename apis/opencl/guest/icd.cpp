@@ -2,6 +2,7 @@
 // and the entry points the system's ICD loader calls (the only symbols exported, see exports.map).
 #include <CL/cl_icd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -79,6 +80,21 @@ remora::guest::Object* live_object(const void* handle, uint32_t type) {
   uint64_t id = 0;
   if (handle == nullptr || !remora_opencl_runtime().objects().to_id(handle, type, &id)) return nullptr;
   return remora::guest::Objects::as_object(handle);
+}
+
+KernelArgShapes* kernel_arg_shapes(cl_kernel kernel) {
+  remora::guest::Object* o = live_object(kernel, kType_cl_kernel);
+  if (o == nullptr) return nullptr;
+  // Created at most once even if two threads race here (which OpenCL does not allow for one kernel
+  // anyway). TODO(perf): freed with neither the kernel nor the Object; a few bytes per kernel.
+  std::atomic_ref<void*> slot(o->api_data);
+  void* current = slot.load(std::memory_order_acquire);
+  if (current == nullptr) {
+    auto* fresh = new KernelArgShapes;
+    if (slot.compare_exchange_strong(current, fresh, std::memory_order_acq_rel)) return fresh;
+    delete fresh;
+  }
+  return static_cast<KernelArgShapes*>(current);
 }
 
 }  // namespace remora::opencl::guest_glue

@@ -7,6 +7,7 @@
 // - Images record their pixel layout: transfer sizes are computed while a call is being encoded, when
 //   no other call may be made.
 #include <cstring>
+#include <optional>
 #include <memory>
 
 #include "glue.h"
@@ -279,28 +280,38 @@ cl_int remora_cl_get_mem_object_info(cl_mem memobj, cl_mem_info param_name, size
 // the server refuses raw pointers for object arguments, so a mistake cannot reach the vendor.
 cl_int remora_cl_set_kernel_arg(cl_kernel kernel, cl_uint arg_index, size_t arg_size,
                                 const void* arg_value) {
+  // What the argument is: plain bytes, or one of our memory objects or samplers (then it travels as a
+  // handle). The bytes are compared against the set of live objects, never dereferenced first.
+  glue::ArgShape shape{arg_size, arg_value == nullptr, glue::ArgShape::kBytes};
+  void* object = nullptr;
   if (arg_size == sizeof(void*) && arg_value != nullptr) {
-    void* value;
-    std::memcpy(&value, arg_value, sizeof(value));
-    if (value != nullptr) {
-      bool known;
-      {
-        glue::GlueState& g = glue::glue_state();
-        std::lock_guard<std::mutex> lock(g.mu);
-        known = g.kernel_arg_objects.count(value) != 0;
-      }
-      if (known) {
-        const uint32_t type = remora::guest::Objects::as_object(value)->type;
-        if (type == kType_cl_mem)
-          return remora_remote_remora_clSetKernelArgHandle(kernel, arg_index, static_cast<cl_mem>(value),
-                                                           nullptr, nullptr);
-        if (type == kType_cl_sampler)
-          return remora_remote_remora_clSetKernelArgHandle(kernel, arg_index, nullptr,
-                                                           static_cast<cl_sampler>(value), nullptr);
-      }
+    std::memcpy(&object, arg_value, sizeof(object));
+    if (object != nullptr) {
+      glue::GlueState& g = glue::glue_state();
+      std::lock_guard<std::mutex> lock(g.mu);
+      if (g.kernel_arg_objects.count(object) == 0) object = nullptr;
     }
+    if (object != nullptr)
+      shape.kind = remora::guest::Objects::as_object(object)->type == kType_cl_mem ? glue::ArgShape::kMem
+                                                                                    : glue::ArgShape::kSampler;
   }
-  return remora_remote_clSetKernelArg(kernel, arg_index, arg_size, arg_value);
+  // The vendor's checks depend only on the argument's shape (index, size, NULL or not, object kind).
+  // Once it accepted a shape, setting the same shape again cannot fail for a live kernel and can be
+  // batched; a new shape waits for the vendor's own answer, so errors come back exactly as natively.
+  glue::KernelArgShapes* known = glue::kernel_arg_shapes(kernel);
+  const bool seen = known != nullptr && known->accepted(arg_index, shape);
+  std::optional<remora::guest::SyncScope> sync;
+  if (!seen) sync.emplace();
+  cl_int err;
+  if (shape.kind == glue::ArgShape::kMem)
+    err = remora_remote_remora_clSetKernelArgHandle(kernel, arg_index, static_cast<cl_mem>(object), nullptr, nullptr);
+  else if (shape.kind == glue::ArgShape::kSampler)
+    err = remora_remote_remora_clSetKernelArgHandle(kernel, arg_index, nullptr, static_cast<cl_sampler>(object),
+                                                    nullptr);
+  else
+    err = remora_remote_clSetKernelArg(kernel, arg_index, arg_size, arg_value);
+  if (!seen && err == CL_SUCCESS && known != nullptr) known->accept(arg_index, shape);
+  return err;
 }
 
 // CL_PROGRAM_BINARIES: param_value is an array of pointers to the application's buffers, one per

@@ -312,7 +312,7 @@ Api fake_api_model() {
   {
     Function f = fn("fake_get_version", 20, "fake_uint", R::kScalar, {});
     f.impl = Implementation::kServerHook;
-    f.hook = "remora_fake_server_get_version";
+    f.server_hook = "remora_fake_server_get_version";
     fns.push_back(f);
     Function g = fn("fake_log", 21, "void", R::kVoid, {string("message")});
     g.impl = Implementation::kGuestHook;

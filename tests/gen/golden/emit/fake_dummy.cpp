@@ -114,9 +114,12 @@ std::string remora_dummy_out(const void* p, uint64_t n, bool single) {
   return single ? "<out>" : "<out " + std::to_string(n) + ">";
 }
 
+// Letters, NUL-terminated: info values are often strings (platform names, the ICD suffix the
+// loader reads), and a pattern that is also a valid C string keeps callers on their normal path.
 void remora_dummy_fill(void* p, uint64_t n, uint32_t opcode) {
   auto* b = static_cast<uint8_t*>(p);
-  for (uint64_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>((opcode + i) & 0xff);
+  for (uint64_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>('A' + (opcode + i) % 26);
+  if (n > 0) b[n - 1] = 0;
 }
 
 // A single OUT value: 1 for integers (a count), the pattern otherwise.
@@ -296,13 +299,13 @@ extern "C" __attribute__((visibility("default"))) fake_program fake_create_progr
   line += " count=" + remora_dummy_value(count);
   std::string strings_text = "NULL";
   if (strings != nullptr) {
-    const uint64_t count = static_cast<uint64_t>(count);
+    const uint64_t remora_count = static_cast<uint64_t>(count);
     uint32_t crc = 0;
-    for (uint64_t i = 0; i < count; ++i) {
+    for (uint64_t i = 0; i < remora_count; ++i) {
       const size_t len = strings[i] == nullptr ? 0 : (lengths == nullptr || lengths[i] == 0) ? std::strlen(strings[i]) : lengths[i];
       if (strings[i] != nullptr) crc = remora_dummy_crc32(strings[i], len, crc);
     }
-    strings_text = "<strings " + std::to_string(count) + " crc32=" + remora_dummy_hex(crc) + ">";
+    strings_text = "<strings " + std::to_string(remora_count) + " crc32=" + remora_dummy_hex(crc) + ">";
   }
   line += " strings=" + strings_text;
   const uint64_t lengths_bytes = lengths != nullptr ? remora_dummy_mul(static_cast<uint64_t>(count), sizeof(size_t)) : 0;
@@ -330,13 +333,13 @@ extern "C" __attribute__((visibility("default"))) fake_program fake_create_progr
   line += " lengths=" + remora_dummy_bytes("in", lengths, lengths_bytes);
   std::string binaries_text = "NULL";
   if (binaries != nullptr) {
-    const uint64_t count = static_cast<uint64_t>(num_devices);
+    const uint64_t remora_count = static_cast<uint64_t>(num_devices);
     uint32_t crc = 0;
-    for (uint64_t i = 0; i < count; ++i) {
+    for (uint64_t i = 0; i < remora_count; ++i) {
       const size_t len = binaries[i] != nullptr && lengths != nullptr ? lengths[i] : 0;
       if (binaries[i] != nullptr) crc = remora_dummy_crc32(binaries[i], len, crc);
     }
-    binaries_text = "<binaries " + std::to_string(count) + " crc32=" + remora_dummy_hex(crc) + ">";
+    binaries_text = "<binaries " + std::to_string(remora_count) + " crc32=" + remora_dummy_hex(crc) + ">";
   }
   line += " binaries=" + binaries_text;
   const uint64_t binary_status_bytes = binary_status != nullptr ? remora_dummy_mul(static_cast<uint64_t>(num_devices), sizeof(fake_status)) : 0;

@@ -182,10 +182,10 @@ extern "C" fake_context remora_remote_fake_create_context(const fake_property *p
   }
   std::vector<uint64_t> devices_ids;
   if (devices != nullptr) {
-    const uint64_t n = static_cast<uint64_t>(num_devices);
-    if (n > remora::wire::Limits{}.max_array_count) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
-    devices_ids.resize(n);
-    for (uint64_t i = 0; i < n; ++i)
+    const uint64_t remora_n = static_cast<uint64_t>(num_devices);
+    if (remora_n > remora::wire::Limits{}.max_array_count) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
+    devices_ids.resize(remora_n);
+    for (uint64_t i = 0; i < remora_n; ++i)
       if (!rt.objects().to_id(devices[i], kType_fake_device, &devices_ids[i])) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_DEVICE; return nullptr; }
   }
   const uint64_t pfn_notify_cb = pfn_notify != nullptr ? rt.callbacks().add(&remora_invoke_remora_fake_create_context_pfn_notify_fn, reinterpret_cast<void*>(pfn_notify), user_data, false) : 0;
@@ -383,9 +383,9 @@ extern "C" fake_program remora_remote_fake_create_program_with_source(fake_conte
   if (strings == nullptr) {
     w.put_u64(remora::wire::kAbsent);
   } else {
-    const uint64_t count = static_cast<uint64_t>(count);
-    w.put_u64(count);
-    for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t remora_count = static_cast<uint64_t>(count);
+    w.put_u64(remora_count);
+    for (uint64_t i = 0; i < remora_count; ++i) {
       const size_t len = strings[i] == nullptr ? 0 : (lengths == nullptr || lengths[i] == 0) ? std::strlen(strings[i]) : lengths[i];
       w.put_bytes(strings[i], len);
     }
@@ -411,10 +411,10 @@ extern "C" fake_program remora_remote_fake_create_program_with_binary(fake_conte
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_CONTEXT; return nullptr; }
   std::vector<uint64_t> device_list_ids;
   if (device_list != nullptr) {
-    const uint64_t n = static_cast<uint64_t>(num_devices);
-    if (n > remora::wire::Limits{}.max_array_count) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
-    device_list_ids.resize(n);
-    for (uint64_t i = 0; i < n; ++i)
+    const uint64_t remora_n = static_cast<uint64_t>(num_devices);
+    if (remora_n > remora::wire::Limits{}.max_array_count) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
+    device_list_ids.resize(remora_n);
+    for (uint64_t i = 0; i < remora_n; ++i)
       if (!rt.objects().to_id(device_list[i], kType_fake_device, &device_list_ids[i])) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_DEVICE; return nullptr; }
   }
   if (binaries != nullptr && static_cast<uint64_t>(num_devices) > remora::wire::Limits{}.max_array_count) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
@@ -430,9 +430,9 @@ extern "C" fake_program remora_remote_fake_create_program_with_binary(fake_conte
   if (binaries == nullptr) {
     w.put_u64(remora::wire::kAbsent);
   } else {
-    const uint64_t count = static_cast<uint64_t>(num_devices);
-    w.put_u64(count);
-    for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t remora_count = static_cast<uint64_t>(num_devices);
+    w.put_u64(remora_count);
+    for (uint64_t i = 0; i < remora_count; ++i) {
       w.put_bytes(binaries[i], lengths != nullptr ? lengths[i] : 0);
     }
   }
@@ -465,10 +465,10 @@ extern "C" fake_status remora_remote_fake_build_program(fake_program program, fa
   if (!rt.objects().to_id(program, kType_fake_program, &program_id)) return FAKE_INVALID_PROGRAM;
   std::vector<uint64_t> device_list_ids;
   if (device_list != nullptr) {
-    const uint64_t n = static_cast<uint64_t>(num_devices);
-    if (n > remora::wire::Limits{}.max_array_count) return FAKE_INVALID_VALUE;
-    device_list_ids.resize(n);
-    for (uint64_t i = 0; i < n; ++i)
+    const uint64_t remora_n = static_cast<uint64_t>(num_devices);
+    if (remora_n > remora::wire::Limits{}.max_array_count) return FAKE_INVALID_VALUE;
+    device_list_ids.resize(remora_n);
+    for (uint64_t i = 0; i < remora_n; ++i)
       if (!rt.objects().to_id(device_list[i], kType_fake_device, &device_list_ids[i])) return FAKE_INVALID_DEVICE;
   }
   const uint64_t pfn_notify_cb = pfn_notify != nullptr ? rt.callbacks().add(&remora_invoke_remora_fake_build_program_pfn_notify_fn, reinterpret_cast<void*>(pfn_notify), user_data, true) : 0;
@@ -551,10 +551,10 @@ extern "C" fake_status remora_remote_fake_enqueue_write(fake_queue queue, fake_b
   }
   std::vector<uint64_t> event_wait_list_ids;
   if (event_wait_list != nullptr) {
-    const uint64_t n = static_cast<uint64_t>(num_events_in_wait_list);
-    if (n > remora::wire::Limits{}.max_array_count) return FAKE_INVALID_VALUE;
-    event_wait_list_ids.resize(n);
-    for (uint64_t i = 0; i < n; ++i)
+    const uint64_t remora_n = static_cast<uint64_t>(num_events_in_wait_list);
+    if (remora_n > remora::wire::Limits{}.max_array_count) return FAKE_INVALID_VALUE;
+    event_wait_list_ids.resize(remora_n);
+    for (uint64_t i = 0; i < remora_n; ++i)
       if (!rt.objects().to_id(event_wait_list[i], kType_fake_event, &event_wait_list_ids[i])) return FAKE_INVALID_EVENT;
   }
   remora::guest::Object* event_obj = event != nullptr ? rt.objects().create(kType_fake_event) : nullptr;
@@ -587,7 +587,6 @@ extern "C" fake_status remora_remote_fake_enqueue_write(fake_queue queue, fake_b
 extern "C" fake_status remora_remote_fake_enqueue_read(fake_queue queue, fake_buffer buffer, fake_bool blocking_read, size_t offset, size_t size, void *ptr, fake_uint num_events_in_wait_list, const fake_event *event_wait_list, fake_event *event) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
-  const bool remora_async = rt.async_enabled() && !(blocking_read);
   const bool remora_deferred = !(blocking_read);
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
@@ -600,10 +599,10 @@ extern "C" fake_status remora_remote_fake_enqueue_read(fake_queue queue, fake_bu
   }
   std::vector<uint64_t> event_wait_list_ids;
   if (event_wait_list != nullptr) {
-    const uint64_t n = static_cast<uint64_t>(num_events_in_wait_list);
-    if (n > remora::wire::Limits{}.max_array_count) return FAKE_INVALID_VALUE;
-    event_wait_list_ids.resize(n);
-    for (uint64_t i = 0; i < n; ++i)
+    const uint64_t remora_n = static_cast<uint64_t>(num_events_in_wait_list);
+    if (remora_n > remora::wire::Limits{}.max_array_count) return FAKE_INVALID_VALUE;
+    event_wait_list_ids.resize(remora_n);
+    for (uint64_t i = 0; i < remora_n; ++i)
       if (!rt.objects().to_id(event_wait_list[i], kType_fake_event, &event_wait_list_ids[i])) return FAKE_INVALID_EVENT;
   }
   const uint64_t ptr_token = remora_deferred && ptr != nullptr ? rt.deferred().expect(ptr, ptr_bytes) : 0;
@@ -619,11 +618,6 @@ extern "C" fake_status remora_remote_fake_enqueue_read(fake_queue queue, fake_bu
   w.put(num_events_in_wait_list);
   w.put_bytes_copy(event_wait_list != nullptr ? remora_nonnull(event_wait_list_ids.data()) : nullptr, event_wait_list_ids.size() * sizeof(uint64_t));
   { const uint64_t id = event_obj ? event_obj->id : 0; w.put_bytes_copy(event_obj ? &id : nullptr, sizeof(id)); }
-  if (remora_async) {
-    if (!rt.end_async(kOp_fake_enqueue_read).ok()) { remora_undo(); return FAKE_DEVICE_NOT_AVAILABLE; }
-    if (event != nullptr) *event = reinterpret_cast<fake_event>(event_obj);
-    return FAKE_SUCCESS;
-  }
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_enqueue_read, &reply).ok()) { remora_undo(); return FAKE_DEVICE_NOT_AVAILABLE; }
   remora::wire::Reader& r = reply.body;

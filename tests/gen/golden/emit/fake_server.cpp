@@ -1104,6 +1104,8 @@ bool load_vendor(const std::string& path, std::string* error) {
   if (v.fake_finish == nullptr) { ++missing; remora::log::debug("vendor library {} lacks fake_finish", lib); }
   v.fake_release_event = reinterpret_cast<decltype(v.fake_release_event)>(dlsym(dl, "fake_release_event"));
   if (v.fake_release_event == nullptr) { ++missing; remora::log::debug("vendor library {} lacks fake_release_event", lib); }
+  v.fake_get_extension_address = reinterpret_cast<decltype(v.fake_get_extension_address)>(dlsym(dl, "fake_get_extension_address"));
+  if (v.fake_get_extension_address == nullptr) { ++missing; remora::log::debug("vendor library {} lacks fake_get_extension_address", lib); }
   v.fake_get_version = reinterpret_cast<decltype(v.fake_get_version)>(dlsym(dl, "fake_get_version"));
   if (v.fake_get_version == nullptr) { ++missing; remora::log::debug("vendor library {} lacks fake_get_version", lib); }
   v.fake_log = reinterpret_cast<decltype(v.fake_log)>(dlsym(dl, "fake_log"));

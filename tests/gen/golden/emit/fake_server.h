@@ -45,6 +45,7 @@ struct Vendor {
   decltype(&::fake_enqueue_read) fake_enqueue_read = nullptr;
   decltype(&::fake_finish) fake_finish = nullptr;
   decltype(&::fake_release_event) fake_release_event = nullptr;
+  decltype(&::fake_get_extension_address) fake_get_extension_address = nullptr;
   decltype(&::fake_get_version) fake_get_version = nullptr;
   decltype(&::fake_log) fake_log = nullptr;
   decltype(&::fake_ext_set_level) fake_ext_set_level = nullptr;

@@ -1,0 +1,254 @@
+#include "server/daemon_config.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <cctype>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace remora::server {
+
+TokenDigest sha256(std::string_view token) {
+  TokenDigest d{};
+  unsigned int len = 0;
+  // EVP_Digest is one-shot and thread-safe; it fails only on allocation failure, when the digest stays
+  // zero and so matches no configured token (a configured digest of zero is refused at load).
+  if (EVP_Digest(token.data(), token.size(), d.data(), &len, EVP_sha256(), nullptr) != 1 || len != d.size()) d.fill(0);
+  return d;
+}
+
+std::string to_hex(const TokenDigest& d) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(d.size() * 2);
+  for (uint8_t b : d) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
+namespace {
+
+bool parse_hex_digest(std::string_view hex, TokenDigest* out) {
+  if (hex.size() != out->size() * 2) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < out->size(); ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+std::string where(const toml::node& n, const std::string& origin) {
+  const auto& src = n.source();
+  if (src.begin.line == 0) return origin;
+  return origin + ":" + std::to_string(src.begin.line);
+}
+
+Status bad(const toml::node& n, const std::string& origin, const std::string& what) {
+  return Status(Code::kInvalid, where(n, origin) + ": " + what);
+}
+
+// A non-negative integer (or, for sizes, a size string) no larger than `max`.
+Status read_count(const toml::node& n, const std::string& origin, const std::string& key, bool size_strings,
+                  uint64_t max, uint64_t* out) {
+  if (const auto* i = n.as_integer()) {
+    if (i->get() < 0 || static_cast<uint64_t>(i->get()) > max) {
+      return bad(n, origin, key + " = " + std::to_string(i->get()) + " is out of range (0.." + std::to_string(max) + ")");
+    }
+    *out = static_cast<uint64_t>(i->get());
+    return Status::Ok();
+  }
+  if (const auto* s = n.as_string(); s != nullptr && size_strings) {
+    if (!parse_byte_size(s->get(), out) || *out > max) {
+      return bad(n, origin, key + " = \"" + s->get() + "\" is not a size (examples: 1073741824, \"8GiB\", \"512MiB\")");
+    }
+    return Status::Ok();
+  }
+  return bad(n, origin, key + " must be " + (size_strings ? "a number of bytes or a size string" : "an integer"));
+}
+
+Status parse_tenant(const std::string& name, const toml::table& t, const std::string& origin, TenantConfig* out) {
+  out->name = name;
+  const std::string pre = "tenant '" + name + "': ";
+  bool have_token = false;
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    if (key == "token_sha256") {
+      const auto* s = v.as_string();
+      if (s == nullptr || !parse_hex_digest(s->get(), &out->token)) {
+        return bad(v, origin, pre + "token_sha256 must be 64 hex digits (e.g. from `printf %s TOKEN | sha256sum`)");
+      }
+      have_token = true;
+    } else if (key == "token") {
+      const auto* s = v.as_string();
+      if (s == nullptr || s->get().empty()) return bad(v, origin, pre + "token must be a non-empty string");
+      out->token = sha256(s->get());
+      have_token = true;
+    } else if (key == "device_memory") {
+      if (Status st = read_count(v, origin, pre + key, true, std::numeric_limits<uint64_t>::max(), &out->limits.device_memory); !st.ok()) return st;
+    } else if (key == "max_sessions") {
+      uint64_t n = 0;
+      if (Status st = read_count(v, origin, pre + key, false, 1 << 20, &n); !st.ok()) return st;
+      out->limits.max_sessions = static_cast<uint32_t>(n);
+    } else if (key == "calls_per_second") {
+      if (Status st = read_count(v, origin, pre + key, false, uint64_t{1} << 40, &out->limits.calls_per_second); !st.ok()) return st;
+    } else if (key == "weight") {
+      uint64_t n = 0;
+      if (Status st = read_count(v, origin, pre + key, false, 1 << 20, &n); !st.ok()) return st;
+      if (n == 0) return bad(v, origin, pre + "weight must be at least 1");
+      out->limits.weight = static_cast<uint32_t>(n);
+    } else if (key == "devices") {
+      // TODO(security): per-tenant device visibility needs the session to filter clGetPlatformIDs /
+      // clGetDeviceIDs, which the OpenCL glue does not offer yet. Refusing the key is better than a
+      // tenant silently seeing every device.
+      return bad(v, origin, pre + "devices (per-tenant device visibility) is not implemented yet; remove the key");
+    } else {
+      return bad(v, origin, pre + "unknown key \"" + key +
+                                "\" (known: token_sha256, token, device_memory, max_sessions, calls_per_second, weight, devices)");
+    }
+  }
+  if (!have_token) return bad(t, origin, pre + "needs token_sha256 (or token)");
+  if (out->token == TokenDigest{}) return bad(t, origin, pre + "a token digest of all zeros is not accepted");
+  return Status::Ok();
+}
+
+Status read_string(const toml::node& n, const std::string& origin, const std::string& key, std::string* out) {
+  const auto* s = n.as_string();
+  if (s == nullptr) return bad(n, origin, key + " must be a string");
+  *out = s->get();
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool parse_byte_size(std::string_view text, uint64_t* out) {
+  size_t i = 0;
+  uint64_t value = 0;
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    const uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
+  std::string_view unit = text.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  uint64_t mult = 1;
+  static const struct {
+    const char* name;
+    uint64_t mult;
+  } kUnits[] = {{"", 1},
+                {"B", 1},
+                {"k", 1000},
+                {"K", 1000},
+                {"KB", 1000},
+                {"KiB", uint64_t{1} << 10},
+                {"M", 1000 * 1000},
+                {"MB", 1000 * 1000},
+                {"MiB", uint64_t{1} << 20},
+                {"G", uint64_t{1000} * 1000 * 1000},
+                {"GB", uint64_t{1000} * 1000 * 1000},
+                {"GiB", uint64_t{1} << 30},
+                {"T", uint64_t{1000} * 1000 * 1000 * 1000},
+                {"TB", uint64_t{1000} * 1000 * 1000 * 1000},
+                {"TiB", uint64_t{1} << 40}};
+  bool found = false;
+  for (const auto& u : kUnits) {
+    if (unit == u.name) {
+      mult = u.mult;
+      found = true;
+      break;
+    }
+  }
+  if (!found || value > std::numeric_limits<uint64_t>::max() / mult) return false;
+  *out = value * mult;
+  return true;
+}
+
+Status DaemonConfig::parse(std::string_view text, const std::string& origin, DaemonConfig* out) {
+  *out = DaemonConfig{};
+  toml::table doc;
+  try {
+    doc = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return Status(Code::kInvalid, origin + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  for (const auto& [k, v] : doc) {
+    const std::string key(k.str());
+    if (key == "server") {
+      const auto* server = v.as_table();
+      if (server == nullptr) return bad(v, origin, "[server] must be a table");
+      for (const auto& [sk, sv] : *server) {
+        const std::string skey(sk.str());
+        if (skey == "listen") {
+          const auto* arr = sv.as_array();
+          if (arr == nullptr) return bad(sv, origin, "server.listen must be an array of endpoint strings");
+          for (const auto& e : *arr) {
+            std::string ep;
+            if (Status st = read_string(e, origin, "server.listen entries", &ep); !st.ok()) return st;
+            out->listen.push_back(ep);
+          }
+        } else if (skey == "admin") {
+          if (Status st = read_string(sv, origin, "server.admin", &out->admin); !st.ok()) return st;
+        } else if (skey == "metrics") {
+          if (Status st = read_string(sv, origin, "server.metrics", &out->metrics); !st.ok()) return st;
+        } else if (skey == "vendor_library") {
+          if (Status st = read_string(sv, origin, "server.vendor_library", &out->vendor_library); !st.ok()) return st;
+        } else {
+          return bad(sv, origin, "unknown key server." + skey + " (known: listen, admin, metrics, vendor_library)");
+        }
+      }
+    } else if (key == "tenants") {
+      const auto* tenants = v.as_table();
+      if (tenants == nullptr) return bad(v, origin, "[tenants] must be a table of [tenants.NAME] tables");
+      for (const auto& [tk, tv] : *tenants) {
+        const std::string name(tk.str());
+        const auto* t = tv.as_table();
+        if (t == nullptr) return bad(tv, origin, "tenants." + name + " must be a table");
+        if (name.empty()) return bad(tv, origin, "a tenant's name must not be empty");
+        TenantConfig tc;
+        if (Status st = parse_tenant(name, *t, origin, &tc); !st.ok()) return st;
+        out->tenants.emplace(name, std::move(tc));
+      }
+    } else {
+      return bad(v, origin, "unknown table or key \"" + key + "\" (known: [server], [tenants.NAME])");
+    }
+  }
+  return Status::Ok();
+}
+
+Status DaemonConfig::load(const std::string& path, DaemonConfig* out) {
+  std::ifstream in(path);
+  if (!in) return Status(Code::kInvalid, "cannot read the config file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path, out);
+}
+
+const TenantConfig* DaemonConfig::authenticate(const std::string& tenant, std::string_view token) const {
+  // The digest of the offered token is computed whatever the name, and compared against a real or a
+  // dummy digest, so timing tells neither which names exist nor how much of a token matched.
+  static const TokenDigest kDummy = [] {
+    TokenDigest d;
+    d.fill(0xa5);
+    return d;
+  }();
+  const TokenDigest offered = sha256(token);
+  auto it = tenants.find(tenant);
+  const TokenDigest& expected = it != tenants.end() ? it->second.token : kDummy;
+  const bool match = CRYPTO_memcmp(offered.data(), expected.data(), offered.size()) == 0;
+  if (it == tenants.end() || !match || token.empty()) return nullptr;
+  return &it->second;
+}
+
+}  // namespace remora::server

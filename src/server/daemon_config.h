@@ -1,0 +1,75 @@
+// The daemon's configuration file (`remora serve --config FILE`, TOML): endpoints and tenants.
+//
+//   [server]
+//   listen = ["unix:/run/remora/remora.sock", "tcp:0.0.0.0:7070"]
+//   admin = "unix:/run/remora/admin.sock"
+//   metrics = "tcp:127.0.0.1:9470"
+//   vendor_library = ""
+//
+//   [tenants.alice]
+//   token_sha256 = "<64 hex digits>"     # or: token = "plain text" (discouraged)
+//   device_memory = "8GiB"               # or a number of bytes; 0 / absent: unlimited
+//   max_sessions = 4                     # 0 / absent: unlimited
+//   calls_per_second = 100000            # 0 / absent: unlimited
+//   weight = 1                           # share of device time (fair sharing; see docs/daemon.md)
+//   devices = [0, "pocl"]                # not enforced yet: refused with a clear error
+//
+// With a config that names tenants, every new session must name one of them and present its token.
+// Tokens are kept only as SHA-256 digests in memory (a plain `token` is hashed when read) and are
+// compared in constant time. Nothing here ever logs a token or its digest.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace remora::server {
+
+using TokenDigest = std::array<uint8_t, 32>;
+
+// SHA-256 of `token` (OpenSSL libcrypto).
+TokenDigest sha256(std::string_view token);
+// "0a1b..." (64 lowercase hex digits).
+std::string to_hex(const TokenDigest& d);
+
+struct TenantLimits {
+  uint64_t device_memory = 0;     // bytes across all the tenant's sessions; 0: unlimited
+  uint32_t max_sessions = 0;      // concurrent sessions; 0: unlimited
+  uint64_t calls_per_second = 0;  // API calls across all the tenant's sessions; 0: unlimited
+  uint32_t weight = 1;            // relative share of device time when tenants compete (>= 1)
+};
+
+struct TenantConfig {
+  std::string name;
+  TokenDigest token{};
+  TenantLimits limits;
+};
+
+struct DaemonConfig {
+  std::vector<std::string> listen;  // endpoint strings, as written
+  std::string admin;
+  std::string metrics;
+  std::string vendor_library;
+  std::map<std::string, TenantConfig> tenants;  // by name
+
+  // Parses a TOML document; `origin` names it in errors ("remora.toml"). Errors name the key and,
+  // where toml++ knows it, the line.
+  static Status parse(std::string_view text, const std::string& origin, DaemonConfig* out);
+  static Status load(const std::string& path, DaemonConfig* out);
+
+  // Whether sessions must authenticate: a config with at least one tenant.
+  bool authenticates() const { return !tenants.empty(); }
+  // The tenant whose name and token both match, or nullptr. Takes the same time whether the name is
+  // unknown or the token wrong (an unknown name is compared against a dummy digest).
+  const TenantConfig* authenticate(const std::string& tenant, std::string_view token) const;
+};
+
+// "8GiB", "512MiB", "1000000", "2G" (decimal k/M/G/T too). False for anything else or overflow.
+bool parse_byte_size(std::string_view text, uint64_t* out);
+
+}  // namespace remora::server
