@@ -288,8 +288,8 @@ def plot(doc, path):
             if v:
                 xs.append(j + k * width)
                 ys.append(v["median"])
-                errs[0].append(v["median"] - v["lo"])
-                errs[1].append(v["hi"] - v["median"])
+                errs[0].append(max(0.0, v["median"] - v["lo"]))
+                errs[1].append(max(0.0, v["hi"] - v["median"]))
         ax.bar(xs, ys, width, yerr=errs, label=config, color=colors[config])
     ax.set_xticks([j + width * (len(configs) - 1) / 2 for j in range(len(ids))])
     ax.set_xticklabels(["sync round\ntrip", "cached\nquery", "kernel +\nfinish", "4 B write", "8 threads\nper call"])

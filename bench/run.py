@@ -258,7 +258,10 @@ def main():
     text = report.markdown(doc, regressions, drift, baseline is not None)
     with open(os.path.join(args.out, "latest.md"), "w") as f:
         f.write(text)
-    plot = report.plot(doc, os.path.join(args.out, "latest.svg"))
+    try:
+        plot = report.plot(doc, os.path.join(args.out, "latest.svg"))
+    except Exception as e:  # the figure is a convenience: the tables and the comparison still stand
+        plot = f"{type(e).__name__}: {e}"
     print(report.console(doc, regressions, drift, baseline is not None))
     print(f"\nwrote {args.out}/latest.json, latest.md" + (", latest.svg" if plot else " (no plot: " + str(plot) + ")"))
     if args.write_baseline:
