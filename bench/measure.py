@@ -58,11 +58,9 @@ class MeasureError(Exception):
 class Runner:
     """Runs commands natively or through remora, each under a time limit."""
 
-    def __init__(self, build_dir, log):
-        self.build_dir = build_dir
+    def __init__(self, build_dir):
         self.remora = os.path.join(build_dir, "bin", "remora")
         self.micro = os.path.join(build_dir, "bin", "opencl_micro")
-        self.log = log
 
     def command(self, config, argv, connect=None):
         if config == NATIVE:
@@ -362,6 +360,8 @@ def clpeak(runner, config, test):
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise MeasureError(f"timed out after 600 s: {' '.join(cmd)}")
+    except OSError as e:
+        raise MeasureError(f"cannot run clpeak (Debian package clpeak): {e}")
     sections = {}
     current = None
     for line in proc.stdout.splitlines():

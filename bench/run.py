@@ -39,7 +39,7 @@ CLPEAK_TESTS = ["--global-bandwidth", "--compute-sp", "--compute-integer", "--tr
 class Suite:
     def __init__(self, args):
         self.args = args
-        self.runner = measure.Runner(args.build, self.log)
+        self.runner = measure.Runner(args.build)
         self.metrics = {}  # id -> Metric, in the order first seen
         self.configs = [NATIVE]
         self.unavailable = {}  # transport -> why it is not measured
