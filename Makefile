@@ -24,5 +24,10 @@ test: build
 demo: build
 	@scripts/demo.sh $(BUILD)
 
+# Native vs remora on every transport, side by side (BENCHMARKS.md). BENCH_ARGS=--quick for a smoke
+# run; BENCH_STRICT=1 makes a regression against bench/results/baseline.json fail the target.
+bench: build
+	/usr/bin/python3 bench/run.py --build $(BUILD) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(BUILD)
