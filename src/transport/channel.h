@@ -55,7 +55,8 @@ class Message {
   void reset();
 
  private:
-  std::vector<uint64_t> storage_;  // uint64_t for alignment
+  std::unique_ptr<uint64_t[]> storage_;  // uint64_t for alignment
+  size_t capacity_words_ = 0;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   Lender* lender_ = nullptr;

@@ -14,22 +14,26 @@ constexpr size_t kKeepStorageBytes = size_t{64} << 20;
 Message& Message::operator=(Message&& o) noexcept {
   if (this == &o) return *this;
   reset();
-  // Moving a vector keeps its buffer, so data_ stays valid when it points into o.storage_.
+  // Moving the buffer keeps its address, so data_ stays valid when it points into o.storage_.
   storage_ = std::move(o.storage_);
+  capacity_words_ = std::exchange(o.capacity_words_, 0);
   data_ = std::exchange(o.data_, nullptr);
   size_ = std::exchange(o.size_, 0);
   lender_ = std::exchange(o.lender_, nullptr);
   token_ = std::exchange(o.token_, 0);
-  o.storage_.clear();
   return *this;
 }
 
 uint8_t* Message::own(size_t size) {
   reset();
   const size_t words = (size + sizeof(uint64_t) - 1) / sizeof(uint64_t);
-  // Grow only: resize value-initialises new words, so shrinking and regrowing would zero them again.
-  if (words > storage_.size()) storage_.resize(words);
-  data_ = reinterpret_cast<uint8_t*>(storage_.data());
+  // Grow only, and without initialising: the caller overwrites every byte it asked for, and zeroing
+  // a large message first would cost as much as receiving it.
+  if (words > capacity_words_) {
+    storage_.reset(new uint64_t[words]);
+    capacity_words_ = words;
+  }
+  data_ = reinterpret_cast<uint8_t*>(storage_.get());
   size_ = size;
   return const_cast<uint8_t*>(data_);
 }
@@ -50,7 +54,10 @@ void Message::reset() {
   }
   data_ = nullptr;
   size_ = 0;
-  if (storage_.size() * sizeof(uint64_t) > kKeepStorageBytes) std::vector<uint64_t>().swap(storage_);
+  if (capacity_words_ * sizeof(uint64_t) > kKeepStorageBytes) {
+    storage_.reset();
+    capacity_words_ = 0;
+  }
 }
 
 }  // namespace remora::transport
