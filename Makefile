@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test test-gpu demo bench clean
 
 all: build
 
@@ -20,6 +20,10 @@ build: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# On a machine with an NVIDIA GPU and CUDA: driver-API programs natively and through remora, compared.
+test-gpu: build
+	tests/gpu/run.sh $(BUILD)
 
 demo: build
 	@scripts/demo.sh $(BUILD)

@@ -37,6 +37,14 @@
 #define REMORA_API(name, errors)                                                               \
   static const int remora_api_##name REMORA_ANNOTATE_("api=" #name) REMORA_ANNOTATE_("errors=" errors) = 0
 
+// Per-thread API state that every forwarded call carries ahead of its arguments (CUDA's current
+// context: which context a call works in is the calling thread's, not an argument). The guest calls
+// `uint64_t guest_fn(remora::guest::Runtime &)` while encoding each call; the server calls
+// `void server_fn(remora::server::Call &, uint64_t state)` before decoding the call's arguments, on the
+// thread that runs the vendor call. Both are hand-written glue; the generated headers declare them.
+#define REMORA_THREAD_STATE(guest_fn, server_fn) \
+  static const int remora_thread_state REMORA_ANNOTATE_("thread_state=" #guest_fn "," #server_fn) = 0
+
 // Declares an opaque handle type and the API error for a bad handle of that type.
 #define REMORA_HANDLE(type, invalid_error)                                                     \
   extern type remora_handle_##type REMORA_ANNOTATE_("handle") REMORA_ANNOTATE_("invalid=" #invalid_error)

@@ -11,6 +11,9 @@
 #include "cli/status.h"
 #include "common/log.h"
 #include "opencl_server.h"
+#ifdef REMORA_WITH_CUDA
+#include "cuda_server.h"
+#endif
 #include "server/daemon.h"
 #include "server/session_process.h"
 #include "transport/endpoint.h"
@@ -91,7 +94,12 @@ int serve_command(ServeArgs args) {
 int main(int argc, char** argv) {
   remora::log::set_side("cli");
   // The APIs this binary serves. The one list: the session process picks from it by Hello.api.
-  const remora::server::ApiServer* const apis[] = {&remora::opencl::server_api()};
+  const remora::server::ApiServer* const apis[] = {
+      &remora::opencl::server_api(),
+#ifdef REMORA_WITH_CUDA
+      &remora::cuda::server_api(),
+#endif
+  };
 
   CLI::App app{"remora: API remoting for accelerators. Runs OpenCL programs with their calls served by a\n"
                "remora server process that owns the real device."};
@@ -100,7 +108,7 @@ int main(int argc, char** argv) {
 
   // remora run
   remora::cli::RunOptions run_opts;
-  CLI::App* run = app.add_subcommand("run", "Run a program with its OpenCL calls forwarded through remora");
+  CLI::App* run = app.add_subcommand("run", "Run a program with its OpenCL and CUDA driver API calls forwarded through remora");
   run->add_option("--connect", run_opts.connect,
                   "Server endpoint (unix:PATH or tcp:HOST:PORT); default: $REMORA_CONNECT, else a private server "
                   "for this run");
@@ -110,7 +118,8 @@ int main(int argc, char** argv) {
   run->add_option("--tenant", run_opts.tenant, "Tenant name the server accounts this program to");
   run->add_option("--token-file", run_opts.token_file, "File whose first line is the credential for the server");
   run->add_option("--vendor-library", run_opts.vendor_library,
-                  "OpenCL vendor library for the private server (default: the system's libOpenCL.so.1)");
+                  "Vendor library for the private server's sessions (default: each API's own, libOpenCL.so.1 "
+                  "or libcuda.so.1)");
   run->add_option("command", run_opts.command, "The program and its arguments (after --)")->required();
   run->positionals_at_end();
   run->footer("Example: remora run -- ./vecadd\n         remora run --transport tcp -- ./vecadd");

@@ -39,7 +39,7 @@ std::string describe_wait(int status) {
   return "wait status " + std::to_string(status);
 }
 
-// The private directory: socket, remora.icd. Removed, with what is in it, when the run ends.
+// The private directory: socket, remora.icd, the libcuda.so.1 link. Removed, with what is in it, when the run ends.
 class PrivateDir {
  public:
   bool create(std::string* error) {
@@ -288,12 +288,32 @@ int run_command(const RunOptions& options) {
     log::warn("--vendor-library applies to a private server only; the server at {} chooses its own", connect);
   }
 
+  // CUDA: the program's own loading of libcuda.so.1 (linked or dlopen'ed) finds remora's guest
+  // library through a link in the private directory, put first on its library path. The private
+  // server keeps the original environment, so its driver is the system's.
+  const std::string cuda_lib = fs::path(lib).parent_path() / "libremora-cuda.so";
+  std::string library_path;
+  {
+    std::error_code ec;
+    if (fs::exists(cuda_lib, ec)) {
+      fs::create_symlink(cuda_lib, fs::path(dir.path()) / "libcuda.so.1", ec);
+      if (ec) {
+        complain("cannot link libcuda.so.1 in " + dir.path() + ": " + ec.message());
+        return 2;
+      }
+      library_path = dir.path();
+      if (const char* old = std::getenv("LD_LIBRARY_PATH"); old != nullptr && *old != '\0')
+        library_path += std::string(":") + old;
+    }
+  }
+
   std::vector<std::pair<std::string, std::string>> vars = {
       {"OCL_ICD_VENDORS", icd},
       {"OCL_ICD_FILENAMES", lib},  // the Khronos loader's way to name an ICD
       {"REMORA_CONNECT", connect},
       {"REMORA_TRANSPORT", transport::transport_kind_name(kind)},
   };
+  if (!library_path.empty()) vars.emplace_back("LD_LIBRARY_PATH", library_path);
   if (!options.tenant.empty()) vars.emplace_back("REMORA_TENANT", options.tenant);
   if (!options.token_file.empty()) {
     std::error_code ec;

@@ -117,6 +117,7 @@ class StubWriter {
       if (!p.consumed) validate(p);
     create();
     w_.line("[[maybe_unused]] remora::wire::Writer& w = rt.begin_call();");
+    if (!api_.thread_state_guest.empty()) w_.line("w.put_u64({}(rt));  // REMORA_THREAD_STATE", api_.thread_state_guest);
     for (const Param& p : f_.params)
       if (!p.consumed) encode(p);
     if (async_capable(f_)) async_branch();
@@ -528,6 +529,26 @@ std::string emit_guest_source(const Api& api) {
     if (is_forwarded(f)) StubWriter(api, f, w, per_function[&f]).emit();
     if (f.impl == Implementation::kUnsupported) emit_unsupported(w, api, f);
   }
+  // Exported entry points, for a guest library that stands in for the vendor's own (CUDA's libcuda)
+  // rather than being reached through a dispatch table (OpenCL's ICD): compiled only when the build
+  // defines REMORA_<API>_EXPORT_ENTRY_POINTS. remora's own auxiliary calls are never exported.
+  w.line("#ifdef REMORA_{}_EXPORT_ENTRY_POINTS", upper(api.name));
+  for (const Function& f : api.functions) {
+    if (f.auxiliary) continue;
+    std::string entry;
+    switch (f.impl) {
+      case Implementation::kGenerated:
+      case Implementation::kServerHook: entry = "remora_remote_" + f.name; break;
+      case Implementation::kGuestHook:
+      case Implementation::kLocal: entry = f.hook; break;
+      case Implementation::kUnsupported: entry = "remora_unsupported_" + f.name; break;
+    }
+    w.open("extern \"C\" __attribute__((visibility(\"default\"))) {} {{", prototype(f, f.name));
+    w.line("{}{}({});", f.returns == Function::Returns::kVoid ? "" : "return ", entry, arg_names(f));
+    w.close();
+  }
+  w.line("#endif  // REMORA_{}_EXPORT_ENTRY_POINTS", upper(api.name));
+  w.blank();
   // The descriptor.
   w.line("extern const remora::guest::ApiDescriptor {} = {{", api_symbol(api, "api"));
   w.line("    {}, kApiVersion, kNumOpcodes, kOpcodeNames}};", quote(api.name));

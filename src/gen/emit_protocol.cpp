@@ -97,6 +97,11 @@ std::string emit_guest_header(const Api& api) {
   w.blank();
   w.line("#define REMORA_GUEST_HIDDEN __attribute__((visibility(\"hidden\")))");
   w.blank();
+  if (!api.thread_state_guest.empty()) {
+    w.line("// Defined by the glue (REMORA_THREAD_STATE): the calling thread's API state, sent with every call.");
+    w.line("REMORA_GUEST_HIDDEN uint64_t {}(remora::guest::Runtime& rt);", api.thread_state_guest);
+    w.blank();
+  }
   w.open("extern \"C\" {{");
   for (const Function& f : api.functions) {
     if (is_forwarded(f)) w.line("REMORA_GUEST_HIDDEN {};", prototype(f, "remora_remote_" + f.name));

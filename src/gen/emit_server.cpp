@@ -83,6 +83,7 @@ class DispatchWriter {
   void emit() {
     w_.open("static void dispatch_{}(remora::server::Call& c) {{", f_.name);
     w_.line("remora::wire::Reader& r = c.args;");
+    if (!api_.thread_state_server.empty()) w_.line("{}(c, r.get_u64());  // REMORA_THREAD_STATE", api_.thread_state_server);
     for (const Param& p : f_.params)
       if (!p.consumed || p.kind == ParamKind::kUserData) decode(p);  // the others come with their consumer
     w_.line("if (!r.ok()) return c.malformed(r.why());");
@@ -553,6 +554,10 @@ std::string emit_server_header(const Api& api) {
   w.blank();
   w.line("// Defined by the glue: the vendor library loaded when none is configured.");
   w.line("const char* {}();", api_symbol(api, "default_vendor_library"));
+  if (!api.thread_state_server.empty()) {
+    w.line("// Defined by the glue (REMORA_THREAD_STATE): applies the guest thread's API state before a call.");
+    w.line("void {}(remora::server::Call& c, uint64_t state);", api.thread_state_server);
+  }
   w.line("// Defined by the glue: the address of an extension function dlsym did not find, or null.");
   w.line("void* {}(const char* name);", api_symbol(api, "server_extension_lookup"));
   for (const Function& f : api.functions) {

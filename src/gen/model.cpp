@@ -48,6 +48,8 @@ class Fnv {
 uint64_t Api::wire_hash() const {
   Fnv h;
   h.str("remora-api").str(name);
+  // A thread-state prefix changes every call's encoding.
+  if (!thread_state_guest.empty()) h.str("thread-state").str(thread_state_guest).str(thread_state_server);
   for (const HandleType& t : handle_types) h.str(t.name).num(t.index);
   std::vector<const Function*> fns;
   for (const Function& f : functions)

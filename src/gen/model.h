@@ -183,6 +183,10 @@ struct Api {
   ApiErrors errors;
   std::vector<HandleType> handle_types;
   std::vector<Function> functions;  // in spec order
+  // REMORA_THREAD_STATE: hand-written functions that read the calling thread's API state in the guest
+  // and apply it on the server before each call; both empty when the API has none.
+  std::string thread_state_guest;
+  std::string thread_state_server;
   // Functions declared by the vendor headers but absent from the spec (for the coverage report).
   std::vector<std::string> undeclared;
 

@@ -102,7 +102,7 @@ constexpr std::string_view kParamKeys[] = {"in", "out", "inout", "count", "bytes
                                            "nonnull", "errcode", "existing", "strings", "binaries",
                                            "handles_when", "properties_when", "struct_handles", "properties", "callback",
                                            "user_data", "deferred"};
-constexpr std::string_view kFileScopeKeys[] = {"api", "errors", "handle", "invalid"};
+constexpr std::string_view kFileScopeKeys[] = {"api", "errors", "handle", "invalid", "thread_state"};
 // Keys that may be given more than once on one declaration.
 constexpr std::string_view kRepeatableKeys[] = {"handles_when", "properties_when"};
 
@@ -234,6 +234,8 @@ void SpecReader::collect(CXCursor tu_cursor) {
             handle_vars_.push_back(c);
           } else if (a.value("api")) {
             api_vars_.push_back(c);
+          } else if (a.value("thread_state")) {
+            thread_state_vars_.push_back(c);
           }
         }
         break;
@@ -276,6 +278,20 @@ void SpecReader::read_api(CXCursor var) {
     if (field->empty()) missing += (missing.empty() ? "" : ", ") + key;
   if (!missing.empty()) error(loc, "REMORA_API errors list lacks: " + missing);
   report_leftovers(a, loc, "REMORA_API", false);
+}
+
+void SpecReader::read_thread_state(CXCursor var) {
+  SourceLoc loc = location(var);
+  Annotations a = Annotations::of(var);
+  const std::string value = a.value("thread_state").value_or("");
+  const size_t comma = value.find(',');
+  if (comma != std::string::npos) {
+    api_.thread_state_guest = trim(value.substr(0, comma));
+    api_.thread_state_server = trim(value.substr(comma + 1));
+  }
+  if (!is_identifier(api_.thread_state_guest) || !is_identifier(api_.thread_state_server))
+    error(loc, "REMORA_THREAD_STATE(" + value + ") does not name a guest and a server function");
+  report_leftovers(a, loc, "REMORA_THREAD_STATE", false);
 }
 
 void SpecReader::read_handle(CXCursor var) {
@@ -552,6 +568,13 @@ bool SpecReader::read(const ParseOptions& opts) {
     read_api(api_vars_[i]);
   }
   for (CXCursor h : handle_vars_) read_handle(h);
+  for (size_t i = 0; i < thread_state_vars_.size(); ++i) {
+    if (i > 0) {
+      error(location(thread_state_vars_[i]), "a second REMORA_THREAD_STATE: an API has one thread state");
+      continue;
+    }
+    read_thread_state(thread_state_vars_[i]);
+  }
   for (CXCursor f : spec_functions_) read_function(f);
   finish();
   return diags_.empty();

@@ -73,6 +73,7 @@ class SpecReader {
   void collect(CXCursor tu_cursor);
   void read_api(CXCursor var);
   void read_handle(CXCursor var);
+  void read_thread_state(CXCursor var);
   void read_function(CXCursor fn);
   void check_async(const Function& f);
   void finish();
@@ -85,6 +86,7 @@ class SpecReader {
   std::vector<Include> includes_;
   std::vector<CXCursor> api_vars_;
   std::vector<CXCursor> handle_vars_;
+  std::vector<CXCursor> thread_state_vars_;
   std::vector<CXCursor> spec_functions_;
   std::vector<CXCursor> other_functions_;
   std::set<std::string> known_names_;  // everything the TU declares, for check_expr

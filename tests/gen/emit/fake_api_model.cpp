@@ -92,6 +92,9 @@ constexpr Direction kIn = Direction::kIn, kOut = Direction::kOut;
 Api fake_api_model() {
   Api api;
   api.name = "fake";
+  // Per-thread state (REMORA_THREAD_STATE), as CUDA's current context uses it.
+  api.thread_state_guest = "fake_guest_thread_state";
+  api.thread_state_server = "fake_server_thread_state";
   api.spec_path = "tests/gen/emit/fake.spec.c";
   api.headers = {"fake_api.h"};
   api.errors = {"fake_status",           "FAKE_SUCCESS",          "FAKE_DEVICE_NOT_AVAILABLE", "FAKE_INVALID_OPERATION",

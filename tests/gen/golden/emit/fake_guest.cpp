@@ -80,6 +80,7 @@ extern "C" fake_status remora_remote_fake_get_devices(fake_uint num_entries, fak
     if (num_devices_bytes > remora::wire::Limits{}.max_array_bytes) return FAKE_INVALID_VALUE;
   }
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put(num_entries);
   w.put_u64(devices_count);
   w.put_u64(num_devices != nullptr ? num_devices_bytes : remora::wire::kAbsent);
@@ -131,6 +132,7 @@ extern "C" fake_status remora_remote_fake_get_device_info(fake_device device, fa
     if (param_value_size_ret_bytes > remora::wire::Limits{}.max_array_bytes) return FAKE_INVALID_VALUE;
   }
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(device_id);
   w.put(param_name);
   w.put(param_value_size);
@@ -197,6 +199,7 @@ extern "C" fake_context remora_remote_fake_create_context(const fake_property *p
   const uint64_t pfn_notify_cb = pfn_notify != nullptr ? rt.callbacks().add(&remora_invoke_remora_fake_create_context_pfn_notify_fn, reinterpret_cast<void*>(pfn_notify), user_data, false) : 0;
   auto remora_undo = [&] { if (pfn_notify_cb) rt.callbacks().remove(pfn_notify_cb); };
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_bytes_copy(properties != nullptr ? properties_list.data() : nullptr, properties_list.size() * sizeof(fake_property));
   w.put(num_devices);
   w.put_bytes_copy(devices != nullptr ? remora_nonnull(devices_ids.data()) : nullptr, devices_ids.size() * sizeof(uint64_t));
@@ -222,6 +225,7 @@ extern "C" fake_status remora_remote_fake_retain_context(fake_context context) {
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) return FAKE_INVALID_CONTEXT;
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(context_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_retain_context, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -239,6 +243,7 @@ extern "C" fake_status remora_remote_fake_release_context(fake_context context) 
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) return FAKE_INVALID_CONTEXT;
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(context_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_context, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -261,6 +266,7 @@ extern "C" fake_buffer remora_remote_fake_create_buffer(fake_context context, fa
     if (host_ptr_bytes > remora::wire::Limits{}.max_array_bytes) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
   }
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(context_id);
   w.put(flags);
   w.put(size);
@@ -300,6 +306,7 @@ extern "C" fake_buffer remora_remote_fake_create_image(fake_context context, fak
     }
   }
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(context_id);
   w.put(flags);
   w.put(format);
@@ -324,6 +331,7 @@ extern "C" fake_status remora_remote_fake_release_buffer(fake_buffer buffer) {
   uint64_t buffer_id = 0;
   if (!rt.objects().to_id(buffer, kType_fake_buffer, &buffer_id)) return FAKE_INVALID_BUFFER;
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(buffer_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_buffer, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -343,6 +351,7 @@ extern "C" fake_queue remora_remote_fake_create_queue(fake_context context, fake
   uint64_t device_id = 0;
   if (!rt.objects().to_id(device, kType_fake_device, &device_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_DEVICE; return nullptr; }
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(context_id);
   w.put_u64(device_id);
   w.put(flags);
@@ -366,6 +375,7 @@ extern "C" fake_status remora_remote_fake_release_queue(fake_queue queue) {
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(queue_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_queue, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -384,6 +394,7 @@ extern "C" fake_program remora_remote_fake_create_program_with_source(fake_conte
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_CONTEXT; return nullptr; }
   if (strings != nullptr && static_cast<uint64_t>(count) > remora::wire::Limits{}.max_array_count) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(context_id);
   w.put(count);
   if (strings == nullptr) {
@@ -430,6 +441,7 @@ extern "C" fake_program remora_remote_fake_create_program_with_binary(fake_conte
     if (binary_status_bytes > remora::wire::Limits{}.max_array_bytes) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
   }
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(context_id);
   w.put(num_devices);
   w.put_bytes_copy(device_list != nullptr ? remora_nonnull(device_list_ids.data()) : nullptr, device_list_ids.size() * sizeof(uint64_t));
@@ -480,6 +492,7 @@ extern "C" fake_status remora_remote_fake_build_program(fake_program program, fa
   const uint64_t pfn_notify_cb = pfn_notify != nullptr ? rt.callbacks().add(&remora_invoke_remora_fake_build_program_pfn_notify_fn, reinterpret_cast<void*>(pfn_notify), user_data, true) : 0;
   auto remora_undo = [&] { if (pfn_notify_cb) rt.callbacks().remove(pfn_notify_cb); };
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(program_id);
   w.put(num_devices);
   w.put_bytes_copy(device_list != nullptr ? remora_nonnull(device_list_ids.data()) : nullptr, device_list_ids.size() * sizeof(uint64_t));
@@ -510,6 +523,7 @@ extern "C" fake_status remora_remote_fake_release_program(fake_program program) 
   uint64_t program_id = 0;
   if (!rt.objects().to_id(program, kType_fake_program, &program_id)) return FAKE_INVALID_PROGRAM;
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(program_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_program, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -529,6 +543,7 @@ extern "C" fake_status remora_remote_fake_set_event_callback(fake_event event, f
   const uint64_t pfn_notify_cb = pfn_notify != nullptr ? rt.callbacks().add(&remora_invoke_remora_fake_set_event_callback_pfn_notify_fn, reinterpret_cast<void*>(pfn_notify), user_data, true) : 0;
   auto remora_undo = [&] { if (pfn_notify_cb) rt.callbacks().remove(pfn_notify_cb); };
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(event_id);
   w.put(command_exec_callback_type);
   w.put_u64(pfn_notify_cb);
@@ -566,6 +581,7 @@ extern "C" fake_status remora_remote_fake_enqueue_write(fake_queue queue, fake_b
   remora::guest::Object* event_obj = event != nullptr ? rt.objects().create(kType_fake_event) : nullptr;
   auto remora_undo = [&] { if (event_obj) rt.objects().retire(event_obj); };
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(queue_id);
   w.put_u64(buffer_id);
   w.put(offset);
@@ -615,6 +631,7 @@ extern "C" fake_status remora_remote_fake_enqueue_read(fake_queue queue, fake_bu
   remora::guest::Object* event_obj = event != nullptr ? rt.objects().create(kType_fake_event) : nullptr;
   auto remora_undo = [&] { if (ptr_token) rt.deferred().cancel(ptr_token); if (event_obj) rt.objects().retire(event_obj); };
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(queue_id);
   w.put_u64(buffer_id);
   w.put(blocking_read);
@@ -657,6 +674,7 @@ extern "C" fake_status remora_remote_fake_finish(fake_queue queue) {
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(queue_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_finish, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -682,6 +700,7 @@ extern "C" fake_status remora_remote_fake_release_event(fake_event event) {
   uint64_t event_id = 0;
   if (!rt.objects().to_id(event, kType_fake_event, &event_id)) return FAKE_INVALID_EVENT;
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(event_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_event, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -704,6 +723,7 @@ extern "C" fake_uint remora_remote_fake_get_version(void) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return {};
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_get_version, &reply).ok()) return {};
   remora::wire::Reader& r = reply.body;
@@ -717,6 +737,7 @@ extern "C" void remora_remote_fake_log(const char *message) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return;
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_string(message);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_log, &reply).ok()) return;
@@ -731,6 +752,7 @@ extern "C" fake_status remora_remote_fake_ext_set_level(fake_device device, floa
   uint64_t device_id = 0;
   if (!rt.objects().to_id(device, kType_fake_device, &device_id)) return FAKE_INVALID_DEVICE;
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(device_id);
   w.put(level);
   remora::guest::Reply reply;
@@ -758,6 +780,7 @@ extern "C" fake_status remora_remote_fake_transform(fake_queue queue, fake_uint 
     if (format_ret_bytes > remora::wire::Limits{}.max_array_bytes) return FAKE_INVALID_VALUE;
   }
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
+  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
   w.put_u64(queue_id);
   w.put(count);
   w.put_bytes(values, values_bytes);
@@ -784,6 +807,84 @@ extern "C" fake_status remora_remote_fake_transform(fake_queue queue, fake_uint 
   }
   return ret;
 }
+
+#ifdef REMORA_FAKE_EXPORT_ENTRY_POINTS
+extern "C" __attribute__((visibility("default"))) fake_status fake_get_devices(fake_uint num_entries, fake_device *devices, fake_uint *num_devices) {
+  return remora_remote_fake_get_devices(num_entries, devices, num_devices);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_get_device_info(fake_device device, fake_device_info param_name, size_t param_value_size, void *param_value, size_t *param_value_size_ret) {
+  return remora_remote_fake_get_device_info(device, param_name, param_value_size, param_value, param_value_size_ret);
+}
+extern "C" __attribute__((visibility("default"))) fake_context fake_create_context(const fake_property *properties, fake_uint num_devices, const fake_device *devices, void (*pfn_notify)(const char *, const void *, size_t, void *), void *user_data, fake_status *errcode_ret) {
+  return remora_remote_fake_create_context(properties, num_devices, devices, pfn_notify, user_data, errcode_ret);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_retain_context(fake_context context) {
+  return remora_remote_fake_retain_context(context);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_release_context(fake_context context) {
+  return remora_remote_fake_release_context(context);
+}
+extern "C" __attribute__((visibility("default"))) fake_buffer fake_create_buffer(fake_context context, fake_flags flags, size_t size, void *host_ptr, fake_status *errcode_ret) {
+  return remora_remote_fake_create_buffer(context, flags, size, host_ptr, errcode_ret);
+}
+extern "C" __attribute__((visibility("default"))) fake_buffer fake_create_image(fake_context context, fake_flags flags, fake_format format, const fake_image_desc *desc, fake_status *errcode_ret) {
+  return remora_remote_fake_create_image(context, flags, format, desc, errcode_ret);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_release_buffer(fake_buffer buffer) {
+  return remora_remote_fake_release_buffer(buffer);
+}
+extern "C" __attribute__((visibility("default"))) fake_queue fake_create_queue(fake_context context, fake_device device, fake_flags flags, fake_status *errcode_ret) {
+  return remora_remote_fake_create_queue(context, device, flags, errcode_ret);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_release_queue(fake_queue queue) {
+  return remora_remote_fake_release_queue(queue);
+}
+extern "C" __attribute__((visibility("default"))) fake_program fake_create_program_with_source(fake_context context, fake_uint count, const char **strings, const size_t *lengths, fake_status *errcode_ret) {
+  return remora_remote_fake_create_program_with_source(context, count, strings, lengths, errcode_ret);
+}
+extern "C" __attribute__((visibility("default"))) fake_program fake_create_program_with_binary(fake_context context, fake_uint num_devices, const fake_device *device_list, const size_t *lengths, const unsigned char **binaries, fake_status *binary_status, fake_status *errcode_ret) {
+  return remora_remote_fake_create_program_with_binary(context, num_devices, device_list, lengths, binaries, binary_status, errcode_ret);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_build_program(fake_program program, fake_uint num_devices, const fake_device *device_list, const char *options, void (*pfn_notify)(fake_program, void *), void *user_data) {
+  return remora_remote_fake_build_program(program, num_devices, device_list, options, pfn_notify, user_data);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_release_program(fake_program program) {
+  return remora_remote_fake_release_program(program);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_set_event_callback(fake_event event, fake_int command_exec_callback_type, void (*pfn_notify)(fake_event, fake_int, void *), void *user_data) {
+  return remora_remote_fake_set_event_callback(event, command_exec_callback_type, pfn_notify, user_data);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_enqueue_write(fake_queue queue, fake_buffer buffer, size_t offset, size_t size, const void *ptr, fake_uint num_events_in_wait_list, const fake_event *event_wait_list, fake_event *event) {
+  return remora_remote_fake_enqueue_write(queue, buffer, offset, size, ptr, num_events_in_wait_list, event_wait_list, event);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_enqueue_read(fake_queue queue, fake_buffer buffer, fake_bool blocking_read, size_t offset, size_t size, void *ptr, fake_uint num_events_in_wait_list, const fake_event *event_wait_list, fake_event *event) {
+  return remora_remote_fake_enqueue_read(queue, buffer, blocking_read, offset, size, ptr, num_events_in_wait_list, event_wait_list, event);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_finish(fake_queue queue) {
+  return remora_remote_fake_finish(queue);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_release_event(fake_event event) {
+  return remora_remote_fake_release_event(event);
+}
+extern "C" __attribute__((visibility("default"))) void *fake_svm_alloc(fake_context context, fake_flags flags, size_t size, fake_uint alignment) {
+  return remora_unsupported_fake_svm_alloc(context, flags, size, alignment);
+}
+extern "C" __attribute__((visibility("default"))) void *fake_get_extension_address(const char *name) {
+  return remora_fake_get_extension_address(name);
+}
+extern "C" __attribute__((visibility("default"))) fake_uint fake_get_version(void) {
+  return remora_remote_fake_get_version();
+}
+extern "C" __attribute__((visibility("default"))) void fake_log(const char *message) {
+  remora_fake_guest_log(message);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_ext_set_level(fake_device device, float level) {
+  return remora_remote_fake_ext_set_level(device, level);
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_transform(fake_queue queue, fake_uint count, fake_uint *values, fake_format *format_ret) {
+  return remora_remote_fake_transform(queue, count, values, format_ret);
+}
+#endif  // REMORA_FAKE_EXPORT_ENTRY_POINTS
 
 extern const remora::guest::ApiDescriptor remora_fake_api = {
     "fake", kApiVersion, kNumOpcodes, kOpcodeNames};

@@ -11,6 +11,9 @@ extern const remora::guest::ApiDescriptor remora_fake_api;
 
 #define REMORA_GUEST_HIDDEN __attribute__((visibility("hidden")))
 
+// Defined by the glue (REMORA_THREAD_STATE): the calling thread's API state, sent with every call.
+REMORA_GUEST_HIDDEN uint64_t fake_guest_thread_state(remora::guest::Runtime& rt);
+
 extern "C" {
   REMORA_GUEST_HIDDEN fake_status remora_remote_fake_get_devices(fake_uint num_entries, fake_device *devices, fake_uint *num_devices);
   REMORA_GUEST_HIDDEN fake_status remora_remote_fake_get_device_info(fake_device device, fake_device_info param_name, size_t param_value_size, void *param_value, size_t *param_value_size_ret);

@@ -95,6 +95,7 @@ void remora_trampoline_remora_fake_set_event_callback_pfn_notify_fn(fake_event e
 
 static void dispatch_fake_get_devices(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   fake_uint num_entries = r.get<fake_uint>();
   fake_device *devices = nullptr;
   const uint64_t devices_cap = r.get_u64();
@@ -149,6 +150,7 @@ static void dispatch_fake_get_devices(remora::server::Call& c) {
 
 static void dispatch_fake_get_device_info(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t device_id = r.get_u64();
   fake_device device = static_cast<fake_device>(c.handle(device_id, kType_fake_device));
   fake_device_info param_name = r.get<fake_device_info>();
@@ -208,6 +210,7 @@ static void dispatch_fake_get_device_info(remora::server::Call& c) {
 
 static void dispatch_fake_create_context(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const fake_property *properties = nullptr;
   bool properties_absent = true;
   uint64_t properties_n = 0;
@@ -273,6 +276,7 @@ static void dispatch_fake_create_context(remora::server::Call& c) {
 
 static void dispatch_fake_retain_context(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t context_id = r.get_u64();
   fake_context context = static_cast<fake_context>(c.handle(context_id, kType_fake_context));
   if (!r.ok()) return c.malformed(r.why());
@@ -295,6 +299,7 @@ static void dispatch_fake_retain_context(remora::server::Call& c) {
 
 static void dispatch_fake_release_context(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t context_id = r.get_u64();
   fake_context context = static_cast<fake_context>(c.handle(context_id, kType_fake_context));
   if (!r.ok()) return c.malformed(r.why());
@@ -317,6 +322,7 @@ static void dispatch_fake_release_context(remora::server::Call& c) {
 
 static void dispatch_fake_create_buffer(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t context_id = r.get_u64();
   fake_context context = static_cast<fake_context>(c.handle(context_id, kType_fake_context));
   fake_flags flags = r.get<fake_flags>();
@@ -363,6 +369,7 @@ static void dispatch_fake_create_buffer(remora::server::Call& c) {
 
 static void dispatch_fake_create_image(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t context_id = r.get_u64();
   fake_context context = static_cast<fake_context>(c.handle(context_id, kType_fake_context));
   fake_flags flags = r.get<fake_flags>();
@@ -414,6 +421,7 @@ static void dispatch_fake_create_image(remora::server::Call& c) {
 
 static void dispatch_fake_release_buffer(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t buffer_id = r.get_u64();
   fake_buffer buffer = static_cast<fake_buffer>(c.handle(buffer_id, kType_fake_buffer));
   if (!r.ok()) return c.malformed(r.why());
@@ -436,6 +444,7 @@ static void dispatch_fake_release_buffer(remora::server::Call& c) {
 
 static void dispatch_fake_create_queue(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t context_id = r.get_u64();
   fake_context context = static_cast<fake_context>(c.handle(context_id, kType_fake_context));
   const uint64_t device_id = r.get_u64();
@@ -468,6 +477,7 @@ static void dispatch_fake_create_queue(remora::server::Call& c) {
 
 static void dispatch_fake_release_queue(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t queue_id = r.get_u64();
   fake_queue queue = static_cast<fake_queue>(c.handle(queue_id, kType_fake_queue));
   if (!r.ok()) return c.malformed(r.why());
@@ -490,6 +500,7 @@ static void dispatch_fake_release_queue(remora::server::Call& c) {
 
 static void dispatch_fake_create_program_with_source(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t context_id = r.get_u64();
   fake_context context = static_cast<fake_context>(c.handle(context_id, kType_fake_context));
   fake_uint count = r.get<fake_uint>();
@@ -539,6 +550,7 @@ static void dispatch_fake_create_program_with_source(remora::server::Call& c) {
 
 static void dispatch_fake_create_program_with_binary(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t context_id = r.get_u64();
   fake_context context = static_cast<fake_context>(c.handle(context_id, kType_fake_context));
   fake_uint num_devices = r.get<fake_uint>();
@@ -614,6 +626,7 @@ static void dispatch_fake_create_program_with_binary(remora::server::Call& c) {
 
 static void dispatch_fake_build_program(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t program_id = r.get_u64();
   fake_program program = static_cast<fake_program>(c.handle(program_id, kType_fake_program));
   fake_uint num_devices = r.get<fake_uint>();
@@ -659,6 +672,7 @@ static void dispatch_fake_build_program(remora::server::Call& c) {
 
 static void dispatch_fake_release_program(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t program_id = r.get_u64();
   fake_program program = static_cast<fake_program>(c.handle(program_id, kType_fake_program));
   if (!r.ok()) return c.malformed(r.why());
@@ -681,6 +695,7 @@ static void dispatch_fake_release_program(remora::server::Call& c) {
 
 static void dispatch_fake_set_event_callback(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t event_id = r.get_u64();
   fake_event event = static_cast<fake_event>(c.handle(event_id, kType_fake_event));
   fake_int command_exec_callback_type = r.get<fake_int>();
@@ -713,6 +728,7 @@ static void dispatch_fake_set_event_callback(remora::server::Call& c) {
 
 static void dispatch_fake_enqueue_write(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t queue_id = r.get_u64();
   fake_queue queue = static_cast<fake_queue>(c.handle(queue_id, kType_fake_queue));
   const uint64_t buffer_id = r.get_u64();
@@ -776,6 +792,7 @@ static void dispatch_fake_enqueue_write(remora::server::Call& c) {
 
 static void dispatch_fake_enqueue_read(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t queue_id = r.get_u64();
   fake_queue queue = static_cast<fake_queue>(c.handle(queue_id, kType_fake_queue));
   const uint64_t buffer_id = r.get_u64();
@@ -864,6 +881,7 @@ static void dispatch_fake_enqueue_read(remora::server::Call& c) {
 
 static void dispatch_fake_finish(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t queue_id = r.get_u64();
   fake_queue queue = static_cast<fake_queue>(c.handle(queue_id, kType_fake_queue));
   if (!r.ok()) return c.malformed(r.why());
@@ -886,6 +904,7 @@ static void dispatch_fake_finish(remora::server::Call& c) {
 
 static void dispatch_fake_release_event(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t event_id = r.get_u64();
   fake_event event = static_cast<fake_event>(c.handle(event_id, kType_fake_event));
   if (!r.ok()) return c.malformed(r.why());
@@ -908,6 +927,7 @@ static void dispatch_fake_release_event(remora::server::Call& c) {
 
 static void dispatch_fake_get_version(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   if (!r.ok()) return c.malformed(r.why());
   fake_uint ret{};
   [[maybe_unused]] bool remora_ok = false;
@@ -925,6 +945,7 @@ static void dispatch_fake_get_version(remora::server::Call& c) {
 
 static void dispatch_fake_log(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const char *message = r.get_string();
   if (!r.ok()) return c.malformed(r.why());
   [[maybe_unused]] bool remora_ok = false;
@@ -942,6 +963,7 @@ static void dispatch_fake_log(remora::server::Call& c) {
 
 static void dispatch_fake_ext_set_level(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t device_id = r.get_u64();
   fake_device device = static_cast<fake_device>(c.handle(device_id, kType_fake_device));
   float level = r.get<float>();
@@ -964,6 +986,7 @@ static void dispatch_fake_ext_set_level(remora::server::Call& c) {
 
 static void dispatch_fake_transform(remora::server::Call& c) {
   remora::wire::Reader& r = c.args;
+  fake_server_thread_state(c, r.get_u64());  // REMORA_THREAD_STATE
   const uint64_t queue_id = r.get_u64();
   fake_queue queue = static_cast<fake_queue>(c.handle(queue_id, kType_fake_queue));
   fake_uint count = r.get<fake_uint>();

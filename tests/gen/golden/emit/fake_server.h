@@ -10,6 +10,8 @@
 
 // Defined by the glue: the vendor library loaded when none is configured.
 const char* remora_fake_default_vendor_library();
+// Defined by the glue (REMORA_THREAD_STATE): applies the guest thread's API state before a call.
+void fake_server_thread_state(remora::server::Call& c, uint64_t state);
 // Defined by the glue: the address of an extension function dlsym did not find, or null.
 void* remora_fake_server_extension_lookup(const char* name);
 // Defined by the glue: sends deferred OUT data to the guest once `event` completes.

@@ -1,0 +1,341 @@
+// The CUDA driver API (cuda.h, CUDA 13) as remora forwards it: what a basic driver-API program needs
+// (devices, contexts, modules, memory, streams, events, launches), annotated per include/remora/spec.h.
+//
+// Names: cuda.h maps most API names to versioned symbols (cuMemAlloc -> cuMemAlloc_v2). The spec
+// writes the API names; clang sees, and remora exports, the versioned symbols an application compiled
+// against this header calls.
+//
+// Opcodes: append-only, in the order below; remora's own calls (remora_cu*) from 200.
+//
+// Conventions:
+// - The current context is per-thread state (REMORA_THREAD_STATE): the guest keeps each thread's
+//   context stack (guest/contexts.cpp) and every call carries the thread's current context; the server
+//   makes it current on the thread that runs the call (server/hooks.cpp).
+// - CUdevice is an int and CUdeviceptr a device address: both travel as scalars.
+// - Everything is synchronous: errors come back from the call that caused them, as natively.
+//   TODO(perf): batch launches, memsets and HtoD copies (REMORA_ASYNC) once errors at sync points
+//   are acceptable for CUDA.
+// - Host memory is always the guest's: pinned allocations (cuMemAllocHost) are plain guest memory and
+//   copies move bytes over the transport. Managed memory and host-mapped pointers do not exist here
+//   and answer CUDA_ERROR_NOT_SUPPORTED.
+#include <remora/spec.h>
+#include <cuda.h>
+
+#include <hooks.h>  // angled: generated code includes it too (apis/cuda is on its include path)
+
+// transport: the server is unreachable or gone. CUDA_ERROR_DEVICE_UNAVAILABLE ("device unavailable")
+// is what an application already handles for a device it cannot use right now.
+REMORA_API(cuda, "type=CUresult,success=CUDA_SUCCESS,transport=CUDA_ERROR_DEVICE_UNAVAILABLE,"
+                 "unsupported=CUDA_ERROR_NOT_SUPPORTED,invalid=CUDA_ERROR_INVALID_VALUE,"
+                 "no_memory=CUDA_ERROR_OUT_OF_MEMORY,quota=CUDA_ERROR_OUT_OF_MEMORY");
+
+REMORA_THREAD_STATE(remora_cuda_guest_thread_state, remora_cuda_server_thread_state);
+
+REMORA_HANDLE(CUcontext, CUDA_ERROR_INVALID_CONTEXT);
+REMORA_HANDLE(CUmodule, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUfunction, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUstream, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUevent, CUDA_ERROR_INVALID_HANDLE);
+
+// ---- Initialisation, errors, entry points ------------------------------------------------------------
+
+REMORA_OPCODE(1) REMORA_GUEST(remora_cu_init)
+CUresult cuInit(unsigned int Flags);
+
+REMORA_OPCODE(2)
+CUresult cuDriverGetVersion(int *driverVersion);
+
+// Answered by the server's driver once per code, then from the guest's table (guest/errors.cpp).
+REMORA_LOCAL(remora_cu_get_error_string)
+CUresult cuGetErrorString(CUresult error, const char **pStr);
+REMORA_LOCAL(remora_cu_get_error_name)
+CUresult cuGetErrorName(CUresult error, const char **pStr);
+
+// Resolves names to remora's own entry points (guest/entry_points.cpp).
+REMORA_LOCAL(remora_cu_get_proc_address)
+CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
+                          CUdriverProcAddressQueryResult *symbolStatus);
+
+// ---- Devices ----------------------------------------------------------------------------------------
+
+REMORA_OPCODE(3)
+CUresult cuDeviceGet(CUdevice *device, int ordinal);
+
+REMORA_OPCODE(4)
+CUresult cuDeviceGetCount(int *count);
+
+REMORA_OPCODE(5)
+CUresult cuDeviceGetName(char *name REMORA_OUT REMORA_COUNT(remora_cu_nonnegative(len)), int len, CUdevice dev);
+
+REMORA_OPCODE(6)
+CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib, CUdevice dev);
+
+REMORA_OPCODE(7)
+CUresult cuDeviceTotalMem(size_t *bytes, CUdevice dev);
+
+REMORA_OPCODE(8)
+CUresult cuDeviceGetUuid(CUuuid *uuid REMORA_OUT REMORA_COUNT(1), CUdevice dev);
+
+REMORA_OPCODE(9)
+CUresult cuDeviceGetPCIBusId(char *pciBusId REMORA_OUT REMORA_COUNT(remora_cu_nonnegative(len)), int len,
+                             CUdevice dev);
+
+// ---- Primary contexts -------------------------------------------------------------------------------
+
+// The primary context is one object per device whose references the driver counts by device, not by
+// handle: the guest holds it borrowed (EXISTING), and the server process's exit releases what is left.
+REMORA_OPCODE(10)
+CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx REMORA_EXISTING, CUdevice dev);
+
+REMORA_OPCODE(11)
+CUresult cuDevicePrimaryCtxRelease(CUdevice dev);
+
+REMORA_OPCODE(12)
+CUresult cuDevicePrimaryCtxReset(CUdevice dev);
+
+REMORA_OPCODE(13)
+CUresult cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int *flags, int *active);
+
+REMORA_OPCODE(14)
+CUresult cuDevicePrimaryCtxSetFlags(CUdevice dev, unsigned int flags);
+
+// ---- Contexts ---------------------------------------------------------------------------------------
+
+// Through remora_cuCtxCreate: the guest hook makes the new context current on the calling thread, as
+// the driver does. Creation parameters (execution affinity, CIG) hold pointers and are not forwarded
+// (CUDA_ERROR_NOT_SUPPORTED). Opcode 15 stays reserved for a full forwarding.
+REMORA_LOCAL(remora_cu_ctx_create)
+CUresult cuCtxCreate(CUcontext *pctx, CUctxCreateParams *ctxCreateParams, unsigned int flags, CUdevice dev);
+
+REMORA_OPCODE(16) REMORA_RELEASES(ctx) REMORA_GUEST(remora_cu_ctx_destroy)
+CUresult cuCtxDestroy(CUcontext ctx);
+
+// The context stack is the guest thread's (guest/contexts.cpp).
+REMORA_LOCAL(remora_cu_ctx_set_current)
+CUresult cuCtxSetCurrent(CUcontext ctx);
+REMORA_LOCAL(remora_cu_ctx_get_current)
+CUresult cuCtxGetCurrent(CUcontext *pctx REMORA_EXISTING);
+REMORA_LOCAL(remora_cu_ctx_push_current)
+CUresult cuCtxPushCurrent(CUcontext ctx);
+REMORA_LOCAL(remora_cu_ctx_pop_current)
+CUresult cuCtxPopCurrent(CUcontext *pctx REMORA_EXISTING);
+
+REMORA_OPCODE(17) REMORA_BLOCKING
+CUresult cuCtxSynchronize(void);
+
+REMORA_OPCODE(18)
+CUresult cuCtxGetDevice(CUdevice *device);
+
+REMORA_OPCODE(19)
+CUresult cuCtxGetApiVersion(CUcontext ctx, unsigned int *version);
+
+REMORA_OPCODE(20)
+CUresult cuCtxGetFlags(unsigned int *flags);
+
+REMORA_OPCODE(21)
+CUresult cuCtxSetLimit(CUlimit limit, size_t value);
+
+REMORA_OPCODE(22)
+CUresult cuCtxGetLimit(size_t *pvalue, CUlimit limit);
+
+REMORA_OPCODE(23)
+CUresult cuCtxGetStreamPriorityRange(int *leastPriority, int *greatestPriority);
+
+// ---- Modules ----------------------------------------------------------------------------------------
+
+// The image's size comes from its own header (cubin ELF, fatbin) or its NUL (PTX): hooks.h.
+REMORA_OPCODE(24)
+CUresult cuModuleLoadData(CUmodule *module,
+                          const void *image REMORA_BYTES(remora_cu_module_image_bytes(image)));
+
+// Through remora_cuModuleLoadDataEx: option values are scalars in pointer-sized slots and travel as
+// such; options whose value points at the application's memory (the JIT log buffers) or is written back
+// in place are refused with CUDA_ERROR_NOT_SUPPORTED. TODO: forward the JIT logs. Opcode 25 reserved.
+REMORA_LOCAL(remora_cu_module_load_data_ex)
+CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int numOptions, CUjit_option *options,
+                            void **optionValues);
+
+REMORA_OPCODE(26) REMORA_RELEASES(hmod)
+CUresult cuModuleUnload(CUmodule hmod);
+
+// Functions live as long as their module: borrowed.
+REMORA_OPCODE(27)
+CUresult cuModuleGetFunction(CUfunction *hfunc REMORA_EXISTING, CUmodule hmod, const char *name);
+
+REMORA_OPCODE(28)
+CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name);
+
+REMORA_UNSUPPORTED("reads a file on the application's host: load it and use cuModuleLoadData")
+CUresult cuModuleLoad(CUmodule *module, const char *fname);
+
+// ---- Functions and launches -------------------------------------------------------------------------
+
+REMORA_OPCODE(29)
+CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc);
+
+REMORA_OPCODE(30)
+CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value);
+
+REMORA_OPCODE(31)
+CUresult cuFuncSetCacheConfig(CUfunction hfunc, CUfunc_cache config);
+
+REMORA_OPCODE(32)
+CUresult cuFuncGetParamInfo(CUfunction func, size_t paramIndex, size_t *paramOffset, size_t *paramSize);
+
+REMORA_OPCODE(33)
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, CUfunction func, int blockSize,
+                                                     size_t dynamicSMemSize);
+
+// kernelParams is an array of pointers to each argument: the guest packs the arguments into the
+// kernel's parameter buffer, laid out by the module (remora_cuFuncGetParamLayout, asked once per
+// function), and sends that (guest/launch.cpp).
+REMORA_LOCAL(remora_cu_launch_kernel)
+CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ,
+                        unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
+                        unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra);
+
+// ---- Memory -----------------------------------------------------------------------------------------
+
+// TODO(security): device memory is not charged to the tenant's quota yet (a CUdeviceptr is not a
+// handle the resource accounting can tie a charge to).
+REMORA_OPCODE(34)
+CUresult cuMemAlloc(CUdeviceptr *dptr, size_t bytesize);
+
+REMORA_OPCODE(35)
+CUresult cuMemFree(CUdeviceptr dptr);
+
+REMORA_OPCODE(36)
+CUresult cuMemGetInfo(size_t *free, size_t *total);
+
+REMORA_OPCODE(37)
+CUresult cuMemcpyHtoD(CUdeviceptr dstDevice, const void *srcHost REMORA_BYTES(ByteCount), size_t ByteCount);
+
+REMORA_OPCODE(38) REMORA_BLOCKING
+CUresult cuMemcpyDtoH(void *dstHost REMORA_OUT REMORA_BYTES(ByteCount), CUdeviceptr srcDevice, size_t ByteCount);
+
+REMORA_OPCODE(39)
+CUresult cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount);
+
+// The bytes travel with the call; the server's copy is from its own pageable memory, which the driver
+// stages before it returns, so the call's buffer may go at once.
+REMORA_OPCODE(40)
+CUresult cuMemcpyHtoDAsync(CUdeviceptr dstDevice, const void *srcHost REMORA_BYTES(ByteCount),
+                           size_t ByteCount, CUstream hStream);
+
+// The data must be in the application's memory before anything can observe the copy's completion:
+// the server waits for the stream and replies with the bytes. TODO(perf): deferred data (the bytes
+// follow when the stream reaches the copy) so the call returns at once.
+REMORA_OPCODE(41) REMORA_BLOCKING REMORA_SERVER(remora_cu_server_memcpy_dtoh_async)
+CUresult cuMemcpyDtoHAsync(void *dstHost REMORA_OUT REMORA_BYTES(ByteCount), CUdeviceptr srcDevice,
+                           size_t ByteCount, CUstream hStream);
+
+REMORA_OPCODE(42)
+CUresult cuMemcpyDtoDAsync(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream);
+
+REMORA_OPCODE(43)
+CUresult cuMemsetD8(CUdeviceptr dstDevice, unsigned char uc, size_t N);
+REMORA_OPCODE(44)
+CUresult cuMemsetD16(CUdeviceptr dstDevice, unsigned short us, size_t N);
+REMORA_OPCODE(45)
+CUresult cuMemsetD32(CUdeviceptr dstDevice, unsigned int ui, size_t N);
+REMORA_OPCODE(46)
+CUresult cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc, size_t N, CUstream hStream);
+REMORA_OPCODE(47)
+CUresult cuMemsetD16Async(CUdeviceptr dstDevice, unsigned short us, size_t N, CUstream hStream);
+REMORA_OPCODE(48)
+CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream);
+
+// Page-locked host memory is ordinary guest memory (guest/host_memory.cpp): copies from and to it
+// travel over the transport like any other.
+REMORA_LOCAL(remora_cu_mem_alloc_host)
+CUresult cuMemAllocHost(void **pp, size_t bytesize);
+REMORA_LOCAL(remora_cu_mem_host_alloc)
+CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags);
+REMORA_LOCAL(remora_cu_mem_free_host)
+CUresult cuMemFreeHost(void *p);
+
+REMORA_UNSUPPORTED("managed memory needs the device to page the application's memory")
+CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags);
+REMORA_UNSUPPORTED("host memory is the application's, on another machine than the device")
+CUresult cuMemHostGetDevicePointer(CUdeviceptr *pdptr, void *p, unsigned int Flags);
+REMORA_UNSUPPORTED("host memory is the application's, on another machine than the device")
+CUresult cuMemHostRegister(void *p, size_t bytesize, unsigned int Flags);
+REMORA_UNSUPPORTED("unified addressing: the guest cannot tell host from device pointers; use cuMemcpyHtoD/DtoH/DtoD")
+CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t ByteCount);
+
+// ---- Streams ----------------------------------------------------------------------------------------
+
+// TODO: the special streams CU_STREAM_LEGACY and CU_STREAM_PER_THREAD are not handles the guest knows
+// and answer CUDA_ERROR_INVALID_HANDLE; NULL (the default stream) works.
+REMORA_OPCODE(49)
+CUresult cuStreamCreate(CUstream *phStream, unsigned int Flags);
+
+REMORA_OPCODE(50)
+CUresult cuStreamCreateWithPriority(CUstream *phStream, unsigned int flags, int priority);
+
+REMORA_OPCODE(51) REMORA_RELEASES(hStream)
+CUresult cuStreamDestroy(CUstream hStream);
+
+REMORA_OPCODE(52) REMORA_BLOCKING
+CUresult cuStreamSynchronize(CUstream hStream);
+
+REMORA_OPCODE(53)
+CUresult cuStreamQuery(CUstream hStream);
+
+REMORA_OPCODE(54)
+CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags);
+
+// ---- Events -----------------------------------------------------------------------------------------
+
+REMORA_OPCODE(55)
+CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags);
+
+REMORA_OPCODE(56)
+CUresult cuEventRecord(CUevent hEvent, CUstream hStream);
+
+REMORA_OPCODE(57) REMORA_BLOCKING
+CUresult cuEventSynchronize(CUevent hEvent);
+
+REMORA_OPCODE(58)
+CUresult cuEventQuery(CUevent hEvent);
+
+REMORA_OPCODE(59)
+CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd);
+
+REMORA_OPCODE(60) REMORA_RELEASES(hEvent)
+CUresult cuEventDestroy(CUevent hEvent);
+
+// ---- remora's own calls -----------------------------------------------------------------------------
+
+// The text of an error code: which = 0 its name (cuGetErrorName), 1 its description (cuGetErrorString).
+REMORA_OPCODE(200) REMORA_SERVER(remora_cu_server_get_error_text)
+CUresult remora_cuGetErrorText(CUresult error, int which,
+                               char *text REMORA_OUT REMORA_COUNT(capacity) REMORA_LENGTH_RET(length),
+                               size_t capacity, size_t *length);
+
+// The parameter layout of a kernel: entry i is (offset << 32 | size) of parameter i, from
+// cuFuncGetParamInfo. *count receives the number of parameters.
+REMORA_OPCODE(201) REMORA_SERVER(remora_cu_server_func_get_param_layout)
+CUresult remora_cuFuncGetParamLayout(CUfunction f, unsigned int capacity,
+                                     uint64_t *layout REMORA_OUT REMORA_COUNT(capacity) REMORA_LENGTH_RET(count),
+                                     unsigned int *count);
+
+// A launch with its parameters already packed into the kernel's parameter buffer; the server hands it
+// to the driver as CU_LAUNCH_PARAM_BUFFER_POINTER.
+REMORA_OPCODE(202) REMORA_SERVER(remora_cu_server_launch_packed)
+CUresult remora_cuLaunchKernelPacked(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                     unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+                                     unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+                                     const uint8_t *params REMORA_COUNT(params_size), size_t params_size);
+
+// cuCtxCreate without creation parameters (guest/library.cpp).
+REMORA_OPCODE(203) REMORA_SERVER(remora_cu_server_ctx_create)
+CUresult remora_cuCtxCreate(CUcontext *pctx, unsigned int flags, CUdevice dev);
+
+// cuModuleLoadDataEx with its option values as integers (guest/library.cpp).
+REMORA_OPCODE(204) REMORA_SERVER(remora_cu_server_module_load_data_ex)
+CUresult remora_cuModuleLoadDataEx(CUmodule *module,
+                                   const void *image REMORA_BYTES(remora_cu_module_image_bytes(image)),
+                                   unsigned int numOptions,
+                                   const CUjit_option *options REMORA_COUNT(numOptions),
+                                   const uint64_t *optionValues REMORA_COUNT(numOptions));

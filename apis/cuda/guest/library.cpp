@@ -1,0 +1,219 @@
+// The CUDA guest library's process-wide state, cuInit, the per-thread context stack, page-locked host
+// memory and error texts.
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "common/log.h"
+#include "glue.h"
+#include "hooks.h"
+
+namespace {
+
+using remora::cuda::guest_glue::GlueState;
+
+// The process's one CUDA guest, built on first use. CUDA handles are read by nobody but remora, so
+// Objects need no dispatch table.
+struct Guest {
+  remora::guest::Runtime runtime{remora_cuda_api, nullptr};
+  GlueState glue;
+};
+
+Guest& the_guest() {
+  static Guest g;
+  return g;
+}
+
+// The calling thread's context stack (cuCtxPushCurrent/PopCurrent; SetCurrent replaces the top).
+// CUDA defines it per thread, so it is thread_local by nature; it holds guest Objects, never freed
+// while the process lives (retired ones stay readable, see guest/runtime.h).
+std::vector<CUcontext>& context_stack() {
+  thread_local std::vector<CUcontext> stack;
+  return stack;
+}
+
+bool live_context(CUcontext ctx) {
+  uint64_t id = 0;
+  return remora_cuda_runtime().objects().to_id(ctx, remora::cuda::kType_CUcontext, &id);
+}
+
+}  // namespace
+
+remora::guest::Runtime& remora_cuda_runtime() { return the_guest().runtime; }
+
+namespace remora::cuda::guest_glue {
+
+GlueState& glue_state() { return the_guest().glue; }
+
+bool initialized() {
+  std::lock_guard<std::mutex> lock(glue_state().mu);
+  return glue_state().initialized;
+}
+
+CUcontext current_context() {
+  const auto& stack = context_stack();
+  return stack.empty() ? nullptr : stack.back();
+}
+
+}  // namespace remora::cuda::guest_glue
+
+using remora::cuda::guest_glue::current_context;
+using remora::cuda::guest_glue::glue_state;
+using remora::cuda::guest_glue::initialized;
+
+// REMORA_THREAD_STATE: the id of the calling thread's current context. A context this thread still
+// has on its stack but that was destroyed (on another thread) goes as an id no object has, so the
+// server runs the call with no context and the driver reports it.
+uint64_t remora_cuda_guest_thread_state(remora::guest::Runtime& rt) {
+  CUcontext ctx = current_context();
+  uint64_t id = 0;
+  if (ctx != nullptr && !rt.objects().to_id(ctx, remora::cuda::kType_CUcontext, &id)) return ~uint64_t{0};
+  return id;
+}
+
+extern "C" {
+
+CUresult remora_cu_init(unsigned int flags) {
+  // Inside a remora server, libcuda.so.1 must be the driver: this library there means the server's
+  // library path reaches a `remora run` directory, and forwarding would loop back into remora.
+  if (std::getenv("REMORA_SERVER_PROCESS") != nullptr) {
+    remora::log::error("remora's libcuda was loaded inside a remora server (LD_LIBRARY_PATH names a `remora run` "
+                       "directory?): refusing to forward to itself");
+    return CUDA_ERROR_NO_DEVICE;
+  }
+  const CUresult r = remora_remote_cuInit(flags);
+  if (r == CUDA_SUCCESS) {
+    std::lock_guard<std::mutex> lock(glue_state().mu);
+    glue_state().initialized = true;
+  }
+  return r;
+}
+
+// ---- Contexts -----------------------------------------------------------------------------------
+
+CUresult remora_cu_ctx_create(CUcontext* pctx, CUctxCreateParams* params, unsigned int flags, CUdevice dev) {
+  if (params != nullptr) return CUDA_ERROR_NOT_SUPPORTED;  // holds pointers; see cuda.spec.c
+  const CUresult r = remora_remote_remora_cuCtxCreate(pctx, flags, dev);
+  // The driver makes the new context current on the calling thread.
+  if (r == CUDA_SUCCESS && pctx != nullptr) context_stack().push_back(*pctx);
+  return r;
+}
+
+CUresult remora_cu_ctx_destroy(CUcontext ctx) {
+  const CUresult r = remora_remote_cuCtxDestroy_v2(ctx);
+  if (r == CUDA_SUCCESS) std::erase(context_stack(), ctx);  // no longer current anywhere on this thread
+  return r;
+}
+
+CUresult remora_cu_ctx_set_current(CUcontext ctx) {
+  if (!initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  auto& stack = context_stack();
+  if (ctx == nullptr) {  // as the driver: pops the top, if any
+    if (!stack.empty()) stack.pop_back();
+    return CUDA_SUCCESS;
+  }
+  if (!live_context(ctx)) return CUDA_ERROR_INVALID_CONTEXT;
+  if (stack.empty())
+    stack.push_back(ctx);
+  else
+    stack.back() = ctx;
+  return CUDA_SUCCESS;
+}
+
+CUresult remora_cu_ctx_get_current(CUcontext* pctx) {
+  if (!initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (pctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *pctx = current_context();
+  return CUDA_SUCCESS;
+}
+
+CUresult remora_cu_ctx_push_current(CUcontext ctx) {
+  if (!initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (ctx == nullptr || !live_context(ctx)) return CUDA_ERROR_INVALID_CONTEXT;
+  context_stack().push_back(ctx);
+  return CUDA_SUCCESS;
+}
+
+CUresult remora_cu_ctx_pop_current(CUcontext* pctx) {
+  if (!initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  auto& stack = context_stack();
+  if (stack.empty()) return CUDA_ERROR_INVALID_CONTEXT;
+  if (pctx != nullptr) *pctx = stack.back();
+  stack.pop_back();
+  return CUDA_SUCCESS;
+}
+
+// ---- Modules -------------------------------------------------------------------------------------
+
+CUresult remora_cu_module_load_data_ex(CUmodule* module, const void* image, unsigned int num_options,
+                                       CUjit_option* options, void** values) {
+  if (num_options > 0 && (options == nullptr || values == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<uint64_t> slots(num_options);
+  for (unsigned int i = 0; i < num_options; ++i) {
+    if (remora_cu_jit_option_is_pointer(options[i])) return CUDA_ERROR_NOT_SUPPORTED;  // see cuda.spec.c
+    slots[i] = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(values[i]));
+  }
+  return remora_remote_remora_cuModuleLoadDataEx(module, image, num_options, options, slots.data());
+}
+
+// ---- Page-locked host memory: ordinary guest memory ---------------------------------------------
+
+CUresult remora_cu_mem_host_alloc(void** pp, size_t bytesize, unsigned int flags) {
+  if (!initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (current_context() == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
+  if (pp == nullptr || bytesize == 0) return CUDA_ERROR_INVALID_VALUE;
+  // A device-mapped allocation would need the device to reach the application's memory.
+  if ((flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0) return CUDA_ERROR_NOT_SUPPORTED;
+  if ((flags & ~(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_WRITECOMBINED)) != 0) return CUDA_ERROR_INVALID_VALUE;
+  void* p = nullptr;
+  if (::posix_memalign(&p, 4096, bytesize) != 0) return CUDA_ERROR_OUT_OF_MEMORY;
+  {
+    std::lock_guard<std::mutex> lock(glue_state().mu);
+    glue_state().host_allocations.insert(p);
+  }
+  *pp = p;
+  return CUDA_SUCCESS;
+}
+
+CUresult remora_cu_mem_alloc_host(void** pp, size_t bytesize) { return remora_cu_mem_host_alloc(pp, bytesize, 0); }
+
+CUresult remora_cu_mem_free_host(void* p) {
+  if (!initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  {
+    std::lock_guard<std::mutex> lock(glue_state().mu);
+    if (glue_state().host_allocations.erase(p) == 0) return CUDA_ERROR_INVALID_VALUE;
+  }
+  std::free(p);
+  return CUDA_SUCCESS;
+}
+
+// ---- Error texts: the server's driver's own, cached ---------------------------------------------
+
+static CUresult error_text(CUresult error, int which, const char** pstr) {
+  if (pstr == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GlueState& g = glue_state();
+  const std::pair<int, int> key{static_cast<int>(error), which};
+  {
+    std::lock_guard<std::mutex> lock(g.mu);
+    if (auto it = g.error_texts.find(key); it != g.error_texts.end()) {
+      *pstr = it->second.c_str();
+      return CUDA_SUCCESS;
+    }
+  }
+  char text[512];
+  size_t length = 0;
+  const CUresult r = remora_remote_remora_cuGetErrorText(error, which, text, sizeof text, &length);
+  if (r != CUDA_SUCCESS) {
+    *pstr = nullptr;
+    return r;
+  }
+  text[sizeof text - 1] = '\0';
+  std::lock_guard<std::mutex> lock(g.mu);
+  *pstr = g.error_texts.try_emplace(key, text).first->second.c_str();
+  return CUDA_SUCCESS;
+}
+
+CUresult remora_cu_get_error_name(CUresult error, const char** pstr) { return error_text(error, 0, pstr); }
+CUresult remora_cu_get_error_string(CUresult error, const char** pstr) { return error_text(error, 1, pstr); }
+
+}  // extern "C"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The CUDA stack without a GPU: a server that loads the recording dummy vendor library, dummy_driver
+# (a driver-API program linked against libcuda.so.1) run through `remora run`, and the dummy's log
+# checked for what must have reached the "driver".
+#
+#   dummy_cuda.sh REMORA_BIN DUMMY_LIBRARY DUMMY_DRIVER_BIN TRANSPORT
+set -u
+remora="$1" dummy="$2" prog="$3" transport="$4"
+work="$(mktemp -d "${TMPDIR:-/tmp}/remora-cuda-dummy.XXXXXX")"
+serve_pid=""
+cleanup() {
+  [ -n "$serve_pid" ] && kill -9 "$serve_pid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  for f in "$work/server.log" "$work/guest.err" "$work/guest.out" "$work/dummy.log"; do
+    [ -f "$f" ] && { echo "--- $(basename "$f") (last 40 lines)"; tail -n 40 "$f"; }
+  done
+  exit 1
+}
+case "$transport" in
+  tcp)
+    port="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    endpoint="tcp:127.0.0.1:$port" ;;
+  *) endpoint="unix:$work/s.sock" ;;
+esac
+REMORA_DUMMY_LOG="$work/dummy.log" "$remora" serve --listen "$endpoint" --vendor-library "$dummy" \
+  >"$work/server.log" 2>&1 &
+serve_pid=$!
+ready=0
+for _ in $(seq 200); do
+  kill -0 "$serve_pid" 2>/dev/null || fail "remora serve exited at start-up"
+  if [ "$transport" = tcp ]; then
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ready=1
+  else
+    [ -S "$work/s.sock" ] && ready=1
+  fi
+  [ "$ready" = 1 ] && break
+  sleep 0.1
+done
+[ "$ready" = 1 ] || fail "remora serve did not listen on $endpoint within 20 s"
+
+timeout --kill-after=10 60 "$remora" run --connect "$endpoint" --transport "$transport" -- "$prog" \
+  >"$work/guest.out" 2>"$work/guest.err" </dev/null
+rc=$?
+[ "$rc" = 0 ] && [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "dummy_driver through remora: status $rc"
+# The session flushes the log as calls run; give the server a moment to finish the last line.
+sleep 0.2
+expect() {
+  grep -qE "$1" "$work/dummy.log" || fail "the dummy log lacks a line matching: $1"
+}
+expect '^cuInit Flags=0$'
+expect '^cuDeviceGetName name=<out 64> len=64 dev=1$'
+expect '^cuDevicePrimaryCtxRetain pctx=<out> dev=1$'
+expect '^cuMemAlloc_v2 dptr=<out> bytesize=64$'
+# The 64 bytes 0..63 the program wrote, by their CRC-32; the PTX text with its NUL (45 bytes).
+expect "^cuMemcpyHtoD_v2 dstDevice=1 srcHost=<in 64 bytes crc32=$(python3 -c 'import zlib; print("%08x" % zlib.crc32(bytes(range(64))))')> ByteCount=64$"
+expect '^cuMemcpyDtoH_v2 dstHost=<out 64> srcDevice=1 ByteCount=64$'
+expect '^cuModuleLoadData module=<out> image=<in 45 bytes crc32=[0-9a-f]{8}>$'
+expect '^cuModuleGetFunction hfunc=<out> hmod=@[0-9]+ name="k"$'
+expect '^cuStreamCreate phStream=<out> Flags=0$'
+expect '^cuEventRecord hEvent=@[0-9]+ hStream=@[0-9]+$'
+expect '^cuMemsetD32Async dstDevice=1 ui=7 N=4 hStream=@[0-9]+$'
+expect '^cuStreamSynchronize hStream=@[0-9]+$'
+expect '^cuStreamDestroy_v2 hStream=@[0-9]+$'
+expect '^cuMemFree_v2 dptr=1$'
+# Refused in the guest: never reach the driver.
+grep -qE '^cuMemAllocManaged' "$work/dummy.log" && fail "cuMemAllocManaged reached the driver"
+[ "$(grep -c '^cuStreamDestroy_v2' "$work/dummy.log")" = 1 ] || fail "the second cuStreamDestroy reached the driver"
+echo PASS
