@@ -23,6 +23,7 @@
 //   cannot tie the charge to an object: the front end should refuse it.
 #include <algorithm>
 #include <map>
+#include <regex>
 #include <set>
 
 #include "gen/emit_common.h"
@@ -182,6 +183,14 @@ class DispatchWriter {
   bool out_handles(const Param& p) const {
     return p.kind == ParamKind::kHandleArray && p.dir != Direction::kIn && !guest_chosen(f_, p);
   }
+  // Does the parameter's length expression read the parameter itself (e.g. a helper that walks a
+  // terminated list)? Such helpers must stop at a run of kSelfSizedPadding zero bytes (spec.h).
+  static bool sized_by_itself(const Param& p) {
+    const std::regex self("\\b" + p.name + "\\b");
+    return std::regex_search(p.count_expr, self) || std::regex_search(p.bytes_expr, self);
+  }
+  static constexpr int kSelfSizedPadding = 64;
+
   // `<p>_expect = <length in bytes>`; a failure to compute it is malformed.
   void expect_bytes(const Param& p) {
     if (!p.count_expr.empty())
@@ -317,8 +326,13 @@ class DispatchWriter {
       w_.close();
     } else if (p.kind == ParamKind::kBuffer && p.dir != Direction::kOut) {
       w_.open("if (!{}_absent) {{", n);
-      if (p.dir == Direction::kInOut || !p.struct_handles.empty()) {
-        w_.line("void* copy = c.scratch({}_in.size() + 8);", n);
+      const bool self_sized = sized_by_itself(p);
+      if (p.dir == Direction::kInOut || !p.struct_handles.empty() || self_sized) {
+        // A length computed from the parameter's own contents (a list walked to its terminator) is
+        // evaluated before it can be checked against what was received: the walk reads a copy
+        // followed by kSelfSizedPadding zero bytes, so it stops there rather than past the message.
+        if (self_sized) w_.line("// {}'s length depends on its contents: a zero-padded copy bounds the walk.", n);
+        w_.line("void* copy = c.scratch({}_in.size() + {});", n, self_sized ? kSelfSizedPadding : 8);
         w_.line("if (copy == nullptr) return;");
         w_.line("std::memcpy(copy, {0}_in.data(), {0}_in.size());", n);
         w_.line("{} = static_cast<{}>(copy);", n, strip_top_const(p.c_type));
