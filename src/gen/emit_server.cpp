@@ -382,7 +382,9 @@ class DispatchWriter {
       expect_bytes(p);
       if (!p.deferred_event.empty()) {
         w_.open("if (remora_deferred) {{");
-        w_.line("if ({}_expect > remora::wire::Limits{{}}.max_array_bytes) return c.malformed(\"{}: too large\");", n, n);
+        // The session's per-call cap on out-parameters (SessionOptions::max_scratch_bytes) holds here
+        // too, though the storage outlives the call.
+        w_.line("if ({}_expect > c.session.options().max_scratch_bytes) return c.malformed(\"{}: larger than the per-call cap\");", n, n);
         w_.line("{0}_deferred.reset(new (std::nothrow) uint8_t[{0}_expect == 0 ? 1 : {0}_expect]);", n);
         w_.line("if (!{}_deferred) {{ {} break; }}", n, set_error(api_.errors.no_memory));
         w_.line("{0} = reinterpret_cast<{1}>({0}_deferred.get());", n, strip_top_const(p.c_type));
