@@ -30,6 +30,42 @@ void CL_CALLBACK deferred_complete(cl_event, cl_int status, void* user_data) {
   ref->session->complete_deferred(*ref->op, status == CL_COMPLETE);
 }
 
+// CL_MEM_USE_HOST_PTR from a guest: the guest library turns it into CL_MEM_COPY_HOST_PTR (guest/
+// mem_objects.cpp), so only a foreign or hostile guest sends it, and the vendor would then keep (and
+// later read and write) a pointer into a received message the session reuses. Refused.
+bool refuse_use_host_ptr(cl_mem_flags flags, cl_int* errcode_ret) {
+  if ((flags & CL_MEM_USE_HOST_PTR) == 0) return false;
+  if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_VALUE;
+  return true;
+}
+
+void CL_CALLBACK free_write_copy(cl_event, cl_int, void* copy) { delete[] static_cast<uint8_t*>(copy); }
+
+// A non-blocking write's data points into the received message, which the session reuses as soon as
+// the call returns, while the vendor may read it until the command completes. The vendor gets a heap
+// copy instead, freed by the command's completion callback (which also runs for a command that
+// failed). `enqueue(copy, &event)` makes the vendor call.
+template <typename Enqueue>
+cl_int write_from_copy(const void* ptr, size_t bytes, cl_event* event, Enqueue enqueue) {
+  std::unique_ptr<uint8_t[]> copy(new (std::nothrow) uint8_t[bytes == 0 ? 1 : bytes]);
+  if (!copy) return CL_OUT_OF_HOST_MEMORY;
+  std::memcpy(copy.get(), ptr, bytes);
+  cl_event done = nullptr;
+  const cl_int err = enqueue(copy.get(), &done);
+  if (err != CL_SUCCESS) return err;
+  if (vendor().clSetEventCallback(done, CL_COMPLETE, free_write_copy, copy.get()) == CL_SUCCESS) {
+    copy.release();
+  } else {
+    (void)vendor().clWaitForEvents(1, &done);  // no other way to know when the copy may go
+  }
+  if (event != nullptr) {
+    *event = done;
+  } else {
+    vendor().clReleaseEvent(done);
+  }
+  return CL_SUCCESS;
+}
+
 }  // namespace
 
 void remora_opencl_server_defer(remora::server::Session& session, cl_event event, bool release_event,
@@ -137,6 +173,109 @@ cl_int remora_cl_server_set_kernel_arg_handle(cl_kernel kernel, cl_uint arg_inde
   if (mem != nullptr) return vendor().clSetKernelArg(kernel, arg_index, sizeof(mem), &mem);
   if (sampler != nullptr) return vendor().clSetKernelArg(kernel, arg_index, sizeof(sampler), &sampler);
   return vendor().clSetKernelArg(kernel, arg_index, sizeof(queue), &queue);
+}
+
+cl_mem remora_cl_server_create_buffer(cl_context context, cl_mem_flags flags, size_t size, void* host_ptr,
+                                      cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  return vendor().clCreateBuffer(context, flags, size, host_ptr, errcode_ret);
+}
+
+cl_mem remora_cl_server_create_buffer_with_properties(cl_context context, const cl_mem_properties* properties,
+                                                      cl_mem_flags flags, size_t size, void* host_ptr,
+                                                      cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  if (vendor().clCreateBufferWithProperties == nullptr) {
+    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
+    return nullptr;
+  }
+  return vendor().clCreateBufferWithProperties(context, properties, flags, size, host_ptr, errcode_ret);
+}
+
+cl_mem remora_cl_server_create_image(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
+                                     const cl_image_desc* image_desc, void* host_ptr, cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  return vendor().clCreateImage(context, flags, image_format, image_desc, host_ptr, errcode_ret);
+}
+
+cl_mem remora_cl_server_create_image_with_properties(cl_context context, const cl_mem_properties* properties,
+                                                     cl_mem_flags flags, const cl_image_format* image_format,
+                                                     const cl_image_desc* image_desc, void* host_ptr,
+                                                     cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  if (vendor().clCreateImageWithProperties == nullptr) {
+    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
+    return nullptr;
+  }
+  return vendor().clCreateImageWithProperties(context, properties, flags, image_format, image_desc, host_ptr,
+                                              errcode_ret);
+}
+
+cl_mem remora_cl_server_create_image_2d(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
+                                        size_t image_width, size_t image_height, size_t image_row_pitch,
+                                        void* host_ptr, cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  return vendor().clCreateImage2D(context, flags, image_format, image_width, image_height, image_row_pitch,
+                                  host_ptr, errcode_ret);
+}
+
+cl_mem remora_cl_server_create_image_3d(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
+                                        size_t image_width, size_t image_height, size_t image_depth,
+                                        size_t image_row_pitch, size_t image_slice_pitch, void* host_ptr,
+                                        cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  return vendor().clCreateImage3D(context, flags, image_format, image_width, image_height, image_depth,
+                                  image_row_pitch, image_slice_pitch, host_ptr, errcode_ret);
+}
+
+cl_int remora_cl_server_enqueue_write_buffer(cl_command_queue command_queue, cl_mem buffer, cl_bool blocking_write,
+                                             size_t offset, size_t size, const void* ptr,
+                                             cl_uint num_events_in_wait_list, const cl_event* event_wait_list,
+                                             cl_event* event) {
+  if (blocking_write || ptr == nullptr)
+    return vendor().clEnqueueWriteBuffer(command_queue, buffer, blocking_write, offset, size, ptr,
+                                         num_events_in_wait_list, event_wait_list, event);
+  return write_from_copy(ptr, size, event, [&](const void* copy, cl_event* done) {
+    return vendor().clEnqueueWriteBuffer(command_queue, buffer, CL_FALSE, offset, size, copy,
+                                         num_events_in_wait_list, event_wait_list, done);
+  });
+}
+
+cl_int remora_cl_server_enqueue_write_buffer_rect(cl_command_queue command_queue, cl_mem buffer,
+                                                  cl_bool blocking_write, const size_t* buffer_origin,
+                                                  const size_t* host_origin, const size_t* region,
+                                                  size_t buffer_row_pitch, size_t buffer_slice_pitch,
+                                                  size_t host_row_pitch, size_t host_slice_pitch, const void* ptr,
+                                                  cl_uint num_events_in_wait_list, const cl_event* event_wait_list,
+                                                  cl_event* event) {
+  if (blocking_write || ptr == nullptr)
+    return vendor().clEnqueueWriteBufferRect(command_queue, buffer, blocking_write, buffer_origin, host_origin,
+                                             region, buffer_row_pitch, buffer_slice_pitch, host_row_pitch,
+                                             host_slice_pitch, ptr, num_events_in_wait_list, event_wait_list,
+                                             event);
+  // The same length the generated code checked the received bytes against.
+  const size_t bytes = remora_cl_rect_bytes(host_origin, region, host_row_pitch, host_slice_pitch);
+  return write_from_copy(ptr, bytes, event, [&](const void* copy, cl_event* done) {
+    return vendor().clEnqueueWriteBufferRect(command_queue, buffer, CL_FALSE, buffer_origin, host_origin, region,
+                                             buffer_row_pitch, buffer_slice_pitch, host_row_pitch,
+                                             host_slice_pitch, copy, num_events_in_wait_list, event_wait_list,
+                                             done);
+  });
+}
+
+cl_int remora_cl_server_enqueue_write_image(cl_command_queue command_queue, cl_mem image, cl_bool blocking_write,
+                                            const size_t* origin, const size_t* region, size_t input_row_pitch,
+                                            size_t input_slice_pitch, const void* ptr,
+                                            cl_uint num_events_in_wait_list, const cl_event* event_wait_list,
+                                            cl_event* event) {
+  if (blocking_write || ptr == nullptr)
+    return vendor().clEnqueueWriteImage(command_queue, image, blocking_write, origin, region, input_row_pitch,
+                                        input_slice_pitch, ptr, num_events_in_wait_list, event_wait_list, event);
+  const size_t bytes = remora_cl_image_transfer_bytes(image, region, input_row_pitch, input_slice_pitch);
+  return write_from_copy(ptr, bytes, event, [&](const void* copy, cl_event* done) {
+    return vendor().clEnqueueWriteImage(command_queue, image, CL_FALSE, origin, region, input_row_pitch,
+                                        input_slice_pitch, copy, num_events_in_wait_list, event_wait_list, done);
+  });
 }
 
 cl_int remora_cl_server_has_extension_function(cl_platform_id platform, const char* func_name) {
