@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Server faults: the session process serving a guest is killed (SIGKILL) while the guest waits in a
-# call. The guest's pending call and its later calls must fail with CL_DEVICE_NOT_AVAILABLE within a
-# few seconds, and the program must end normally (no hang, no crash). The daemon keeps serving.
+# Server faults: the session process serving a guest dies (kill: SIGKILL) or hangs (hang: SIGSTOP,
+# with REMORA_CALL_TIMEOUT_MS=5000 in the guest) while the guest waits in a call. The guest's pending
+# call and its later calls must fail with CL_DEVICE_NOT_AVAILABLE within a few seconds, and the
+# program must end normally (no hang, no crash). The daemon keeps serving.
 #
-#   server_faults.sh REMORA_BIN FAULT_GUEST_BIN unix|tcp
+#   server_faults.sh REMORA_BIN FAULT_GUEST_BIN unix|tcp [kill|hang]
 set -u
 remora="$1"
 guest="$2"
 kind="$3"
+mode="${4:-kill}"
+timeout_env=()
+limit_ms=10000
+if [ "$mode" = hang ]; then
+  timeout_env=(env REMORA_CALL_TIMEOUT_MS=5000)
+  limit_ms=15000
+fi
+session_pid=""
 work="$(mktemp -d "${TMPDIR:-/tmp}/remora-faults.XXXXXX")"
 serve_pid=""
 guest_pid=""
 cleanup() {
-  for p in $guest_pid $serve_pid; do kill -9 "$p" 2>/dev/null; done
+  for p in $guest_pid $session_pid $serve_pid; do kill -9 "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$work"
 }
@@ -30,7 +39,7 @@ case "$kind" in
   tcp)
     port="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     endpoint="tcp:127.0.0.1:$port" ;;
-  *) echo "usage: $0 REMORA_BIN FAULT_GUEST_BIN unix|tcp" >&2; exit 2 ;;
+  *) echo "usage: $0 REMORA_BIN FAULT_GUEST_BIN unix|tcp [kill|hang]" >&2; exit 2 ;;
 esac
 
 REMORA_LOG=info "$remora" serve --listen "$endpoint" >"$work/server.log" 2>&1 &
@@ -46,7 +55,7 @@ done
 [ "$ready" = 1 ] || fail "remora serve did not listen on $endpoint within 20 s"
 
 # The kernel spins far longer than the test waits (~4e9 iterations per work-item).
-timeout --kill-after=5 60 "$remora" run --connect "$endpoint" --transport "$kind" -- \
+timeout --kill-after=5 60 "${timeout_env[@]}" "$remora" run --connect "$endpoint" --transport "$kind" -- \
   "$guest" "$work/ready" 4000000000 >"$work/guest.out" 2>"$work/guest.log" </dev/null &
 guest_pid=$!
 for _ in $(seq 600); do
@@ -60,9 +69,14 @@ sleep 0.5  # into the clFinish
 # The session process is the daemon's child (one per guest).
 session_pid="$(pgrep -P "$serve_pid" | head -n 1)"
 [ -n "$session_pid" ] || fail "no session process under the daemon (pid $serve_pid)"
-kill -9 "$session_pid" || fail "could not kill the session process $session_pid"
+if [ "$mode" = hang ]; then
+  kill -STOP "$session_pid" || fail "could not stop the session process $session_pid"
+  echo "stopped the session process mid-call"
+else
+  kill -9 "$session_pid" || fail "could not kill the session process $session_pid"
+  echo "killed the session process mid-call"
+fi
 killed_at=$(date +%s%N)
-echo "killed the session process mid-call"
 
 wait "$guest_pid"
 rc=$?
@@ -70,8 +84,12 @@ guest_pid=""
 elapsed_ms=$(( ($(date +%s%N) - killed_at) / 1000000 ))
 [ "$rc" = 0 ] || fail "the guest exited with status $rc after the server died"
 [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "the guest did not print PASS"
-[ "$elapsed_ms" -lt 10000 ] || fail "the guest took ${elapsed_ms} ms to notice (limit 10000)"
-echo "guest: every call failed with CL_DEVICE_NOT_AVAILABLE; exited ${elapsed_ms} ms after the kill"
+[ "$elapsed_ms" -lt "$limit_ms" ] || fail "the guest took ${elapsed_ms} ms to notice (limit $limit_ms)"
+echo "guest: every call failed with CL_DEVICE_NOT_AVAILABLE; exited ${elapsed_ms} ms after the fault"
+if [ "$mode" = hang ]; then
+  kill -9 "$session_pid" 2>/dev/null
+  session_pid=""
+fi
 
 kill -0 "$serve_pid" 2>/dev/null || fail "the daemon died with its session process"
 kill -TERM "$serve_pid"
