@@ -197,7 +197,18 @@ void Session::promote_follower() {
   }
 }
 
-Status Session::serve_batch(transport::Message& msg, Worker& w, bool* done) {
+Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* done) {
+  // A lent message lies in memory the guest can still write (the shm bulk area). Decoded in place, a
+  // guest could change a length, a descriptor or a string's terminator after the server checked it
+  // and before the vendor reads it (a double fetch). Such a message is decoded from a private copy.
+  // TODO(perf): copy only what the server interprets (lengths, descriptors, strings, lists) and hand
+  // plain data (a large write's bytes) to the vendor in place; that needs the generator to mark them.
+  transport::Message& msg = lent_or_own.lent() ? w.copy : lent_or_own;
+  if (lent_or_own.lent()) {
+    const auto shared = lent_or_own.bytes();
+    std::memcpy(w.copy.own(shared.size()), shared.data(), shared.size());
+    lent_or_own.reset();  // the guest may reuse the bulk area at once
+  }
   const auto bytes = msg.bytes();
   stats_.batches.fetch_add(1, std::memory_order_relaxed);
   stats_.bytes_in.fetch_add(bytes.size(), std::memory_order_relaxed);

@@ -235,6 +235,7 @@ class Session {
     wire::Writer reply;
     std::vector<wire::Segment> segs, body;
     bool handed_off = false;  // this thread gave up leadership during its current batch
+    transport::Message copy;  // a lent message's private copy (serve_batch); capacity is reused
   };
   Status serve_batch(transport::Message& msg, Worker& w, bool* done);
   Status send_reply(Worker& w, uint32_t tag, protocol::ReplyStatus status, bool with_body);
