@@ -426,7 +426,8 @@ cl_kernel clCloneKernel(cl_kernel source_kernel, cl_int *errcode_ret REMORA_ERRC
 REMORA_OPCODE(57) REMORA_ASYNC REMORA_RETAINS(kernel)
 cl_int clRetainKernel(cl_kernel kernel);
 
-REMORA_OPCODE(58) REMORA_ASYNC REMORA_RELEASES(kernel)
+// The guest hook frees the kernel's argument shapes once its last application reference is gone.
+REMORA_OPCODE(58) REMORA_ASYNC REMORA_RELEASES(kernel) REMORA_GUEST(remora_cl_release_kernel)
 cl_int clReleaseKernel(cl_kernel kernel);
 
 // An argument holding a memory object or sampler is a guest handle inside the bytes: the guest hook
