@@ -20,8 +20,9 @@ GEN_FLAGS = -DREMORA_GEN_EXECUTABLE=$(abspath $(BUILD))/bin/remora-gen
 # The sanitized subset: unit tests, then end to end over shm and tcp (the server, the guest library
 # and the test programs are all built with ASan+UBSan there).
 ASAN_E2E ?= ^e2e\.(buffers|kernel_args|events|callbacks|errors)\.(shm|tcp)$$|^e2e\.(dummy_vendor|server_faults)\.tcp$$
-ASAN_TARGETS = remora remora-opencl remora-opencl-dummy remora_common_tests remora_transport_tests \
-  remora_guest_rt_tests remora_server_rt_tests remora_hostile_tests e2e_test_programs
+ASAN_UNIT_TESTS = remora_common_tests remora_transport_tests remora_guest_rt_tests remora_server_rt_tests \
+  remora_hostile_tests
+ASAN_TARGETS = remora remora-opencl remora-opencl-dummy $(ASAN_UNIT_TESTS) e2e_test_programs
 # Every sanitizer report (leaks included) lands in $(ASAN_BUILD)/sanitizer-reports/, whichever process
 # it came from (a session process's exit status does not reach the test): any file there fails.
 ASAN_REPORTS = $(abspath $(ASAN_BUILD))/sanitizer-reports
@@ -55,7 +56,7 @@ $(ASAN_BUILD)/build.ninja: CMakeLists.txt | build
 test-asan: $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS) --target $(ASAN_TARGETS)
 	rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
-	set -e; for t in $(ASAN_BUILD)/bin/*_tests; do echo "== $$t (ASan+UBSan)"; $(ASAN_ENV) $$t --gtest_brief=1; done
+	set -e; for t in $(ASAN_UNIT_TESTS); do echo "== $$t (ASan+UBSan)"; $(ASAN_ENV) $(ASAN_BUILD)/bin/$$t --gtest_brief=1; done
 	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 600 -R '$(ASAN_E2E)'
 	@if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then echo "FAIL: sanitizer reports:"; cat $(ASAN_REPORTS)/*; exit 1; fi
 	@echo "test-asan: no sanitizer findings"
