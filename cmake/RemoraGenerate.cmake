@@ -4,6 +4,11 @@
 # rebuilt when the spec, anything it includes from the repo, or the generator changes; remora-gen
 # rewrites a file only when its content changed, so unchanged outputs do not trigger recompiles.
 # Sets <var>_DIR to the output folder and <var>_GUEST, <var>_SERVER, <var>_DUMMY to the sources.
+#
+# REMORA_GEN_EXECUTABLE (cache, optional): an already built remora-gen to run instead of this build's.
+# The sanitizer and fuzz builds (Makefile: build-asan/, build-fuzz/) use the main build's, so the
+# generator is neither rebuilt nor run under a sanitizer there.
+set(REMORA_GEN_EXECUTABLE "" CACHE FILEPATH "remora-gen to run instead of building one (sanitizer/fuzz builds)")
 function(remora_generate)
   cmake_parse_arguments(G "" "API;SPEC;OUT_VAR" "INCLUDES;DEPENDS" ${ARGN})
   set(out ${CMAKE_BINARY_DIR}/gen/${G_API})
@@ -18,10 +23,15 @@ function(remora_generate)
   foreach(d ${G_INCLUDES})
     list(APPEND inc_args -I ${d})
   endforeach()
+  if(REMORA_GEN_EXECUTABLE)
+    set(gen ${REMORA_GEN_EXECUTABLE})
+  else()
+    set(gen remora-gen)
+  endif()
   add_custom_command(
     OUTPUT ${guest} ${server} ${dummy} ${protocol} ${guest_h} ${server_h} ${coverage}
-    COMMAND remora-gen --spec ${G_SPEC} --out ${out} -I ${PROJECT_SOURCE_DIR}/include ${inc_args} --print-coverage
-    DEPENDS remora-gen ${G_SPEC} ${PROJECT_SOURCE_DIR}/include/remora/spec.h ${G_DEPENDS}
+    COMMAND ${gen} --spec ${G_SPEC} --out ${out} -I ${PROJECT_SOURCE_DIR}/include ${inc_args} --print-coverage
+    DEPENDS ${gen} ${G_SPEC} ${PROJECT_SOURCE_DIR}/include/remora/spec.h ${G_DEPENDS}
     COMMENT "remora-gen: generating the ${G_API} stack from ${G_SPEC}"
     VERBATIM)
   set(${G_OUT_VAR}_DIR ${out} PARENT_SCOPE)

@@ -195,9 +195,11 @@ cl_int clGetCommandQueueInfo(cl_command_queue command_queue, cl_command_queue_in
 // ---- Memory objects ----------------------------------------------------------------------------
 // Creations are hooked in the guest: CL_MEM_USE_HOST_PTR becomes CL_MEM_COPY_HOST_PTR on the server
 // (its memory cannot alias the application's), and the guest records what mapping, kernel arguments
-// and image transfers need (guest/mem_objects.cpp).
+// and image transfers need (guest/mem_objects.cpp). The server hooks refuse CL_MEM_USE_HOST_PTR from
+// a guest that sends it anyway: the vendor would keep a pointer into a message (server/hooks.cpp).
 
-REMORA_OPCODE(21) REMORA_GUEST(remora_cl_create_buffer) REMORA_RESOURCE(device_memory, size)
+REMORA_OPCODE(21) REMORA_SERVER(remora_cl_server_create_buffer)
+REMORA_GUEST(remora_cl_create_buffer) REMORA_RESOURCE(device_memory, size)
 cl_mem clCreateBuffer(cl_context context, cl_mem_flags flags, size_t size,
                       void *host_ptr REMORA_IN REMORA_BYTES(remora_cl_buffer_host_bytes(flags, size)),
                       cl_int *errcode_ret REMORA_ERRCODE);
@@ -208,7 +210,7 @@ cl_mem clCreateSubBuffer(cl_mem buffer, cl_mem_flags flags, cl_buffer_create_typ
                              REMORA_BYTES(remora_cl_sub_buffer_info_bytes(buffer_create_type)),
                          cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(23) REMORA_GUEST(remora_cl_create_image)
+REMORA_OPCODE(23) REMORA_SERVER(remora_cl_server_create_image) REMORA_GUEST(remora_cl_create_image)
 REMORA_RESOURCE(device_memory, remora_cl_image_device_bytes(image_format, image_desc))
 cl_mem clCreateImage(cl_context context, cl_mem_flags flags, const cl_image_format *image_format,
                      const cl_image_desc *image_desc REMORA_STRUCT_HANDLES("buffer:cl_mem"),
@@ -223,7 +225,8 @@ cl_mem clCreatePipe(cl_context context, cl_mem_flags flags, cl_uint pipe_packet_
                     const cl_pipe_properties *properties REMORA_PROPERTIES(""),
                     cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(25) REMORA_GUEST(remora_cl_create_buffer_with_properties)
+REMORA_OPCODE(25) REMORA_SERVER(remora_cl_server_create_buffer_with_properties)
+REMORA_GUEST(remora_cl_create_buffer_with_properties)
 REMORA_RESOURCE(device_memory, size)
 cl_mem clCreateBufferWithProperties(cl_context context,
                                     const cl_mem_properties *properties REMORA_PROPERTIES(""),
@@ -232,7 +235,8 @@ cl_mem clCreateBufferWithProperties(cl_context context,
                                         REMORA_BYTES(remora_cl_buffer_host_bytes(flags, size)),
                                     cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(26) REMORA_GUEST(remora_cl_create_image_with_properties)
+REMORA_OPCODE(26) REMORA_SERVER(remora_cl_server_create_image_with_properties)
+REMORA_GUEST(remora_cl_create_image_with_properties)
 REMORA_RESOURCE(device_memory, remora_cl_image_device_bytes(image_format, image_desc))
 cl_mem clCreateImageWithProperties(cl_context context,
                                    const cl_mem_properties *properties REMORA_PROPERTIES(""),
@@ -425,7 +429,8 @@ cl_kernel clCloneKernel(cl_kernel source_kernel, cl_int *errcode_ret REMORA_ERRC
 REMORA_OPCODE(57) REMORA_ASYNC REMORA_RETAINS(kernel)
 cl_int clRetainKernel(cl_kernel kernel);
 
-REMORA_OPCODE(58) REMORA_ASYNC REMORA_RELEASES(kernel)
+// The guest hook frees the kernel's argument shapes once its last application reference is gone.
+REMORA_OPCODE(58) REMORA_ASYNC REMORA_RELEASES(kernel) REMORA_GUEST(remora_cl_release_kernel)
 cl_int clReleaseKernel(cl_kernel kernel);
 
 // An argument holding a memory object or sampler is a guest handle inside the bytes: the guest hook
@@ -543,13 +548,15 @@ cl_int clEnqueueReadBufferRect(cl_command_queue command_queue, cl_mem buffer, cl
                                    REMORA_DEFERRED(event),
                                REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(78) REMORA_BLOCKING_IF(blocking_write)
+REMORA_OPCODE(78)
+REMORA_BLOCKING_IF(blocking_write)
 cl_int clEnqueueWriteBuffer(cl_command_queue command_queue, cl_mem buffer, cl_bool blocking_write,
                             size_t offset, size_t size,
                             const void *ptr REMORA_BYTES(size) REMORA_DEFERRED(event),
                             REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(79) REMORA_BLOCKING_IF(blocking_write)
+REMORA_OPCODE(79)
+REMORA_BLOCKING_IF(blocking_write)
 cl_int clEnqueueWriteBufferRect(cl_command_queue command_queue, cl_mem buffer, cl_bool blocking_write,
                                 const size_t *buffer_origin REMORA_COUNT(3),
                                 const size_t *host_origin REMORA_COUNT(3),
@@ -586,7 +593,8 @@ cl_int clEnqueueReadImage(cl_command_queue command_queue, cl_mem image, cl_bool 
                               image, region, row_pitch, slice_pitch)) REMORA_DEFERRED(event),
                           REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(84) REMORA_BLOCKING_IF(blocking_write)
+REMORA_OPCODE(84)
+REMORA_BLOCKING_IF(blocking_write)
 cl_int clEnqueueWriteImage(cl_command_queue command_queue, cl_mem image, cl_bool blocking_write,
                            const size_t *origin REMORA_COUNT(3), const size_t *region REMORA_COUNT(3),
                            size_t input_row_pitch, size_t input_slice_pitch,
@@ -715,7 +723,8 @@ cl_int clSetCommandQueueProperty(cl_command_queue command_queue,
                                  cl_command_queue_properties properties, cl_bool enable,
                                  cl_command_queue_properties *old_properties);
 
-REMORA_OPCODE(105) REMORA_GUEST(remora_cl_create_image_2d)
+REMORA_OPCODE(105) REMORA_SERVER(remora_cl_server_create_image_2d)
+REMORA_GUEST(remora_cl_create_image_2d)
 REMORA_RESOURCE(device_memory, remora_cl_image2d_device_bytes(image_format, image_width,
                                                               image_height))
 cl_mem clCreateImage2D(cl_context context, cl_mem_flags flags, const cl_image_format *image_format,
@@ -724,7 +733,8 @@ cl_mem clCreateImage2D(cl_context context, cl_mem_flags flags, const cl_image_fo
                            flags, image_format, image_width, image_height, image_row_pitch)),
                        cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(106) REMORA_GUEST(remora_cl_create_image_3d)
+REMORA_OPCODE(106) REMORA_SERVER(remora_cl_server_create_image_3d)
+REMORA_GUEST(remora_cl_create_image_3d)
 REMORA_RESOURCE(device_memory, remora_cl_image3d_device_bytes(image_format, image_width,
                                                               image_height, image_depth))
 cl_mem clCreateImage3D(cl_context context, cl_mem_flags flags, const cl_image_format *image_format,

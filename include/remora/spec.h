@@ -93,6 +93,10 @@
 // Length of the pointed-to array: COUNT in elements of the pointee type, BYTES in bytes (for void *).
 #define REMORA_COUNT(expr) REMORA_ANNOTATE_("count=" #expr)
 #define REMORA_BYTES(expr) REMORA_ANNOTATE_("bytes=" #expr)
+// An expression may read the parameter's own contents (a helper that walks a terminated list). On the
+// server such a helper runs before the result can be checked against what the guest sent, so it sees
+// the received bytes followed by 64 zero bytes, and MUST stop at a zero element found there (any
+// element stride up to 64 bytes) instead of walking further.
 // For an OUT array: the server tells the real length through this out parameter (the size-query
 // pattern, e.g. param_value_size_ret). Only min(length, *ret) units travel back.
 #define REMORA_LENGTH_RET(param) REMORA_ANNOTATE_("length_ret=" #param)

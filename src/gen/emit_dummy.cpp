@@ -286,6 +286,15 @@ class DummyWriter {
       } else {
         w_.line("remora_dummy_fill({0}, {0}_bytes, kOpcode);", n);
       }
+      // A query answered with handles (HANDLES_WHEN) gets the type's object in every slot: the
+      // server turns what the vendor wrote into ids, and a pattern is no object.
+      for (const HandlesWhen& h : p.handles_when) {
+        if (h.handle_type.empty()) continue;
+        w_.open("if ({} == {}) {{", h.selector, h.value);
+        w_.line("for (uint64_t i = 0; i + sizeof(void*) <= {0}_bytes; i += sizeof(void*)) {{ void* o = remora_dummy_the({1}); std::memcpy(static_cast<char*>({0}) + i, &o, sizeof o); }}",
+                n, type_index(h.handle_type));
+        w_.close();
+      }
       w_.close();
       if (!p.length_ret.empty()) {
         std::string unit = elem_size(p);

@@ -23,6 +23,7 @@
 //   cannot tie the charge to an object: the front end should refuse it.
 #include <algorithm>
 #include <map>
+#include <regex>
 #include <set>
 
 #include "gen/emit_common.h"
@@ -183,6 +184,14 @@ class DispatchWriter {
   bool out_handles(const Param& p) const {
     return p.kind == ParamKind::kHandleArray && p.dir != Direction::kIn && !guest_chosen(f_, p);
   }
+  // Does the parameter's length expression read the parameter itself (e.g. a helper that walks a
+  // terminated list)? Such helpers must stop at a run of kSelfSizedPadding zero bytes (spec.h).
+  static bool sized_by_itself(const Param& p) {
+    const std::regex self("\\b" + p.name + "\\b");
+    return std::regex_search(p.count_expr, self) || std::regex_search(p.bytes_expr, self);
+  }
+  static constexpr int kSelfSizedPadding = 64;
+
   // `<p>_expect = <length in bytes>`; a failure to compute it is malformed.
   void expect_bytes(const Param& p) {
     if (!p.count_expr.empty())
@@ -320,8 +329,13 @@ class DispatchWriter {
       w_.close();
     } else if (p.kind == ParamKind::kBuffer && p.dir != Direction::kOut) {
       w_.open("if (!{}_absent) {{", n);
-      if (p.dir == Direction::kInOut || !p.struct_handles.empty()) {
-        w_.line("void* copy = c.scratch({}_in.size() + 8);", n);
+      const bool self_sized = sized_by_itself(p);
+      if (p.dir == Direction::kInOut || !p.struct_handles.empty() || self_sized) {
+        // A length computed from the parameter's own contents (a list walked to its terminator) is
+        // evaluated before it can be checked against what was received: the walk reads a copy
+        // followed by kSelfSizedPadding zero bytes, so it stops there rather than past the message.
+        if (self_sized) w_.line("// {}'s length depends on its contents: a zero-padded copy bounds the walk.", n);
+        w_.line("void* copy = c.scratch({}_in.size() + {});", n, self_sized ? kSelfSizedPadding : 8);
         w_.line("if (copy == nullptr) return;");
         w_.line("std::memcpy(copy, {0}_in.data(), {0}_in.size());", n);
         w_.line("{} = static_cast<{}>(copy);", n, strip_top_const(p.c_type));
@@ -372,7 +386,9 @@ class DispatchWriter {
       expect_bytes(p);
       if (!p.deferred_event.empty()) {
         w_.open("if (remora_deferred) {{");
-        w_.line("if ({}_expect > remora::wire::Limits{{}}.max_array_bytes) return c.malformed(\"{}: too large\");", n, n);
+        // The session's per-call cap on out-parameters (SessionOptions::max_scratch_bytes) holds here
+        // too, though the storage outlives the call.
+        w_.line("if ({}_expect > c.session.options().max_scratch_bytes) return c.malformed(\"{}: larger than the per-call cap\");", n, n);
         w_.line("{0}_deferred.reset(new (std::nothrow) uint8_t[{0}_expect == 0 ? 1 : {0}_expect]);", n);
         w_.line("if (!{}_deferred) {{ {} break; }}", n, set_error(api_.errors.no_memory));
         w_.line("{0} = reinterpret_cast<{1}>({0}_deferred.get());", n, strip_top_const(p.c_type));

@@ -1,7 +1,11 @@
 #include "server/session.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "common/log.h"
 
@@ -65,13 +69,35 @@ void Call::malformed(const char* why) {
 // ---- Session ---------------------------------------------------------------------------------------
 
 Session::Session(const ApiServer& api, transport::Connection conn, SessionOptions options)
-    : api_(api), conn_(std::move(conn)), options_(std::move(options)) {}
+    : api_(api), conn_(std::move(conn)), options_(std::move(options)) {
+  if (!options_.record_dir.empty()) {
+    // The address tells apart sessions of one process that are alive at once (tests).
+    const std::string path = options_.record_dir + "/" + std::to_string(::getpid()) + "-" +
+                             std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffffff) + ".session";
+    record_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (record_fd_ < 0) log::warn("cannot record the session to {}: {}", path, std::strerror(errno));
+  }
+}
 
 Session::~Session() {
   ending_ = true;
   lf_cv_.notify_all();
   for (auto& t : followers_)
     if (t.joinable()) t.join();
+  if (record_fd_ >= 0) ::close(record_fd_);
+}
+
+// Test-only (SessionOptions::record_dir): u32 length, then the message. Best effort.
+void Session::record(const transport::Message& msg) {
+  if (record_fd_ < 0) return;
+  const auto bytes = msg.bytes();
+  const uint32_t len = static_cast<uint32_t>(bytes.size());
+  std::lock_guard lock(record_mu_);
+  if (::write(record_fd_, &len, sizeof len) != sizeof len ||
+      ::write(record_fd_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+    ::close(record_fd_);
+    record_fd_ = -1;
+  }
 }
 
 Status Session::run() {
@@ -144,6 +170,7 @@ void Session::thread_loop(bool start_as_leader) {
       }
       break;
     }
+    record(msg);
     bool done = false;
     worker.handed_off = false;
     const Status served = serve_batch(msg, worker, &done);
@@ -172,7 +199,18 @@ void Session::promote_follower() {
   }
 }
 
-Status Session::serve_batch(transport::Message& msg, Worker& w, bool* done) {
+Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* done) {
+  // A lent message lies in memory the guest can still write (the shm bulk area). Decoded in place, a
+  // guest could change a length, a descriptor or a string's terminator after the server checked it
+  // and before the vendor reads it (a double fetch). Such a message is decoded from a private copy.
+  // TODO(perf): copy only what the server interprets (lengths, descriptors, strings, lists) and hand
+  // plain data (a large write's bytes) to the vendor in place; that needs the generator to mark them.
+  transport::Message& msg = lent_or_own.lent() ? w.copy : lent_or_own;
+  if (lent_or_own.lent()) {
+    const auto shared = lent_or_own.bytes();
+    std::memcpy(w.copy.own(shared.size()), shared.data(), shared.size());
+    lent_or_own.reset();  // the guest may reuse the bulk area at once
+  }
   const auto bytes = msg.bytes();
   stats_.batches.fetch_add(1, std::memory_order_relaxed);
   stats_.bytes_in.fetch_add(bytes.size(), std::memory_order_relaxed);

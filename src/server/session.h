@@ -178,6 +178,11 @@ struct SessionOptions {
   uint64_t max_scratch_bytes = uint64_t{8} << 30;  // per call
   std::string tenant;
   Policy* policy = nullptr;  // may be null: no limits
+  // Test-only: a folder where every message received from the guest is appended, as a u32 length and
+  // the bytes, to one file per session (<pid>-<n>.session). These files are the seed corpus of the
+  // session fuzz target (tests/fuzz/README.md). The session process fills it from REMORA_RECORD_DIR;
+  // empty (the default): nothing is recorded.
+  std::string record_dir;
 };
 
 class Session {
@@ -230,6 +235,7 @@ class Session {
     wire::Writer reply;
     std::vector<wire::Segment> segs, body;
     bool handed_off = false;  // this thread gave up leadership during its current batch
+    transport::Message copy;  // a lent message's private copy (serve_batch); capacity is reused
   };
   Status serve_batch(transport::Message& msg, Worker& w, bool* done);
   Status send_reply(Worker& w, uint32_t tag, protocol::ReplyStatus status, bool with_body);
@@ -265,6 +271,10 @@ class Session {
   std::mutex slots_mu_;
   std::vector<std::unique_ptr<CallbackSlot>> many_slots_;
   Status end_reason_;
+
+  std::mutex record_mu_;
+  int record_fd_ = -1;  // SessionOptions::record_dir's file, or -1
+  void record(const transport::Message& msg);
 };
 
 }  // namespace remora::server

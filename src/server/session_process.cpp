@@ -292,6 +292,7 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
 
   SessionOptions options;
   options.tenant = hello.tenant;
+  if (const char* dir = std::getenv("REMORA_RECORD_DIR"); dir != nullptr) options.record_dir = dir;  // tests only
   std::optional<TenantPolicy> policy;
   if (usage.valid()) {
     policy.emplace(&usage, config.usage_slot);

@@ -53,6 +53,9 @@ class Message {
   // For backends: lend transport memory; `lender->give_back(token)` runs when the Message lets go.
   void lend(const uint8_t* data, size_t size, Lender* lender, uint64_t token);
   void reset();
+  // True while the bytes are transport memory lent by a Lender (the shm bulk area), which the peer
+  // may still be able to write.
+  bool lent() const { return lender_ != nullptr; }
 
  private:
   std::unique_ptr<uint64_t[]> storage_;  // uint64_t for alignment

@@ -38,7 +38,8 @@ case "$kind" in
   *) echo "usage: $0 REMORA_BIN LONG_GUEST_BIN unix|tcp" >&2; exit 2 ;;
 esac
 
-"$remora" serve --listen "$endpoint" >"$work/server.log" 2>&1 &
+# info: the session processes log what they released at the end (checked below).
+REMORA_LOG=info "$remora" serve --listen "$endpoint" >"$work/server.log" 2>&1 &
 serve_pid=$!
 
 # Ready when the endpoint accepts connections (bounded: 20 s).
@@ -82,6 +83,16 @@ b_pid="$(cat "$work/b.pid")"
 kill -9 "$b_pid" || fail "could not kill guest B (pid $b_pid)"
 echo "killed guest B mid-run"
 wait "$b_wrapper" 2>/dev/null
+
+# B's session process released everything B held (contexts, queues, buffers, kernels...).
+# (The reason depends on the transport: "guest disconnected", "peer closed the connection"...)
+released() { grep -E 'session ended \([^)]+\): [0-9]+ calls, [1-9][0-9]* objects released' "$work/server.log" | grep -v '(goodbye)'; }
+for _ in $(seq 100); do
+  [ -n "$(released)" ] && break
+  sleep 0.1
+done
+[ -n "$(released)" ] || fail "no session of the killed guest B logged the objects it released"
+echo "guest B's session: $(released | grep -Eo '[0-9]+ objects released' | head -n 1)"
 
 wait "$a_pid"
 a_rc=$?

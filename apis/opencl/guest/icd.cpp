@@ -86,7 +86,7 @@ KernelArgShapes* kernel_arg_shapes(cl_kernel kernel) {
   remora::guest::Object* o = live_object(kernel, kType_cl_kernel);
   if (o == nullptr) return nullptr;
   // Created at most once even if two threads race here (which OpenCL does not allow for one kernel
-  // anyway). TODO(perf): freed with neither the kernel nor the Object; a few bytes per kernel.
+  // anyway). Freed by remora_cl_release_kernel with the kernel's last reference.
   std::atomic_ref<void*> slot(o->api_data);
   void* current = slot.load(std::memory_order_acquire);
   if (current == nullptr) {

@@ -8,6 +8,7 @@
 //   no other call may be made.
 #include <cstring>
 #include <optional>
+#include <utility>
 #include <memory>
 
 #include "glue.h"
@@ -225,6 +226,16 @@ cl_int remora_cl_release_mem_object(cl_mem memobj) {
   const cl_int err = remora_remote_clReleaseMemObject(memobj);
   if (err == CL_SUCCESS) forget_if_retired(memobj, true);
   return err;
+}
+
+cl_int remora_cl_release_kernel(cl_kernel kernel) {
+  const cl_int err = remora_remote_clReleaseKernel(kernel);
+  if (err != CL_SUCCESS) return err;
+  // Retired Objects stay allocated (runtime.h): reading them is safe, and a retired kernel is no
+  // longer live_object(), so kernel_arg_shapes() cannot hand out the shapes freed here.
+  Object* o = remora::guest::Objects::as_object(kernel);
+  if (o->magic == Object::kDead) delete static_cast<glue::KernelArgShapes*>(std::exchange(o->api_data, nullptr));
+  return CL_SUCCESS;
 }
 
 cl_int remora_cl_release_sampler(cl_sampler sampler) {

@@ -30,6 +30,15 @@ void CL_CALLBACK deferred_complete(cl_event, cl_int status, void* user_data) {
   ref->session->complete_deferred(*ref->op, status == CL_COMPLETE);
 }
 
+// CL_MEM_USE_HOST_PTR from a guest: the guest library turns it into CL_MEM_COPY_HOST_PTR (guest/
+// mem_objects.cpp), so only a foreign or hostile guest sends it, and the vendor would then keep (and
+// later read and write) a pointer into a received message the session reuses. Refused.
+bool refuse_use_host_ptr(cl_mem_flags flags, cl_int* errcode_ret) {
+  if ((flags & CL_MEM_USE_HOST_PTR) == 0) return false;
+  if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_VALUE;
+  return true;
+}
+
 }  // namespace
 
 void remora_opencl_server_defer(remora::server::Session& session, cl_event event, bool release_event,
@@ -140,6 +149,59 @@ cl_int remora_cl_server_set_kernel_arg_handle(cl_kernel kernel, cl_uint arg_inde
   if (mem != nullptr) return vendor().clSetKernelArg(kernel, arg_index, sizeof(mem), &mem);
   if (sampler != nullptr) return vendor().clSetKernelArg(kernel, arg_index, sizeof(sampler), &sampler);
   return vendor().clSetKernelArg(kernel, arg_index, sizeof(queue), &queue);
+}
+
+cl_mem remora_cl_server_create_buffer(cl_context context, cl_mem_flags flags, size_t size, void* host_ptr,
+                                      cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  return vendor().clCreateBuffer(context, flags, size, host_ptr, errcode_ret);
+}
+
+cl_mem remora_cl_server_create_buffer_with_properties(cl_context context, const cl_mem_properties* properties,
+                                                      cl_mem_flags flags, size_t size, void* host_ptr,
+                                                      cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  if (vendor().clCreateBufferWithProperties == nullptr) {
+    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
+    return nullptr;
+  }
+  return vendor().clCreateBufferWithProperties(context, properties, flags, size, host_ptr, errcode_ret);
+}
+
+cl_mem remora_cl_server_create_image(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
+                                     const cl_image_desc* image_desc, void* host_ptr, cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  return vendor().clCreateImage(context, flags, image_format, image_desc, host_ptr, errcode_ret);
+}
+
+cl_mem remora_cl_server_create_image_with_properties(cl_context context, const cl_mem_properties* properties,
+                                                     cl_mem_flags flags, const cl_image_format* image_format,
+                                                     const cl_image_desc* image_desc, void* host_ptr,
+                                                     cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  if (vendor().clCreateImageWithProperties == nullptr) {
+    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
+    return nullptr;
+  }
+  return vendor().clCreateImageWithProperties(context, properties, flags, image_format, image_desc, host_ptr,
+                                              errcode_ret);
+}
+
+cl_mem remora_cl_server_create_image_2d(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
+                                        size_t image_width, size_t image_height, size_t image_row_pitch,
+                                        void* host_ptr, cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  return vendor().clCreateImage2D(context, flags, image_format, image_width, image_height, image_row_pitch,
+                                  host_ptr, errcode_ret);
+}
+
+cl_mem remora_cl_server_create_image_3d(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
+                                        size_t image_width, size_t image_height, size_t image_depth,
+                                        size_t image_row_pitch, size_t image_slice_pitch, void* host_ptr,
+                                        cl_int* errcode_ret) {
+  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  return vendor().clCreateImage3D(context, flags, image_format, image_width, image_height, image_depth,
+                                  image_row_pitch, image_slice_pitch, host_ptr, errcode_ret);
 }
 
 cl_int remora_cl_server_has_extension_function(cl_platform_id platform, const char* func_name) {

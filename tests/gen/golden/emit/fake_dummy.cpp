@@ -183,6 +183,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_get_device_in
   remora_dummy_log(std::move(line));
   if (param_value != nullptr) {
     remora_dummy_fill(param_value, param_value_bytes, kOpcode);
+    if (param_name == FAKE_DEVICE_PARENT) {
+      for (uint64_t i = 0; i + sizeof(void*) <= param_value_bytes; i += sizeof(void*)) { void* o = remora_dummy_the(1); std::memcpy(static_cast<char*>(param_value) + i, &o, sizeof o); }
+    }
   }
   if (param_value_size_ret != nullptr) *param_value_size_ret = param_value != nullptr ? param_value_bytes / 1 : 16;
   return FAKE_SUCCESS;

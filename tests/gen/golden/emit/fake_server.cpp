@@ -835,7 +835,7 @@ static void dispatch_fake_enqueue_read(remora::server::Call& c) {
     if (ptr_cap != remora::wire::kAbsent) {
       ptr_expect = static_cast<uint64_t>(size);
       if (remora_deferred) {
-        if (ptr_expect > remora::wire::Limits{}.max_array_bytes) return c.malformed("ptr: too large");
+        if (ptr_expect > c.session.options().max_scratch_bytes) return c.malformed("ptr: larger than the per-call cap");
         ptr_deferred.reset(new (std::nothrow) uint8_t[ptr_expect == 0 ? 1 : ptr_expect]);
         if (!ptr_deferred) { ret = FAKE_OUT_OF_HOST_MEMORY; break; }
         ptr = reinterpret_cast<void *>(ptr_deferred.get());
