@@ -30,6 +30,23 @@ void* Call::scratch(uint64_t bytes) {
   // Not zeroed: zeroing a large out-buffer costs as much as the transfer. What a vendor leaves
   // unwritten can only be this session's own earlier data (one server process per guest), never
   // another guest's.
+  ScratchCache* cache = cache_;
+  if (cache != nullptr && !cache->in_use && bytes >= ScratchCache::kMinBytes && bytes <= ScratchCache::kMaxKeptBytes) {
+    if (cache->size < bytes) {
+      cache->block.reset();  // before the new one: never hold both
+      cache->size = 0;
+      cache->block.reset(new (std::nothrow) uint8_t[bytes]);
+      if (!cache->block) {
+        malformed("out of host memory for an out-parameter");
+        return nullptr;
+      }
+      cache->size = bytes;
+    }
+    cache->in_use = true;
+    scratch_cache_ = cache;
+    scratch_total_ += bytes;
+    return cache->block.get();
+  }
   auto block = std::unique_ptr<uint8_t[]>(new (std::nothrow) uint8_t[bytes == 0 ? 1 : bytes]);
   if (!block) {
     malformed("out of host memory for an out-parameter");
@@ -209,6 +226,7 @@ Status Session::serve_batch(transport::Message& msg, Worker& w, bool* done) {
     if (options_.policy != nullptr) options_.policy->before_call(ch.opcode);
     w.reply.clear();
     Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
+    call.cache_ = &w.scratch;
     fn(call);
     if (ending_) {
       // The dispatch function found the call malformed: answer a waiting guest, then end.

@@ -112,10 +112,27 @@ class HandleTable {
   uint64_t next_server_id_ = 1;
 };
 
+// A server thread's large out-parameter block, reused from call to call: a fresh block of hundreds of
+// MiB costs a page fault per 4 KiB on first touch (more than the copy into it), and the allocator
+// gives such blocks back to the kernel when freed. Held: the largest such out-parameter so far, up to
+// kMaxKeptBytes (the device buffer it was read from is at least as large).
+struct ScratchCache {
+  static constexpr uint64_t kMinBytes = uint64_t{1} << 20;    // smaller ones come from the allocator
+  static constexpr uint64_t kMaxKeptBytes = uint64_t{1} << 30;
+  std::unique_ptr<uint8_t[]> block;
+  uint64_t size = 0;
+  bool in_use = false;  // lent to the current call
+};
+
 // Everything a generated dispatch function needs for one call.
 struct Call {
   Call(Session& s, wire::Reader& a, wire::Writer& r, uint32_t op, bool is_sync, bool concurrent)
       : session(s), args(a), reply(r), opcode(op), sync(is_sync), guest_concurrent(concurrent) {}
+  ~Call() {
+    if (scratch_cache_ != nullptr) scratch_cache_->in_use = false;
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
 
   Session& session;
   wire::Reader& args;
@@ -149,6 +166,8 @@ struct Call {
   friend class Session;
   std::vector<std::unique_ptr<uint8_t[]>> scratch_;
   uint64_t scratch_total_ = 0;
+  ScratchCache* cache_ = nullptr;          // the serving thread's, if any (set by Session)
+  ScratchCache* scratch_cache_ = nullptr;  // == cache_ while this call holds its block
 };
 
 // A non-blocking read's data waiting for its command to complete (see Session::add_deferred).
@@ -230,6 +249,7 @@ class Session {
     wire::Writer reply;
     std::vector<wire::Segment> segs, body;
     bool handed_off = false;  // this thread gave up leadership during its current batch
+    ScratchCache scratch;
   };
   Status serve_batch(transport::Message& msg, Worker& w, bool* done);
   Status send_reply(Worker& w, uint32_t tag, protocol::ReplyStatus status, bool with_body);

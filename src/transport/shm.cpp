@@ -218,6 +218,7 @@ class ShmChannel final : public Channel {
     ring_bytes_ = region_->layout().ring_bytes;
     max_small_ = ring_bytes_ / 4;
     bulk_bytes_ = region_->layout().bulk_bytes;
+    rx_spin_ = region_->spin();
     // The region is fresh, so both counters start at zero; afterwards only this object writes them.
     if (rx_ >= 0) rx_tail_ = region_->ring_control(rx_)->tail.load(std::memory_order_relaxed);
     if (tx_ >= 0) tx_head_ = region_->ring_control(tx_)->head.load(std::memory_order_relaxed);
@@ -237,6 +238,7 @@ class ShmChannel final : public Channel {
   // kClosed if this channel or the ring was closed, or the peer died; Ok otherwise.
   Status check_open(int ring, bool check_peer) const;
   Status wait_readable(Deadline deadline, uint64_t* head);
+  void adapt_spin(bool spinning_pays);
   Status next_record(Deadline deadline, uint64_t* word, uint64_t* pos, uint64_t* avail);
   Status receive_streamed(Message* out, uint64_t total);
   Status send_bulk_part(std::span<const wire::Segment> segments, size_t* seg, size_t* seg_off, uint64_t part);
@@ -252,6 +254,7 @@ class ShmChannel final : public Channel {
   size_t ring_bytes_ = 0, max_small_ = 0, bulk_bytes_ = 0;
   uint64_t rx_tail_ = 0;  // authoritative; the region's copy is for the producer only
   uint64_t tx_head_ = 0;  // authoritative; likewise
+  std::chrono::nanoseconds rx_spin_;  // current receive spin window, 0 to region_->spin() (receiver only)
   std::atomic<bool> closed_{false};
 };
 
@@ -273,14 +276,25 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
   *head = c->head.load(std::memory_order_acquire);
   if (*head != rx_tail_) return Status::Ok();
   // Spin briefly: a reply to a short call usually comes within microseconds, and a futex sleep and
-  // wake cost several of those.
-  const auto spin_until = Clock::now() + region_->spin();
-  for (unsigned i = 1;; ++i) {
-    cpu_relax();
-    *head = c->head.load(std::memory_order_acquire);
-    if (*head != rx_tail_) return Status::Ok();
-    if ((i & 63) == 0 && Clock::now() >= spin_until) break;
+  // wake cost several of those. How long is adaptive (rx_spin_, see adapt_spin).
+  const auto start = Clock::now();
+  if (rx_spin_.count() > 0) {
+    const auto spin_until = start + rx_spin_;
+    for (unsigned i = 1;; ++i) {
+      cpu_relax();
+      *head = c->head.load(std::memory_order_acquire);
+      if (*head != rx_tail_) {
+        adapt_spin(true);
+        return Status::Ok();
+      }
+      if ((i & 63) == 0 && Clock::now() >= spin_until) break;
+    }
   }
+  // Whether a message that comes while we sleep came soon enough that spinning would have caught it.
+  auto woke = [&] {
+    adapt_spin(Clock::now() - start <= region_->spin());
+    return Status::Ok();
+  };
   for (;;) {
     if (Status st = check_open(rx_, false); !st.ok()) return st;
     const uint32_t seq = c->rx_seq.load(std::memory_order_acquire);
@@ -291,7 +305,7 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
     *head = c->head.load(std::memory_order_acquire);
     if (*head != rx_tail_) {
       c->rx_sleeping.store(0, std::memory_order_relaxed);
-      return Status::Ok();
+      return woke();
     }
     const auto now = Clock::now();
     if (now >= deadline) {
@@ -304,9 +318,24 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
     futex_wait(&c->rx_seq, seq, slice);
     c->rx_sleeping.store(0, std::memory_order_relaxed);
     *head = c->head.load(std::memory_order_acquire);
-    if (*head != rx_tail_) return Status::Ok();
+    if (*head != rx_tail_) return woke();
     // Messages the peer sent before it went away are still delivered: the head is checked first.
     if (Status st = check_open(rx_, true); !st.ok()) return st;
+  }
+}
+
+// Spinning pays only while the peer answers within the spin window. When it does not (more busy
+// processes than cores: the peer is waiting for a core, and a spinning receiver takes that core from
+// it), spinning burns the time the peer needs, so many guests on a small machine collapsed. So the
+// window halves after each wait that spinning could not have shortened, down to none, and doubles
+// (from 1 us up to the configured spin) after each wait that ended, or would have ended, within it.
+void ShmChannel::adapt_spin(bool spinning_pays) {
+  using std::chrono::nanoseconds;
+  const nanoseconds max = region_->spin();
+  if (spinning_pays) {
+    rx_spin_ = std::min(max, std::max(nanoseconds(1000), rx_spin_ * 2));
+  } else {
+    rx_spin_ = rx_spin_ < nanoseconds(1000) ? nanoseconds(0) : rx_spin_ / 2;
   }
 }
 

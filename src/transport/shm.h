@@ -18,7 +18,11 @@ namespace remora::transport {
 
 struct ShmConfig {
   size_t ring_bytes = size_t{1} << 20;   // per ring
-  size_t bulk_bytes = size_t{64} << 20;  // per direction; larger messages are sent in bulk-sized parts
+  // Per direction; larger messages are sent in bulk-sized parts, reassembled in the receiver's own
+  // (fresh) memory. Large enough for the transfers applications make (clpeak: 512 MiB) so that they
+  // are lent straight from shared memory. Only address space until touched: the memfd is sparse, and
+  // holds at most the largest message sent so far per direction once touched.
+  size_t bulk_bytes = size_t{1} << 30;
   // How long a receiver spins before sleeping. Kept short: on a 2-core machine a spinning receiver
   // competes with the sender it waits for.
   std::chrono::nanoseconds spin = std::chrono::microseconds(20);
