@@ -57,6 +57,18 @@ void* Call::scratch(uint64_t bytes) {
   return scratch_.back().get();
 }
 
+void* Call::reply_scratch(uint64_t bytes) {
+  if (sync && !guest_concurrent && !reserved_reply_ &&
+      bytes <= session.options().max_scratch_bytes - std::min(scratch_total_, session.options().max_scratch_bytes)) {
+    if (uint8_t* p = session.conn_.calls->reserve_send(bytes); p != nullptr) {
+      reserved_reply_ = true;
+      scratch_total_ += bytes;
+      return p;
+    }
+  }
+  return scratch(bytes);
+}
+
 void Call::about_to_block() {
   if (guest_concurrent) session.promote_follower();
 }

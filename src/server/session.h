@@ -154,6 +154,11 @@ struct Call {
   // Temporary memory for out-parameters, released after the call. Refuses (nullptr, and marks the
   // call malformed) sizes over the session's cap.
   void* scratch(uint64_t bytes);
+  // Like scratch, for an out-parameter the reply will carry as it is: where the transport can, the
+  // memory is the reply's own space in it (shm), so the vendor writes the result where the guest
+  // reads it and the server copies nothing. Synchronous calls of a single-threaded guest only: the
+  // reservation holds the reply area until this call's reply is sent.
+  void* reply_scratch(uint64_t bytes);
   // Called by generated code just before a vendor call that may block.
   void about_to_block();
   // For an asynchronous call that failed: remember the API error for the next synchronisation point.
@@ -168,6 +173,7 @@ struct Call {
   uint64_t scratch_total_ = 0;
   ScratchCache* cache_ = nullptr;          // the serving thread's, if any (set by Session)
   ScratchCache* scratch_cache_ = nullptr;  // == cache_ while this call holds its block
+  bool reserved_reply_ = false;             // reply_scratch reserved transport space
 };
 
 // A non-blocking read's data waiting for its command to complete (see Session::add_deferred).
