@@ -67,6 +67,9 @@ constexpr size_t kMaxRingBytes = size_t{1} << 30;
 constexpr size_t kMaxBulkBytes = size_t{1} << 36;
 // A sleeping waiter wakes at least this often to check that the peer is still alive.
 constexpr auto kSleepSlice = 50ms;
+// A receiver whose adaptive spin window fell to zero still spins this long on every kProbeEvery-th wait.
+constexpr auto kProbeSpin = std::chrono::nanoseconds(2us);
+constexpr uint32_t kProbeEvery = 8;
 
 enum RingId { kRequests = 0, kReplies = 1, kEvents = 2, kNumRings = 3 };
 enum BulkId { kGuestToServer = 0, kServerToGuest = 1, kEventsToGuest = 2, kNumBulks = 3 };
@@ -249,7 +252,7 @@ class ShmChannel final : public Channel {
   // kClosed if this channel or the ring was closed, or the peer died; Ok otherwise.
   Status check_open(int ring, bool check_peer) const;
   Status wait_readable(Deadline deadline, uint64_t* head);
-  void adapt_spin(bool spinning_pays);
+  void adapt_spin(bool spin_caught_it);
   Status next_record(Deadline deadline, uint64_t* word, uint64_t* pos, uint64_t* avail);
   Status receive_streamed(Message* out, uint64_t total);
   Status bulk_record(uint64_t pos, uint64_t avail, uint64_t length, uint64_t* offset);
@@ -270,6 +273,7 @@ class ShmChannel final : public Channel {
   uint64_t rx_tail_ = 0;  // authoritative; the region's copy is for the producer only
   uint64_t tx_head_ = 0;  // authoritative; likewise
   std::chrono::nanoseconds rx_spin_;  // current receive spin window, 0 to region_->spin() (receiver only)
+  uint32_t rx_probe_ = 0;             // waits without a window, for the probes
   // reserve_send's space: the tx bulk area is claimed, and the next send() on this channel uses it.
   uint8_t* reserved_ = nullptr;
   size_t reserved_bytes_ = 0;
@@ -295,9 +299,10 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
   if (*head != rx_tail_) return Status::Ok();
   // Spin briefly: a reply to a short call usually comes within microseconds, and a futex sleep and
   // wake cost several of those. How long is adaptive (rx_spin_, see adapt_spin).
-  const auto start = Clock::now();
-  if (rx_spin_.count() > 0) {
-    const auto spin_until = start + rx_spin_;
+  std::chrono::nanoseconds spin = rx_spin_;
+  if (spin.count() == 0 && ++rx_probe_ % kProbeEvery == 0) spin = std::min(kProbeSpin, region_->spin());
+  if (spin.count() > 0) {
+    const auto spin_until = Clock::now() + spin;
     for (unsigned i = 1;; ++i) {
       cpu_relax();
       *head = c->head.load(std::memory_order_acquire);
@@ -308,9 +313,8 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
       if ((i & 63) == 0 && Clock::now() >= spin_until) break;
     }
   }
-  // Whether a message that comes while we sleep came soon enough that spinning would have caught it.
   auto woke = [&] {
-    adapt_spin(Clock::now() - start <= region_->spin());
+    if (spin.count() > 0) adapt_spin(false);
     return Status::Ok();
   };
   for (;;) {
@@ -345,15 +349,16 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
 // Spinning pays only while the peer answers within the spin window. When it does not (more busy
 // processes than cores: the peer is waiting for a core, and a spinning receiver takes that core from
 // it), spinning burns the time the peer needs, so many guests on a small machine collapsed. So the
-// window halves after each wait that spinning could not have shortened, down to none, and doubles
-// (from 1 us up to the configured spin) after each wait that ended, or would have ended, within it.
-void ShmChannel::adapt_spin(bool spinning_pays) {
+// window halves after each wait that spinning did not end, down to none, and doubles (from 1 us up
+// to the configured spin) after each that it did. Without a window, every kProbeEvery-th wait spins
+// kProbeSpin anyway, so a peer that became fast again is noticed.
+void ShmChannel::adapt_spin(bool spin_caught_it) {
   using std::chrono::nanoseconds;
   const nanoseconds max = region_->spin();
-  if (spinning_pays) {
+  if (spin_caught_it) {
     rx_spin_ = std::min(max, std::max(nanoseconds(1000), rx_spin_ * 2));
   } else {
-    rx_spin_ = rx_spin_ < nanoseconds(1000) ? nanoseconds(0) : rx_spin_ / 2;
+    rx_spin_ = rx_spin_ < nanoseconds(2000) ? nanoseconds(0) : rx_spin_ / 2;
   }
 }
 

@@ -23,8 +23,9 @@ struct ShmConfig {
   // are lent straight from shared memory. Only address space until touched: the memfd is sparse, and
   // holds at most the largest message sent so far per direction once touched.
   size_t bulk_bytes = size_t{1} << 30;
-  // How long a receiver spins before sleeping. Kept short: on a 2-core machine a spinning receiver
-  // competes with the sender it waits for.
+  // The longest a receiver spins before sleeping. Kept short: on a 2-core machine a spinning receiver
+  // competes with the sender it waits for. Each receiver shortens its own window, down to none, while
+  // spinning does not pay (see ShmChannel::adapt_spin).
   std::chrono::nanoseconds spin = std::chrono::microseconds(20);
 };
 
