@@ -67,9 +67,9 @@ constexpr size_t kMaxRingBytes = size_t{1} << 30;
 constexpr size_t kMaxBulkBytes = size_t{1} << 36;
 // A sleeping waiter wakes at least this often to check that the peer is still alive.
 constexpr auto kSleepSlice = 50ms;
-// A receiver whose adaptive spin window fell to zero still spins this long on every kProbeEvery-th wait.
-constexpr auto kProbeSpin = std::chrono::nanoseconds(2us);
+// A receiver whose adaptive spin window fell to zero still spins on every kProbeEvery-th wait.
 constexpr uint32_t kProbeEvery = 8;
+constexpr uint32_t kMissesBeforeShrinking = 4;
 
 enum RingId { kRequests = 0, kReplies = 1, kEvents = 2, kNumRings = 3 };
 enum BulkId { kGuestToServer = 0, kServerToGuest = 1, kEventsToGuest = 2, kNumBulks = 3 };
@@ -274,6 +274,7 @@ class ShmChannel final : public Channel {
   uint64_t tx_head_ = 0;  // authoritative; likewise
   std::chrono::nanoseconds rx_spin_;  // current receive spin window, 0 to region_->spin() (receiver only)
   uint32_t rx_probe_ = 0;             // waits without a window, for the probes
+  uint32_t rx_misses_ = 0;            // waits in a row that spinning did not end
   // reserve_send's space: the tx bulk area is claimed, and the next send() on this channel uses it.
   uint8_t* reserved_ = nullptr;
   size_t reserved_bytes_ = 0;
@@ -300,7 +301,7 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
   // Spin briefly: a reply to a short call usually comes within microseconds, and a futex sleep and
   // wake cost several of those. How long is adaptive (rx_spin_, see adapt_spin).
   std::chrono::nanoseconds spin = rx_spin_;
-  if (spin.count() == 0 && ++rx_probe_ % kProbeEvery == 0) spin = std::min(kProbeSpin, region_->spin());
+  if (spin.count() == 0 && ++rx_probe_ % kProbeEvery == 0) spin = region_->spin();
   if (spin.count() > 0) {
     const auto spin_until = Clock::now() + spin;
     for (unsigned i = 1;; ++i) {
@@ -348,16 +349,16 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
 
 // Spinning pays only while the peer answers within the spin window. When it does not (more busy
 // processes than cores: the peer is waiting for a core, and a spinning receiver takes that core from
-// it), spinning burns the time the peer needs, so many guests on a small machine collapsed. So the
-// window halves after each wait that spinning did not end, down to none, and doubles (from 1 us up
-// to the configured spin) after each that it did. Without a window, every kProbeEvery-th wait spins
-// kProbeSpin anyway, so a peer that became fast again is noticed.
+// it), spinning burns the time the peer needs, so many guests on a small machine collapsed. So after
+// kMissesBeforeShrinking waits in a row that spinning did not end (one alone is a preemption), the
+// window halves with each further one, down to none; it is whole again after a wait that it ended. Without a window, every kProbeEvery-th wait spins the whole window anyway, so a
+// peer that became fast again is noticed (a probe shorter than the usual answer would never succeed).
 void ShmChannel::adapt_spin(bool spin_caught_it) {
   using std::chrono::nanoseconds;
-  const nanoseconds max = region_->spin();
   if (spin_caught_it) {
-    rx_spin_ = std::min(max, std::max(nanoseconds(1000), rx_spin_ * 2));
-  } else {
+    rx_spin_ = region_->spin();
+    rx_misses_ = 0;
+  } else if (++rx_misses_ >= kMissesBeforeShrinking) {
     rx_spin_ = rx_spin_ < nanoseconds(2000) ? nanoseconds(0) : rx_spin_ / 2;
   }
 }
