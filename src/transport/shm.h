@@ -1,11 +1,14 @@
-// The shared-memory transport: one memfd holding three rings (requests, replies, events) and a bulk
-// area per direction, set up over a unix socket that afterwards only watches for the peer's death.
+// The shared-memory transport: one memfd holding three rings (requests, replies, events) and three
+// bulk areas (requests, replies, events), set up over a unix socket that afterwards only watches for
+// the peer's death.
 //
 // Rings are single-producer single-consumer byte rings with 8-aligned records. A receiver spins
 // briefly, then sleeps on a futex, so an idle guest or server uses no CPU; a sender wakes the futex
 // only when the receiver said it is sleeping. Messages too large for a ring go through the bulk area
 // of that direction: the sender copies once into it and the receiver gets a Message that points into
 // it (lent until released), so a large buffer transfer costs one copy, not a stream of small ones.
+// A reply's large result can even be written into the replies area before it is sent (reserve_send),
+// which makes that copy the vendor's own.
 #pragma once
 
 #include <memory>
