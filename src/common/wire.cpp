@@ -20,14 +20,18 @@ void Writer::put_bytes_copy(const void* data, size_t n) {
   if (data == nullptr) return put_absent();
   put_u64(n);
   const size_t at = buf_.size();
-  buf_.resize(at + pad8(n));  // resize zero-fills the padding
+  const size_t padded = pad8(n);
+  buf_.resize(at + padded);
+  if (padded != n) std::memset(buf_.data() + at + padded - kAlign, 0, kAlign);  // zero padding
   if (n != 0) std::memcpy(buf_.data() + at, data, n);
 }
 
 uint8_t* Writer::put_bytes_uninit(size_t n) {
   put_u64(n);
   const size_t at = buf_.size();
-  buf_.resize(at + pad8(n));
+  const size_t padded = pad8(n);
+  buf_.resize(at + padded);
+  if (padded != n) std::memset(buf_.data() + at + padded - kAlign, 0, kAlign);  // zero padding
   return buf_.data() + at;
 }
 

@@ -166,3 +166,27 @@ TEST(Wire, MultiplicationOverflowIsDetected) {
 
 }  // namespace
 }  // namespace remora::wire
+
+namespace remora::wire {
+namespace {
+
+// The Writer's buffer grows without zero-filling; padding must still go out as zeros (the reply cache
+// keys on encoded arguments, and stale bytes must not leak onto the wire), also over reused memory.
+TEST(Wire, PaddingIsZeroOverReusedBuffer) {
+  Writer w;
+  const std::vector<uint8_t> ones(4096, 0xff);
+  w.put_bytes_copy(ones.data(), ones.size());
+  w.clear();
+  const uint8_t three[3] = {1, 2, 3};
+  w.put(three);                           // 3 bytes + 5 padding
+  w.put_bytes_copy(three, sizeof three);  // length, 3 bytes + 5 padding
+  std::memcpy(w.put_bytes_uninit(3), three, 3);
+  const std::vector<uint8_t> got = w.flatten();
+  ASSERT_EQ(got.size(), 8u + 16u + 16u);
+  const std::vector<uint8_t> want = {1, 2, 3, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 0,
+                                     3, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 0};
+  EXPECT_EQ(got, want);
+}
+
+}  // namespace
+}  // namespace remora::wire

@@ -395,7 +395,7 @@ class DispatchWriter {
         w_.middle("} else {");
       }
       w_.line("if ({0}_cap < {0}_expect) return c.malformed(\"{0}: capacity smaller than its length\");", n);
-      w_.line("void* out = c.scratch({0}_expect == 0 ? 1 : {0}_expect);", n);
+      w_.line("void* out = c.reply_scratch({0}_expect == 0 ? 1 : {0}_expect);", n);
       w_.line("if (out == nullptr) return;");
       w_.line("{} = static_cast<{}>(out);", n, strip_top_const(p.c_type));
       if (!p.deferred_event.empty()) w_.close();

@@ -34,6 +34,23 @@ void* Call::scratch(uint64_t bytes) {
   // Not zeroed: zeroing a large out-buffer costs as much as the transfer. What a vendor leaves
   // unwritten can only be this session's own earlier data (one server process per guest), never
   // another guest's.
+  ScratchCache* cache = cache_;
+  if (cache != nullptr && !cache->in_use && bytes >= ScratchCache::kMinBytes && bytes <= ScratchCache::kMaxKeptBytes) {
+    if (cache->size < bytes) {
+      cache->block.reset();  // before the new one: never hold both
+      cache->size = 0;
+      cache->block.reset(new (std::nothrow) uint8_t[bytes]);
+      if (!cache->block) {
+        malformed("out of host memory for an out-parameter");
+        return nullptr;
+      }
+      cache->size = bytes;
+    }
+    cache->in_use = true;
+    scratch_cache_ = cache;
+    scratch_total_ += bytes;
+    return cache->block.get();
+  }
   auto block = std::unique_ptr<uint8_t[]>(new (std::nothrow) uint8_t[bytes == 0 ? 1 : bytes]);
   if (!block) {
     malformed("out of host memory for an out-parameter");
@@ -42,6 +59,18 @@ void* Call::scratch(uint64_t bytes) {
   scratch_total_ += bytes;
   scratch_.push_back(std::move(block));
   return scratch_.back().get();
+}
+
+void* Call::reply_scratch(uint64_t bytes) {
+  if (sync && !guest_concurrent && !reserved_reply_ &&
+      bytes <= session.options().max_scratch_bytes - std::min(scratch_total_, session.options().max_scratch_bytes)) {
+    if (uint8_t* p = session.conn_.calls->reserve_send(bytes); p != nullptr) {
+      reserved_reply_ = true;
+      scratch_total_ += bytes;
+      return p;
+    }
+  }
+  return scratch(bytes);
 }
 
 void Call::about_to_block() {
@@ -247,6 +276,7 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
     if (options_.policy != nullptr) options_.policy->before_call(ch.opcode);
     w.reply.clear();
     Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
+    call.cache_ = &w.scratch;
     fn(call);
     if (ending_) {
       // The dispatch function found the call malformed: answer a waiting guest, then end.

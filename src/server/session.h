@@ -112,10 +112,27 @@ class HandleTable {
   uint64_t next_server_id_ = 1;
 };
 
+// A server thread's large out-parameter block, reused from call to call: a fresh block of hundreds of
+// MiB costs a page fault per 4 KiB on first touch (more than the copy into it), and the allocator
+// gives such blocks back to the kernel when freed. Held: the largest such out-parameter so far, up to
+// kMaxKeptBytes (the device buffer it was read from is at least as large).
+struct ScratchCache {
+  static constexpr uint64_t kMinBytes = uint64_t{1} << 20;    // smaller ones come from the allocator
+  static constexpr uint64_t kMaxKeptBytes = uint64_t{1} << 30;
+  std::unique_ptr<uint8_t[]> block;
+  uint64_t size = 0;
+  bool in_use = false;  // lent to the current call
+};
+
 // Everything a generated dispatch function needs for one call.
 struct Call {
   Call(Session& s, wire::Reader& a, wire::Writer& r, uint32_t op, bool is_sync, bool concurrent)
       : session(s), args(a), reply(r), opcode(op), sync(is_sync), guest_concurrent(concurrent) {}
+  ~Call() {
+    if (scratch_cache_ != nullptr) scratch_cache_->in_use = false;
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
 
   Session& session;
   wire::Reader& args;
@@ -137,6 +154,11 @@ struct Call {
   // Temporary memory for out-parameters, released after the call. Refuses (nullptr, and marks the
   // call malformed) sizes over the session's cap.
   void* scratch(uint64_t bytes);
+  // Like scratch, for an out-parameter the reply will carry as it is: where the transport can, the
+  // memory is the reply's own space in it (shm), so the vendor writes the result where the guest
+  // reads it and the server copies nothing. Synchronous calls of a single-threaded guest only: the
+  // reservation holds the reply area until this call's reply is sent.
+  void* reply_scratch(uint64_t bytes);
   // Called by generated code just before a vendor call that may block.
   void about_to_block();
   // For an asynchronous call that failed: remember the API error for the next synchronisation point.
@@ -149,6 +171,9 @@ struct Call {
   friend class Session;
   std::vector<std::unique_ptr<uint8_t[]>> scratch_;
   uint64_t scratch_total_ = 0;
+  ScratchCache* cache_ = nullptr;          // the serving thread's, if any (set by Session)
+  ScratchCache* scratch_cache_ = nullptr;  // == cache_ while this call holds its block
+  bool reserved_reply_ = false;             // reply_scratch reserved transport space
 };
 
 // A non-blocking read's data waiting for its command to complete (see Session::add_deferred).
@@ -236,6 +261,7 @@ class Session {
     std::vector<wire::Segment> segs, body;
     bool handed_off = false;  // this thread gave up leadership during its current batch
     transport::Message copy;  // a lent message's private copy (serve_batch); capacity is reused
+    ScratchCache scratch;
   };
   Status serve_batch(transport::Message& msg, Worker& w, bool* done);
   Status send_reply(Worker& w, uint32_t tag, protocol::ReplyStatus status, bool with_body);

@@ -75,6 +75,16 @@ class Channel {
   // Blocks while the peer's receive space is full. Fails with kClosed once the peer is gone.
   virtual Status send(std::span<const wire::Segment> segments) = 0;
 
+  // Optional zero copy for one large piece of the next message: memory inside the transport, at least
+  // `bytes` long, for the caller to fill (a vendor writes a read's result straight into shared
+  // memory), or nullptr where the backend has none or not now (the default). The next send() on this
+  // channel must come from the same caller; it takes a segment that starts at the returned address
+  // without copying it, and ends the reservation whatever the message holds.
+  virtual uint8_t* reserve_send(size_t bytes) {
+    (void)bytes;
+    return nullptr;
+  }
+
   // Waits for the next whole message. kTimeout at the deadline; kClosed when the peer has gone or
   // close() was called. One receiver at a time.
   virtual Status receive(Message* out, Deadline deadline) = 0;

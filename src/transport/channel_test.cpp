@@ -190,6 +190,51 @@ TEST_P(ChannelTest, LargeMessagesBothWays) {
   }
 }
 
+// reserve_send: the server-side reply path of a large read (the vendor fills the reserved space).
+TEST_P(ChannelTest, ReservedSendSpaceArrivesWhateverTheMessageHolds) {
+  const size_t n = (size_t{2} << 20) + 5;
+  uint8_t* space = b()->reserve_send(n);
+  if (GetParam() != Backend::kShm) {
+    EXPECT_EQ(space, nullptr);  // the stream backends copy anyway
+    return;
+  }
+  ASSERT_NE(space, nullptr);
+  EXPECT_EQ(b()->reserve_send(n), nullptr) << "one reservation at a time";
+  const auto head = pattern(24, 1), body = pattern(n, 2), tail = pattern(13, 3), big_head = pattern(100 * 1024, 4);
+  auto check = [&](std::initializer_list<const std::vector<uint8_t>*> parts, const char* what) {
+    std::vector<uint8_t> want;
+    for (const auto* p : parts) want.insert(want.end(), p->begin(), p->end());
+    Message m;
+    Status st = a()->receive(&m, after(5s));
+    ASSERT_TRUE(st.ok()) << what << ": " << st.str();
+    EXPECT_TRUE(same(m, want)) << what;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(m.bytes().data()) % 8, 0u) << what;
+  };
+  // In place: the reserved piece is not copied, the rest lands around it.
+  std::memcpy(space, body.data(), n);
+  const wire::Segment in_place[] = {{head.data(), head.size()}, {space, n}, {tail.data(), tail.size()}};
+  ASSERT_TRUE(b()->send(in_place).ok());
+  ASSERT_NO_FATAL_FAILURE(check({&head, &body, &tail}, "in place"));
+
+  // Too much before it to stay in place: still delivered whole.
+  space = b()->reserve_send(n);
+  ASSERT_NE(space, nullptr);
+  std::memcpy(space, body.data(), n);
+  const wire::Segment moved[] = {{big_head.data(), big_head.size()}, {space, n}, {tail.data(), tail.size()}};
+  ASSERT_TRUE(b()->send(moved).ok());
+  ASSERT_NO_FATAL_FAILURE(check({&big_head, &body, &tail}, "moved"));
+
+  // A message without the reserved piece (an error reply), small then large, ends the reservation.
+  for (const auto* other : {&tail, &big_head}) {
+    ASSERT_NE(b()->reserve_send(n), nullptr);
+    ASSERT_TRUE(send_one(b(), *other).ok());
+    ASSERT_NO_FATAL_FAILURE(check({other}, "without it"));
+  }
+  // And afterwards the area is free for ordinary large messages.
+  ASSERT_TRUE(send_one(b(), body).ok());
+  ASSERT_NO_FATAL_FAILURE(check({&body}, "after"));
+}
+
 TEST_P(ChannelTest, HeldLargeMessageDoesNotBlockSmallOnes) {
   const auto big1 = pattern(1 << 20, 1), big2 = pattern(1 << 20, 2), small = pattern(100, 3);
   // Sent from another thread: a stream socket's buffer is smaller than a large message, and a second

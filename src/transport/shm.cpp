@@ -3,14 +3,18 @@
 // Region layout (one memfd, sealed against resizing so a peer cannot make the other side fault):
 //   [header page(s): ShmHeader with ring and bulk control blocks]
 //   [ring: requests g->s][ring: replies s->g][ring: events s->g]
-//   [bulk g->s][bulk s->g]
+//   [bulk g->s][bulk s->g: replies][bulk s->g: events]
 //
 // Rings: head and tail are byte counts since creation (u64, so they never wrap in practice); the
 // position is count & (ring_bytes - 1). A record is a u64 word and, for a small message, the payload
-// padded to 8. The word is the payload length, or kBulkFlag | length for a message in the bulk area
-// (no payload in the ring), or kPadFlag, which skips to the ring's start: a record never wraps.
-// A message larger than the bulk area is streamed: kStreamFlag | total, then one kBulkFlag record
-// per bulk-sized part; the receiver copies the parts into the Message's own storage.
+// padded to 8. The word is the payload length, or kBulkFlag | length followed by a second word, the
+// message's 8-aligned offset in the bulk area (no payload in the ring), or kPadFlag, which skips to
+// the ring's start: a record never wraps. A message larger than the bulk area is streamed:
+// kStreamFlag | total, then one bulk record per bulk-sized part; the receiver copies the parts into
+// the Message's own storage.
+//
+// Replies and events have bulk areas of their own, so a reply's space can be reserved before the
+// vendor call that fills it (reserve_send) while deferred data still goes out on the events channel.
 //
 // Trust: each side keeps its own copy of the counter it writes (head for the producer, tail for the
 // consumer) and validates everything it reads from the region, since the server must survive a
@@ -32,6 +36,8 @@
 #include <climits>
 #include <cstring>
 #include <new>
+#include <utility>
+#include <vector>
 
 #include "common/log.h"
 
@@ -42,7 +48,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr uint64_t kShmMagic = 0x314d48534152'4d52;  // "RMRASHM1"
-constexpr uint32_t kShmVersion = 1;
+constexpr uint32_t kShmVersion = 2;
 constexpr size_t kPageBytes = 4096;
 constexpr uint64_t kPadFlag = uint64_t{1} << 63;
 constexpr uint64_t kBulkFlag = uint64_t{1} << 62;
@@ -51,15 +57,22 @@ constexpr uint64_t kLengthMask = kStreamFlag - 1;
 // Largest streamed message, as for the stream channels (sockets.h): 16 GiB.
 constexpr uint64_t kMaxStreamedBytes = uint64_t{1} << 34;
 constexpr size_t kRecordHeader = sizeof(uint64_t);
+constexpr size_t kBulkRecord = 2 * sizeof(uint64_t);  // word, offset
+// A reserved piece of a message (reserve_send) starts this far into the bulk area, leaving room for
+// what the message holds before it (a reply's headers and first results: a few dozen bytes).
+constexpr size_t kReservedOffset = 64 * 1024;
 // Limits accepted from configuration and from the peer's offer.
 constexpr size_t kMinRingBytes = 4096;
 constexpr size_t kMaxRingBytes = size_t{1} << 30;
 constexpr size_t kMaxBulkBytes = size_t{1} << 36;
 // A sleeping waiter wakes at least this often to check that the peer is still alive.
 constexpr auto kSleepSlice = 50ms;
+// A receiver whose adaptive spin window fell to zero still spins on every kProbeEvery-th wait.
+constexpr uint32_t kProbeEvery = 8;
+constexpr uint32_t kMissesBeforeShrinking = 4;
 
 enum RingId { kRequests = 0, kReplies = 1, kEvents = 2, kNumRings = 3 };
-enum BulkId { kGuestToServer = 0, kServerToGuest = 1, kNumBulks = 2 };
+enum BulkId { kGuestToServer = 0, kServerToGuest = 1, kEventsToGuest = 2, kNumBulks = 3 };
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free);
 static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex words must be plain u32");
@@ -174,11 +187,11 @@ class Region final : public Lender, public std::enable_shared_from_this<Region> 
 
   // Lends bulk area `id`'s message to `out`. False if the area is already lent: the peer broke the
   // protocol by sending a second bulk message before the first was released.
-  bool lend_bulk(int id, size_t size, Message* out) {
+  bool lend_bulk(int id, size_t offset, size_t size, Message* out) {
     out->reset();  // may release an earlier loan of this very area
     if (lent_[id].exchange(true, std::memory_order_acq_rel)) return false;
     keep_[id] = shared_from_this();
-    out->lend(bulk_data(id), size, this, static_cast<uint64_t>(id));
+    out->lend(bulk_data(id) + offset, size, this, static_cast<uint64_t>(id));
     return true;
   }
 
@@ -218,6 +231,7 @@ class ShmChannel final : public Channel {
     ring_bytes_ = region_->layout().ring_bytes;
     max_small_ = ring_bytes_ / 4;
     bulk_bytes_ = region_->layout().bulk_bytes;
+    rx_spin_ = region_->spin();
     // The region is fresh, so both counters start at zero; afterwards only this object writes them.
     if (rx_ >= 0) rx_tail_ = region_->ring_control(rx_)->tail.load(std::memory_order_relaxed);
     if (tx_ >= 0) tx_head_ = region_->ring_control(tx_)->head.load(std::memory_order_relaxed);
@@ -225,6 +239,7 @@ class ShmChannel final : public Channel {
   ~ShmChannel() override { close(); }
 
   Status send(std::span<const wire::Segment> segments) override;
+  uint8_t* reserve_send(size_t bytes) override;
   Status receive(Message* out, Deadline deadline) override;
   void close() override;
   size_t max_message_size() const override { return bulk_bytes_ != 0 ? kMaxStreamedBytes : max_small_; }
@@ -237,9 +252,14 @@ class ShmChannel final : public Channel {
   // kClosed if this channel or the ring was closed, or the peer died; Ok otherwise.
   Status check_open(int ring, bool check_peer) const;
   Status wait_readable(Deadline deadline, uint64_t* head);
+  void adapt_spin(bool spin_caught_it);
   Status next_record(Deadline deadline, uint64_t* word, uint64_t* pos, uint64_t* avail);
   Status receive_streamed(Message* out, uint64_t total);
-  Status send_bulk_part(std::span<const wire::Segment> segments, size_t* seg, size_t* seg_off, uint64_t part);
+  Status bulk_record(uint64_t pos, uint64_t avail, uint64_t length, uint64_t* offset);
+  Status send_bulk_part(std::span<const wire::Segment> segments, size_t* seg, size_t* seg_off, uint64_t part,
+                        bool claimed);
+  Status send_reserved(std::span<const wire::Segment> segments, uint64_t total);
+  Status publish_bulk(uint64_t offset, uint64_t length);
   Status wait_writable(uint64_t need);
   Status reserve(uint64_t record, uint8_t** at);
   void publish();
@@ -252,6 +272,12 @@ class ShmChannel final : public Channel {
   size_t ring_bytes_ = 0, max_small_ = 0, bulk_bytes_ = 0;
   uint64_t rx_tail_ = 0;  // authoritative; the region's copy is for the producer only
   uint64_t tx_head_ = 0;  // authoritative; likewise
+  std::chrono::nanoseconds rx_spin_;  // current receive spin window, 0 to region_->spin() (receiver only)
+  uint32_t rx_probe_ = 0;             // waits without a window, for the probes
+  uint32_t rx_misses_ = 0;            // waits in a row that spinning did not end
+  // reserve_send's space: the tx bulk area is claimed, and the next send() on this channel uses it.
+  uint8_t* reserved_ = nullptr;
+  size_t reserved_bytes_ = 0;
   std::atomic<bool> closed_{false};
 };
 
@@ -273,14 +299,25 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
   *head = c->head.load(std::memory_order_acquire);
   if (*head != rx_tail_) return Status::Ok();
   // Spin briefly: a reply to a short call usually comes within microseconds, and a futex sleep and
-  // wake cost several of those.
-  const auto spin_until = Clock::now() + region_->spin();
-  for (unsigned i = 1;; ++i) {
-    cpu_relax();
-    *head = c->head.load(std::memory_order_acquire);
-    if (*head != rx_tail_) return Status::Ok();
-    if ((i & 63) == 0 && Clock::now() >= spin_until) break;
+  // wake cost several of those. How long is adaptive (rx_spin_, see adapt_spin).
+  std::chrono::nanoseconds spin = rx_spin_;
+  if (spin.count() == 0 && ++rx_probe_ % kProbeEvery == 0) spin = region_->spin();
+  if (spin.count() > 0) {
+    const auto spin_until = Clock::now() + spin;
+    for (unsigned i = 1;; ++i) {
+      cpu_relax();
+      *head = c->head.load(std::memory_order_acquire);
+      if (*head != rx_tail_) {
+        adapt_spin(true);
+        return Status::Ok();
+      }
+      if ((i & 63) == 0 && Clock::now() >= spin_until) break;
+    }
   }
+  auto woke = [&] {
+    if (spin.count() > 0) adapt_spin(false);
+    return Status::Ok();
+  };
   for (;;) {
     if (Status st = check_open(rx_, false); !st.ok()) return st;
     const uint32_t seq = c->rx_seq.load(std::memory_order_acquire);
@@ -291,7 +328,7 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
     *head = c->head.load(std::memory_order_acquire);
     if (*head != rx_tail_) {
       c->rx_sleeping.store(0, std::memory_order_relaxed);
-      return Status::Ok();
+      return woke();
     }
     const auto now = Clock::now();
     if (now >= deadline) {
@@ -304,9 +341,25 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
     futex_wait(&c->rx_seq, seq, slice);
     c->rx_sleeping.store(0, std::memory_order_relaxed);
     *head = c->head.load(std::memory_order_acquire);
-    if (*head != rx_tail_) return Status::Ok();
+    if (*head != rx_tail_) return woke();
     // Messages the peer sent before it went away are still delivered: the head is checked first.
     if (Status st = check_open(rx_, true); !st.ok()) return st;
+  }
+}
+
+// Spinning pays only while the peer answers within the spin window. When it does not (more busy
+// processes than cores: the peer is waiting for a core, and a spinning receiver takes that core from
+// it), spinning burns the time the peer needs, so many guests on a small machine collapsed. So after
+// kMissesBeforeShrinking waits in a row that spinning did not end (one alone is a preemption), the
+// window halves with each further one, down to none; it is whole again after a wait that it ended. Without a window, every kProbeEvery-th wait spins the whole window anyway, so a
+// peer that became fast again is noticed (a probe shorter than the usual answer would never succeed).
+void ShmChannel::adapt_spin(bool spin_caught_it) {
+  using std::chrono::nanoseconds;
+  if (spin_caught_it) {
+    rx_spin_ = region_->spin();
+    rx_misses_ = 0;
+  } else if (++rx_misses_ >= kMissesBeforeShrinking) {
+    rx_spin_ = rx_spin_ < nanoseconds(2000) ? nanoseconds(0) : rx_spin_ / 2;
   }
 }
 
@@ -345,11 +398,14 @@ Status ShmChannel::receive(Message* out, Deadline deadline) {
   const uint64_t length = word & kLengthMask;
   if (word & (kBulkFlag | kStreamFlag)) {
     if (rx_bulk_ < 0) return malformed("bulk record on a ring without a bulk area");
-    rx_tail_ += kRecordHeader;
-    release_tail();
-    if (word & kStreamFlag) return receive_streamed(out, length);
-    if (length > bulk_bytes_) return malformed("bulk message larger than the bulk area");
-    if (!region_->lend_bulk(rx_bulk_, length, out)) return malformed("bulk area reused before release");
+    if (word & kStreamFlag) {
+      rx_tail_ += kRecordHeader;
+      release_tail();
+      return receive_streamed(out, length);
+    }
+    uint64_t offset;
+    if (Status st = bulk_record(pos, avail, length, &offset); !st.ok()) return st;
+    if (!region_->lend_bulk(rx_bulk_, offset, length, out)) return malformed("bulk area reused before release");
     return Status::Ok();
   }
   const uint64_t record = kRecordHeader + wire::pad8(length);
@@ -359,6 +415,20 @@ Status ShmChannel::receive(Message* out, Deadline deadline) {
   // Copied out so the ring space is free at once, whatever the caller does with the Message.
   std::memcpy(out->own(length), region_->ring_data(rx_) + pos + kRecordHeader, length);
   rx_tail_ += record;
+  release_tail();
+  return Status::Ok();
+}
+
+// Reads a bulk record's offset word (once: the peer may change it), checks that the message lies in
+// the bulk area, and consumes the record.
+Status ShmChannel::bulk_record(uint64_t pos, uint64_t avail, uint64_t length, uint64_t* offset) {
+  if (kBulkRecord > avail || pos + kBulkRecord > ring_bytes_) return malformed("bulk record past the head");
+  *offset = __atomic_load_n(reinterpret_cast<const uint64_t*>(region_->ring_data(rx_) + pos + kRecordHeader),
+                            __ATOMIC_RELAXED);
+  if (length > bulk_bytes_ || *offset > bulk_bytes_ - length || *offset % wire::kAlign != 0) {
+    return malformed("bulk message outside the bulk area");
+  }
+  rx_tail_ += kBulkRecord;
   release_tail();
   return Status::Ok();
 }
@@ -385,9 +455,12 @@ Status ShmChannel::receive_streamed(Message* out, uint64_t total) {
       out->reset();
       return malformed("bulk area reused before release");
     }
-    rx_tail_ += kRecordHeader;
-    release_tail();
-    std::memcpy(dst + got, region_->bulk_data(rx_bulk_), part);
+    uint64_t offset;
+    if (Status st = bulk_record(pos, avail, part, &offset); !st.ok()) {
+      out->reset();
+      return st;
+    }
+    std::memcpy(dst + got, region_->bulk_data(rx_bulk_) + offset, part);
     region_->release_bulk(rx_bulk_);
     got += part;
   }
@@ -454,8 +527,8 @@ void ShmChannel::publish() {
   }
 }
 
-// Waits until this direction's bulk area is free and takes it. The server's calls and events
-// channels share the server-to-guest area, so the claim is a compare-and-swap.
+// Waits until this direction's bulk area is free and takes it. A compare-and-swap: reserve_send
+// claims it too, from the thread serving a call.
 Status ShmChannel::claim_bulk() {
   BulkControl* b = region_->bulk_control(tx_bulk_);
   uint32_t expected = 0;
@@ -485,11 +558,30 @@ Status ShmChannel::claim_bulk() {
   return st;
 }
 
+// The reserved space is inside the claimed tx bulk area, at kReservedOffset, so the message that
+// holds it needs no other claim: if a segment starts there, the bytes before it go just below and
+// the rest after it, and the reserved piece itself is not copied.
+uint8_t* ShmChannel::reserve_send(size_t bytes) {
+  if (tx_ < 0 || tx_bulk_ < 0 || reserved_ != nullptr || bytes <= max_small_) return nullptr;
+  if (bulk_bytes_ < kReservedOffset || bytes > bulk_bytes_ - kReservedOffset) return nullptr;
+  if (check_open(tx_, false).code() != Code::kOk) return nullptr;
+  // Only if free now: waiting here, before the vendor call, could wait on the guest, which may be
+  // waiting for this very call.
+  uint32_t expected = 0;
+  if (!region_->bulk_control(tx_bulk_)->busy.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+    return nullptr;
+  }
+  reserved_ = region_->bulk_data(tx_bulk_) + kReservedOffset;
+  reserved_bytes_ = bytes;
+  return reserved_;
+}
+
 Status ShmChannel::send(std::span<const wire::Segment> segments) {
   if (tx_ < 0) return Status(Code::kInvalid, "this shm channel only receives");
-  if (Status st = check_open(tx_, false); !st.ok()) return st;
   uint64_t total = 0;
   for (const wire::Segment& s : segments) total += s.size;
+  if (reserved_ != nullptr) return send_reserved(segments, total);
+  if (Status st = check_open(tx_, false); !st.ok()) return st;
 
   if (total <= max_small_) {
     const uint64_t record = kRecordHeader + wire::pad8(total);
@@ -511,7 +603,7 @@ Status ShmChannel::send(std::span<const wire::Segment> segments) {
                                        std::to_string(max_message_size()));
   }
   size_t seg = 0, seg_off = 0;
-  if (total <= bulk_bytes_) return send_bulk_part(segments, &seg, &seg_off, total);
+  if (total <= bulk_bytes_) return send_bulk_part(segments, &seg, &seg_off, total, false);
   uint8_t* at;
   if (Status st = reserve(kRecordHeader, &at); !st.ok()) return st;
   const uint64_t word = kStreamFlag | total;
@@ -520,17 +612,76 @@ Status ShmChannel::send(std::span<const wire::Segment> segments) {
   publish();
   for (uint64_t sent = 0; sent < total;) {
     const uint64_t part = std::min<uint64_t>(bulk_bytes_, total - sent);
-    if (Status st = send_bulk_part(segments, &seg, &seg_off, part); !st.ok()) return st;
+    if (Status st = send_bulk_part(segments, &seg, &seg_off, part, false); !st.ok()) return st;
     sent += part;
   }
   return Status::Ok();
 }
 
+// Sends a message while holding a reservation; the reservation ends here whatever happens.
+Status ShmChannel::send_reserved(std::span<const wire::Segment> segments, uint64_t total) {
+  uint8_t* const reserved = std::exchange(reserved_, nullptr);
+  const size_t reserved_bytes = std::exchange(reserved_bytes_, 0);
+  if (Status st = check_open(tx_, false); !st.ok()) {
+    region_->release_bulk(tx_bulk_);
+    return st;
+  }
+  size_t at = segments.size();
+  uint64_t before = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].data == reserved && segments[i].size != 0) {
+      at = i;
+      break;
+    }
+    before += segments[i].size;
+  }
+  const bool in_place = at < segments.size() && segments[at].size <= reserved_bytes && before <= kReservedOffset &&
+                        before % wire::kAlign == 0 && total - before <= bulk_bytes_ - kReservedOffset;
+  if (!in_place) {
+    // The reply did not use the space as planned (an error result, a short answer, a second large
+    // result before it): send it as usual. Reserved bytes in it are copied out first, since the copy
+    // into the area below may overwrite them.
+    std::vector<uint8_t> copy;
+    std::vector<wire::Segment> moved;
+    std::span<const wire::Segment> segs = segments;
+    if (at < segments.size()) {
+      copy.assign(segments[at].data, segments[at].data + segments[at].size);
+      moved.assign(segments.begin(), segments.end());
+      moved[at].data = copy.data();
+      segs = moved;
+    }
+    if (total > max_small_ && total <= bulk_bytes_) {
+      size_t seg = 0, seg_off = 0;
+      return send_bulk_part(segs, &seg, &seg_off, total, /*claimed=*/true);
+    }
+    region_->release_bulk(tx_bulk_);
+    return send(segs);
+  }
+  uint8_t* p = reserved - before;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (i != at && segments[i].size != 0) std::memcpy(p, segments[i].data, segments[i].size);
+    p += segments[i].size;
+  }
+  return publish_bulk(kReservedOffset - before, total);
+}
+
+Status ShmChannel::publish_bulk(uint64_t offset, uint64_t length) {
+  uint8_t* at;
+  if (Status st = reserve(kBulkRecord, &at); !st.ok()) return st;
+  const uint64_t record[2] = {kBulkFlag | length, offset};
+  std::memcpy(at, record, sizeof record);
+  tx_head_ += kBulkRecord;
+  publish();
+  return Status::Ok();
+}
+
 // Copies the next `part` bytes of the segments (from segment *seg, offset *seg_off) into the bulk area
-// and publishes a bulk record for them.
+// (claiming it first unless `claimed`) and publishes a bulk record for them.
 Status ShmChannel::send_bulk_part(std::span<const wire::Segment> segments, size_t* seg, size_t* seg_off,
-                                  uint64_t part) {
-  if (Status st = claim_bulk(); !st.ok()) return st;
+                                  uint64_t part, bool claimed) {
+  if (!claimed) {
+    if (Status st = claim_bulk(); !st.ok()) return st;
+  }
   uint8_t* p = region_->bulk_data(tx_bulk_);
   for (uint64_t left = part; left > 0;) {
     const wire::Segment& s = segments[*seg];
@@ -544,13 +695,7 @@ Status ShmChannel::send_bulk_part(std::span<const wire::Segment> segments, size_
       *seg_off = 0;
     }
   }
-  uint8_t* at;
-  if (Status st = reserve(kRecordHeader, &at); !st.ok()) return st;
-  const uint64_t word = kBulkFlag | part;
-  std::memcpy(at, &word, sizeof word);
-  tx_head_ += kRecordHeader;
-  publish();
-  return Status::Ok();
+  return publish_bulk(0, part);
 }
 
 void ShmChannel::close() {
@@ -607,7 +752,7 @@ Status shm_serve(Fd sock, const ShmConfig& cfg, Connection* out) {
                       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&offer), sizeof offer));
   if (!st.ok()) return st;
   out->calls = std::make_unique<ShmChannel>(region, kRequests, kReplies, kGuestToServer, kServerToGuest);
-  out->events = std::make_unique<ShmChannel>(region, -1, kEvents, -1, kServerToGuest);
+  out->events = std::make_unique<ShmChannel>(region, -1, kEvents, -1, kEventsToGuest);
   return Status::Ok();
 }
 
@@ -646,7 +791,7 @@ Status shm_attach(Fd sock, Deadline deadline, Connection* out) {
     return Status(Code::kMalformed, "shm region header does not match the offer");
   }
   out->calls = std::make_unique<ShmChannel>(region, kReplies, kRequests, kServerToGuest, kGuestToServer);
-  out->events = std::make_unique<ShmChannel>(region, kEvents, -1, kServerToGuest, -1);
+  out->events = std::make_unique<ShmChannel>(region, kEvents, -1, kEventsToGuest, -1);
   return Status::Ok();
 }
 
