@@ -338,6 +338,9 @@ class DispatchWriter {
         w_.line("void* copy = c.scratch({}_in.size() + {});", n, self_sized ? kSelfSizedPadding : 8);
         w_.line("if (copy == nullptr) return;");
         w_.line("std::memcpy(copy, {0}_in.data(), {0}_in.size());", n);
+        // Call::scratch does not zero: the padding after the data is zeroed here.
+        w_.line("std::memset(static_cast<uint8_t*>(copy) + {0}_in.size(), 0, {1});", n,
+                self_sized ? kSelfSizedPadding : 8);
         w_.line("{} = static_cast<{}>(copy);", n, strip_top_const(p.c_type));
         if (!p.struct_handles.empty()) {
           w_.open("for (uint64_t i = 0; i < {}_in.size() / sizeof({}); ++i) {{", n, p.elem_type);

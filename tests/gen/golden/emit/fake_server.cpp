@@ -387,6 +387,7 @@ static void dispatch_fake_create_image(remora::server::Call& c) {
     void* copy = c.scratch(desc_in.size() + 8);
     if (copy == nullptr) return;
     std::memcpy(copy, desc_in.data(), desc_in.size());
+    std::memset(static_cast<uint8_t*>(copy) + desc_in.size(), 0, 8);
     desc = static_cast<const fake_image_desc *>(copy);
     for (uint64_t i = 0; i < desc_in.size() / sizeof(fake_image_desc); ++i) {
       auto& e = static_cast<fake_image_desc*>(copy)[i];
@@ -1004,6 +1005,7 @@ static void dispatch_fake_transform(remora::server::Call& c) {
     void* copy = c.scratch(values_in.size() + 8);
     if (copy == nullptr) return;
     std::memcpy(copy, values_in.data(), values_in.size());
+    std::memset(static_cast<uint8_t*>(copy) + values_in.size(), 0, 8);
     values = static_cast<fake_uint *>(copy);
   }
   fake_status ret{};
