@@ -497,10 +497,10 @@ Status Runtime::end_sync(uint32_t opcode, Reply* reply) {
     if (state_.load(std::memory_order_acquire) != State::kConnected) return failure_or_closed();
     uint32_t flags = protocol::kCallSync;
     if (threads_seen_.load(std::memory_order_relaxed) > 1) flags |= protocol::kCallConcurrent;
-    batch_.put(CallHeader{opcode, flags, slot.args.size()});
-    batch_.append(slot.args);
-    ++batch_count_;
-    if (Status st = send_batch_locked(slot.tag); !st.ok()) return st;
+    // The call goes last in the batch, sent straight from the thread's own Writer: no copy of its
+    // arguments into the batch (every synchronous call takes this path).
+    const CallHeader ch{opcode, flags, slot.args.size()};
+    if (Status st = send_batch_locked(slot.tag, &ch, &slot.args); !st.ok()) return st;
   }
   if (Status st = wait_reply(slot, reply); !st.ok()) return st;
   // Deferred data that completed before this reply must be in place before the caller sees it.
@@ -559,12 +559,18 @@ Status Runtime::flush() {
   return send_batch_locked(0);
 }
 
-Status Runtime::send_batch_locked(uint32_t tag) {
-  MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kBatch), 0, tag, batch_count_};
+Status Runtime::send_batch_locked(uint32_t tag, const CallHeader* last, const wire::Writer* last_args) {
+  const uint32_t count = batch_count_ + (last != nullptr ? 1 : 0);
+  MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kBatch), 0, tag, count};
   segs_.clear();
   segs_.push_back({reinterpret_cast<const uint8_t*>(&mh), sizeof mh});
   batch_.segments(&batch_segs_);
   segs_.insert(segs_.end(), batch_segs_.begin(), batch_segs_.end());
+  if (last != nullptr) {
+    segs_.push_back({reinterpret_cast<const uint8_t*>(last), sizeof *last});
+    last_args->segments(&batch_segs_);
+    segs_.insert(segs_.end(), batch_segs_.begin(), batch_segs_.end());
+  }
   const Status st = conn_.calls->send(segs_);
   batch_.clear();
   batch_count_ = 0;

@@ -249,7 +249,9 @@ class Runtime {
   struct ThreadSlot;
   ThreadSlot& my_slot();
   Status connect_locked();
-  Status send_batch_locked(uint32_t tag);
+  // Sends the pending batch, followed by `last` (a synchronous call) when given.
+  Status send_batch_locked(uint32_t tag, const protocol::CallHeader* last = nullptr,
+                           const wire::Writer* last_args = nullptr);
   Status wait_reply(ThreadSlot& slot, Reply* reply);
   void events_loop();
   void flusher_loop();

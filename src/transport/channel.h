@@ -1,8 +1,8 @@
 // The transport interface: reliable, ordered, message-oriented channels.
 //
-// Three backends implement it (shm_channel.cpp, socket_channel.cpp for unix and tcp); everything above
-// (guest runtime, server sessions) is written against Channel only, and the tests run over every
-// backend. A session uses two channels: `calls` (requests and replies) and `events` (server -> guest
+// Backends: shm.cpp (shared memory), stream_channel.cpp (unix and tcp), memory_channel.cpp
+// (in-process, for tests). Everything above (guest runtime, server sessions) is written against
+// Channel only, and the tests run over every backend. A session uses two channels: `calls` (requests and replies) and `events` (server -> guest
 // callbacks and deferred data). See common/protocol.h.
 #pragma once
 
