@@ -62,7 +62,9 @@ void remora_opencl_server_defer(remora::server::Session& session, cl_event event
   // The callback delivers the data as soon as the read completes; replies also flush completed ops
   // (Session::add_deferred), which covers vendors that call back late.
   auto ref = std::make_unique<DeferredRef>(DeferredRef{&session, op});
-  if (vendor().clSetEventCallback(event, CL_COMPLETE, deferred_complete, ref.get()) == CL_SUCCESS) ref.release();
+  if (vendor().clSetEventCallback != nullptr &&
+      vendor().clSetEventCallback(event, CL_COMPLETE, deferred_complete, ref.get()) == CL_SUCCESS)
+    ref.release();
   if (release_event) vendor().clReleaseEvent(event);
 }
 
@@ -84,7 +86,7 @@ void* remora_opencl_server_extension_lookup(const char* name) {
 // hooks.h, server side: the image's layout from the vendor.
 extern "C" int remora_cl_image_layout(cl_mem image, size_t* element_size, cl_mem_object_type* type,
                                       cl_channel_order* order) {
-  if (image == nullptr) return -1;
+  if (image == nullptr || vendor().clGetImageInfo == nullptr) return -1;
   cl_image_format format{};
   if (vendor().clGetImageInfo(image, CL_IMAGE_FORMAT, sizeof(format), &format, nullptr) != CL_SUCCESS ||
       vendor().clGetImageInfo(image, CL_IMAGE_ELEMENT_SIZE, sizeof(*element_size), element_size,
@@ -122,7 +124,8 @@ cl_int remora_cl_server_set_kernel_arg(cl_kernel kernel, cl_uint arg_index, size
   if (arg_size == sizeof(void*) && arg_value != nullptr) {
     void* value;
     std::memcpy(&value, arg_value, sizeof(value));
-    if (value != nullptr) {
+    // clGetKernelArgInfo is OpenCL 1.2: a 1.0/1.1 vendor gives no argument information (see below).
+    if (value != nullptr && vendor().clGetKernelArgInfo != nullptr) {
       cl_kernel_arg_address_qualifier address = 0;
       const cl_int aerr = vendor().clGetKernelArgInfo(kernel, arg_index, CL_KERNEL_ARG_ADDRESS_QUALIFIER,
                                                       sizeof(address), &address, nullptr);
@@ -171,6 +174,10 @@ cl_mem remora_cl_server_create_buffer_with_properties(cl_context context, const 
 cl_mem remora_cl_server_create_image(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
                                      const cl_image_desc* image_desc, void* host_ptr, cl_int* errcode_ret) {
   if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  if (vendor().clCreateImage == nullptr) {
+    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
+    return nullptr;
+  }
   return vendor().clCreateImage(context, flags, image_format, image_desc, host_ptr, errcode_ret);
 }
 
@@ -191,6 +198,10 @@ cl_mem remora_cl_server_create_image_2d(cl_context context, cl_mem_flags flags, 
                                         size_t image_width, size_t image_height, size_t image_row_pitch,
                                         void* host_ptr, cl_int* errcode_ret) {
   if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  if (vendor().clCreateImage2D == nullptr) {
+    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
+    return nullptr;
+  }
   return vendor().clCreateImage2D(context, flags, image_format, image_width, image_height, image_row_pitch,
                                   host_ptr, errcode_ret);
 }
@@ -200,6 +211,10 @@ cl_mem remora_cl_server_create_image_3d(cl_context context, cl_mem_flags flags, 
                                         size_t image_row_pitch, size_t image_slice_pitch, void* host_ptr,
                                         cl_int* errcode_ret) {
   if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
+  if (vendor().clCreateImage3D == nullptr) {
+    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
+    return nullptr;
+  }
   return vendor().clCreateImage3D(context, flags, image_format, image_width, image_height, image_depth,
                                   image_row_pitch, image_slice_pitch, host_ptr, errcode_ret);
 }

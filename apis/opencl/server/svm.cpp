@@ -28,6 +28,14 @@ void CL_CALLBACK free_svm(cl_mem, void* user_data) {
   vendor().clReleaseContext(owner->context);
 }
 
+// SVM needs OpenCL 2.0 entry points a 1.2 vendor library does not export: without them every SVM
+// call answers CL_INVALID_OPERATION (as an ICD loader does for a function the vendor lacks).
+bool vendor_has_svm() {
+  const auto& v = vendor();
+  return v.clSVMAlloc != nullptr && v.clSVMFree != nullptr && v.clSetKernelArgSVMPointer != nullptr &&
+         v.clSetKernelExecInfo != nullptr && v.clSetMemObjectDestructorCallback != nullptr;
+}
+
 constexpr cl_svm_mem_flags kAccessFlags = CL_MEM_READ_WRITE | CL_MEM_WRITE_ONLY | CL_MEM_READ_ONLY;
 
 // The address `offset` bytes into the SVM behind `buffer`, which must be a buffer made by
@@ -59,6 +67,7 @@ cl_mem remora_cl_server_svm_alloc_buffer(cl_context context, cl_svm_mem_flags fl
                                          cl_uint alignment, cl_int* errcode_ret) {
   cl_int local = CL_SUCCESS;
   cl_int& err = errcode_ret != nullptr ? *errcode_ret : local;
+  if (!vendor_has_svm()) return err = CL_INVALID_OPERATION, nullptr;
   // Fine-grained and atomic SVM cannot be honoured across processes (CL_DEVICE_SVM_CAPABILITIES
   // does not offer them).
   if ((flags & ~kAccessFlags) != 0) return err = CL_INVALID_VALUE, nullptr;
@@ -88,6 +97,7 @@ cl_mem remora_cl_server_svm_alloc_buffer(cl_context context, cl_svm_mem_flags fl
 
 cl_int remora_cl_server_set_kernel_arg_svm(cl_kernel kernel, cl_uint arg_index, cl_mem svm_buffer,
                                            size_t offset) {
+  if (!vendor_has_svm()) return CL_INVALID_OPERATION;
   void* address = nullptr;
   if (svm_buffer != nullptr) {
     const cl_int err = svm_address(svm_buffer, offset, &address);
@@ -100,6 +110,7 @@ cl_int remora_cl_server_set_kernel_arg_svm(cl_kernel kernel, cl_uint arg_index, 
 
 cl_int remora_cl_server_set_kernel_exec_info_svm(cl_kernel kernel, cl_uint count, const cl_mem* svm_buffers,
                                                  const size_t* offsets) {
+  if (!vendor_has_svm()) return CL_INVALID_OPERATION;
   if (count > 0 && (svm_buffers == nullptr || offsets == nullptr)) return CL_INVALID_VALUE;
   std::vector<void*> addresses(count);
   for (cl_uint i = 0; i < count; ++i)
