@@ -30,7 +30,7 @@ ASAN_ENV = ASAN_OPTIONS=log_path=$(ASAN_REPORTS)/asan:detect_leaks=1 \
   LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp):print_suppressions=0 \
   UBSAN_OPTIONS=log_path=$(ASAN_REPORTS)/ubsan:print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps configure build test test-asan test-fuzz fuzz test-gpu demo bench clean
+.PHONY: all deps configure build test test-asan test-fuzz fuzz test-gpu bench-gpu demo bench clean
 
 all: build
 
@@ -75,6 +75,11 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 # On a machine with an NVIDIA GPU and CUDA: driver-API programs natively and through remora, compared.
 test-gpu: build
 	tests/gpu/run.sh $(BUILD)
+
+# On a machine with an NVIDIA GPU: the CUDA benchmarks natively and through remora (shm, tcp) in one
+# run, with ratios; BUILD/gpu-bench/results.json (BENCHMARKS.md, CUDA). BENCH_ARGS=--quick for a smoke run.
+bench-gpu: build
+	bench/gpu_run.sh $(BUILD) $(BENCH_ARGS)
 
 demo: build
 	@scripts/demo.sh $(BUILD)

@@ -12,9 +12,13 @@
 //   context stack (guest/contexts.cpp) and every call carries the thread's current context; the server
 //   makes it current on the thread that runs the call (server/hooks.cpp).
 // - CUdevice is an int and CUdeviceptr a device address: both travel as scalars.
-// - Everything is synchronous: errors come back from the call that caused them, as natively.
-//   TODO(perf): batch launches, memsets and HtoD copies (REMORA_ASYNC) once errors at sync points
-//   are acceptable for CUDA.
+// - Work queued on a stream is asynchronous (REMORA_ASYNC): kernel launches, the *Async memsets,
+//   device-to-device copies, event records and stream waits are batched and return CUDA_SUCCESS at
+//   once, as the driver itself does for most of their failures; a failure on the server is reported by
+//   the next blocking call (cuStreamSynchronize, cuCtxSynchronize, cuEventSynchronize, a copy to the
+//   host), like an asynchronous kernel fault. Launch configurations the driver refuses at once (too
+//   many threads per block) are refused by the guest at once too (guest/launch.cpp).
+//   Everything else is synchronous: errors come back from the call that caused them.
 // - Host memory is always the guest's: pinned allocations (cuMemAllocHost) are plain guest memory and
 //   copies move bytes over the transport. Managed memory and host-mapped pointers do not exist here
 //   and answer CUDA_ERROR_NOT_SUPPORTED.
@@ -229,7 +233,7 @@ REMORA_OPCODE(41) REMORA_BLOCKING REMORA_SERVER(remora_cu_server_memcpy_dtoh_asy
 CUresult cuMemcpyDtoHAsync(void *dstHost REMORA_OUT REMORA_BYTES(ByteCount), CUdeviceptr srcDevice,
                            size_t ByteCount, CUstream hStream);
 
-REMORA_OPCODE(42)
+REMORA_OPCODE(42) REMORA_ASYNC
 CUresult cuMemcpyDtoDAsync(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream);
 
 REMORA_OPCODE(43)
@@ -238,11 +242,11 @@ REMORA_OPCODE(44)
 CUresult cuMemsetD16(CUdeviceptr dstDevice, unsigned short us, size_t N);
 REMORA_OPCODE(45)
 CUresult cuMemsetD32(CUdeviceptr dstDevice, unsigned int ui, size_t N);
-REMORA_OPCODE(46)
+REMORA_OPCODE(46) REMORA_ASYNC
 CUresult cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc, size_t N, CUstream hStream);
-REMORA_OPCODE(47)
+REMORA_OPCODE(47) REMORA_ASYNC
 CUresult cuMemsetD16Async(CUdeviceptr dstDevice, unsigned short us, size_t N, CUstream hStream);
-REMORA_OPCODE(48)
+REMORA_OPCODE(48) REMORA_ASYNC
 CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream);
 
 // Page-locked host memory is ordinary guest memory (guest/host_memory.cpp): copies from and to it
@@ -282,7 +286,7 @@ CUresult cuStreamSynchronize(CUstream hStream);
 REMORA_OPCODE(53)
 CUresult cuStreamQuery(CUstream hStream);
 
-REMORA_OPCODE(54)
+REMORA_OPCODE(54) REMORA_ASYNC
 CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags);
 
 // ---- Events -----------------------------------------------------------------------------------------
@@ -290,7 +294,7 @@ CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
 REMORA_OPCODE(55)
 CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags);
 
-REMORA_OPCODE(56)
+REMORA_OPCODE(56) REMORA_ASYNC
 CUresult cuEventRecord(CUevent hEvent, CUstream hStream);
 
 REMORA_OPCODE(57) REMORA_BLOCKING
@@ -321,8 +325,8 @@ CUresult remora_cuFuncGetParamLayout(CUfunction f, unsigned int capacity,
                                      unsigned int *count);
 
 // A launch with its parameters already packed into the kernel's parameter buffer; the server hands it
-// to the driver as CU_LAUNCH_PARAM_BUFFER_POINTER.
-REMORA_OPCODE(202) REMORA_SERVER(remora_cu_server_launch_packed)
+// to the driver as CU_LAUNCH_PARAM_BUFFER_POINTER. Asynchronous: see the conventions at the top.
+REMORA_OPCODE(202) REMORA_ASYNC REMORA_SERVER(remora_cu_server_launch_packed)
 CUresult remora_cuLaunchKernelPacked(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
                                      unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
                                      unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,

@@ -60,8 +60,11 @@ int main(void) {
   unsigned long long arg = 42;
   size_t size = sizeof arg;
   void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, &arg, CU_LAUNCH_PARAM_BUFFER_SIZE, &size, CU_LAUNCH_PARAM_END};
-  EXPECT(cuLaunchKernel(fn, 1, 1, 1, 32, 1, 1, 0, s, NULL, extra), CUDA_ERROR_NOT_SUPPORTED);
+  // Launches are asynchronous: the dummy's refusal comes back from the next blocking call, once.
+  EXPECT(cuLaunchKernel(fn, 1, 1, 1, 32, 1, 1, 0, s, NULL, extra), CUDA_SUCCESS);
+  EXPECT(cuStreamSynchronize(s), CUDA_ERROR_NOT_SUPPORTED);
   EXPECT(cuLaunchKernel(fn, 1, 1, 1, 32, 1, 1, 0, s, (void**)extra, extra), CUDA_ERROR_INVALID_VALUE);
+  EXPECT(cuLaunchKernel(fn, 1, 1, 1, 4096, 1, 1, 0, s, NULL, extra), CUDA_ERROR_INVALID_VALUE);  // refused at once
   EXPECT(cuEventRecord(e, s), CUDA_SUCCESS);
   EXPECT(cuMemcpyHtoDAsync(d, host, 16, s), CUDA_SUCCESS);
   EXPECT(cuMemsetD32Async(d, 7, 4, s), CUDA_SUCCESS);
@@ -79,7 +82,14 @@ int main(void) {
   void* entry = NULL;
   EXPECT(cuGetProcAddress("cuMemAlloc", &entry, 12000, CU_GET_PROC_ADDRESS_DEFAULT, NULL), CUDA_SUCCESS);
   if (entry != (void*)&cuMemAlloc) printf("FAIL: cuGetProcAddress(cuMemAlloc) is not remora's cuMemAlloc_v2\n"), failures++;
-  EXPECT(cuGetProcAddress("cuNoSuchFunction", &entry, 12000, CU_GET_PROC_ADDRESS_DEFAULT, NULL), CUDA_ERROR_NOT_FOUND);
+  // Names remora does not forward resolve to a function that answers CUDA_ERROR_NOT_SUPPORTED (the
+  // CUDA runtime gives up at start-up on a failed lookup); export tables are refused.
+  EXPECT(cuGetProcAddress("cuNoSuchFunction", &entry, 12000, CU_GET_PROC_ADDRESS_DEFAULT, NULL), CUDA_SUCCESS);
+  if (entry == NULL || ((CUresult(*)(void))entry)() != CUDA_ERROR_NOT_SUPPORTED)
+    printf("FAIL: cuGetProcAddress(cuNoSuchFunction) is not a CUDA_ERROR_NOT_SUPPORTED stub\n"), failures++;
+  const void* table = NULL;
+  CUuuid id = {{0}};
+  EXPECT(cuGetExportTable(&table, &id), CUDA_ERROR_NOT_SUPPORTED);
 
   EXPECT(cuEventDestroy(e), CUDA_SUCCESS);
   EXPECT(cuStreamDestroy(s), CUDA_SUCCESS);

@@ -1,9 +1,12 @@
 // cuGetProcAddress: resolves driver API names to remora's own entry points, so that code which looks
-// the driver up by name (instead of linking it) reaches remora too.
+// the driver up by name (instead of linking it; the CUDA runtime does nothing else) reaches remora too;
+// and cuGetExportTable, which remora answers with an error.
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 
+#include "common/log.h"
 #include "glue.h"
 
 namespace {
@@ -39,6 +42,15 @@ std::string_view base_name(std::string_view symbol) {
 
 }  // namespace
 
+// What every name remora does not forward resolves to: a function that answers
+// CUDA_ERROR_NOT_SUPPORTED whatever it is called with. The CUDA runtime looks up several hundred
+// driver functions while it initialises and fails outright when one is missing, although a program
+// calls few of them; with this, a program fails at the first call remora cannot serve, with an error
+// the runtime reports, instead of at start-up. Safe for any signature: under the x86-64 and AArch64
+// calling conventions a callee that reads no arguments may be called with any, and every driver API
+// function returns CUresult.
+extern "C" CUresult remora_cu_not_supported() { return CUDA_ERROR_NOT_SUPPORTED; }
+
 extern "C" CUresult remora_cu_get_proc_address(const char* symbol, void** pfn, int cuda_version, cuuint64_t flags,
                                                CUdriverProcAddressQueryResult* status) {
   if (symbol == nullptr || pfn == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -47,17 +59,50 @@ extern "C" CUresult remora_cu_get_proc_address(const char* symbol, void** pfn, i
     if (status != nullptr) *status = s;
     return s == CU_GET_PROC_ADDRESS_SUCCESS ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
   };
-  // Per-thread default stream variants (_ptds/_ptsz) are not forwarded.
-  if ((flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0) return answer(CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+  auto unsupported = [&](const char* why) {
+    remora::log::debug("cuGetProcAddress({}, version {}, flags {:#x}): {}; it answers CUDA_ERROR_NOT_SUPPORTED",
+                       symbol, cuda_version, static_cast<unsigned long long>(flags), why);
+    *pfn = reinterpret_cast<void*>(&remora_cu_not_supported);
+    return answer(CU_GET_PROC_ADDRESS_SUCCESS);
+  };
+  // Per-thread default stream variants (_ptds/_ptsz): remora's NULL stream is the legacy default
+  // stream, so these are not forwarded. TODO: forward them (the server would call the _ptsz entries).
+  if ((flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0) return unsupported("per-thread default stream");
   const std::string_view wanted(symbol);
+  if (wanted == "cuGetExportTable") {
+    *pfn = reinterpret_cast<void*>(&cuGetExportTable);
+    return answer(CU_GET_PROC_ADDRESS_SUCCESS);
+  }
 #define REMORA_CU_MATCH(name, entry)                                                          \
   if (base_name(#name) == wanted) {                                                           \
     if (#name != base_name(#name) && cuda_version < introduced(#name))                        \
-      return answer(CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);                              \
+      return unsupported("the caller wants an older ABI than remora's");                      \
     *pfn = reinterpret_cast<void*>(&name);                                                    \
     return answer(CU_GET_PROC_ADDRESS_SUCCESS);                                               \
   }
   REMORA_CUDA_CORE_FUNCTIONS(REMORA_CU_MATCH)
 #undef REMORA_CU_MATCH
-  return answer(CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+  return unsupported("not forwarded by remora");
+}
+
+// The driver's undocumented tables (docs/cuda-export-tables.md): the CUDA runtime asks for seven at
+// start-up, one of them a challenge that establishes the driver's "software validity". remora has
+// none of them, so the runtime API does not work through remora yet; the answer is an error the
+// runtime reports, never a table with entries that could not be served.
+extern "C" __attribute__((visibility("default"))) CUresult cuGetExportTable(const void** table, const CUuuid* id) {
+  if (table == nullptr || id == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *table = nullptr;
+  char hex[33];
+  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", static_cast<unsigned char>(id->bytes[i]));
+  remora::log::warn("cuGetExportTable({}): the driver's private tables are not forwarded by remora (the CUDA "
+                    "runtime API is not supported yet; see docs/cuda-export-tables.md)", hex);
+  return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+// The CUDA 11.3 form without the query result, which cuda.h renames away: the runtime looks the
+// driver's cuGetProcAddress up by both names.
+#undef cuGetProcAddress
+extern "C" __attribute__((visibility("default"))) CUresult cuGetProcAddress(const char* symbol, void** pfn,
+                                                                            int cuda_version, cuuint64_t flags) {
+  return remora_cu_get_proc_address(symbol, pfn, cuda_version, flags, nullptr);
 }

@@ -63,12 +63,24 @@ bool buffer_from_extra(void** extra, const void** buffer, size_t* size) {
   return true;
 }
 
+// Launch configurations every CUDA device refuses: launches are asynchronous through remora, so these
+// are answered here, at once and with the driver's code, instead of at the next blocking call. The
+// limits are the same on every device since sm_20 (1024 threads per block, 64 in z, 65535 blocks in y
+// and z); a device-specific refusal (shared memory) still comes from the server, later.
+bool launch_shape_valid(unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by,
+                        unsigned int bz) {
+  if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return false;
+  if (gy > 65535 || gz > 65535 || bx > 1024 || by > 1024 || bz > 64) return false;
+  return uint64_t{bx} * by * bz <= 1024;
+}
+
 }  // namespace
 
 extern "C" CUresult remora_cu_launch_kernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                                             unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,
                                             CUstream stream, void** kernel_params, void** extra) {
   if (kernel_params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (!launch_shape_valid(gx, gy, gz, bx, by, bz)) return CUDA_ERROR_INVALID_VALUE;
   if (extra != nullptr) {
     const void* buffer = nullptr;
     size_t size = 0;
