@@ -3,12 +3,17 @@
 #   make test    unit + end-to-end tests (build/), then the sanitized subset (build-asan/, test-asan)
 #                and every fuzz target for a short while (build-fuzz/, test-fuzz)
 #   make fuzz    every fuzz target for FUZZ_SECONDS (default 60) each (tests/fuzz/README.md)
+#   make soak    SOAK_GUESTS (8) restarting guests against one server for SOAK_SECONDS (1200), checked
+#                (tests/soak/soak.py); SOAK_SEED picks the workload
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 1200
+SOAK_GUESTS ?= 8
+SOAK_SEED ?= 20240601
 # How long `make test` runs each fuzz target.
 TEST_FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang-14
@@ -30,7 +35,7 @@ ASAN_ENV = ASAN_OPTIONS=log_path=$(ASAN_REPORTS)/asan:detect_leaks=1 \
   LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp):print_suppressions=0 \
   UBSAN_OPTIONS=log_path=$(ASAN_REPORTS)/ubsan:print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps configure build test test-asan test-fuzz fuzz test-gpu bench-gpu demo bench clean
+.PHONY: all deps configure build test test-asan test-fuzz fuzz soak test-gpu bench-gpu demo bench clean
 
 all: build
 
@@ -71,6 +76,10 @@ test-fuzz: $(FUZZ_BUILD)/build.ninja
 fuzz: $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
 	cd $(FUZZ_BUILD) && FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --output-on-failure -j $(JOBS) -L fuzz
+
+soak: build
+	/usr/bin/python3 tests/soak/soak.py --remora $(BUILD)/bin/remora --guest $(BUILD)/bin/soak/soak_guest \
+	  --seconds $(SOAK_SECONDS) --guests $(SOAK_GUESTS) --seed $(SOAK_SEED)
 
 # On a machine with an NVIDIA GPU and CUDA: driver-API programs natively and through remora, compared.
 test-gpu: build

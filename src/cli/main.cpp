@@ -27,6 +27,8 @@ struct ServeArgs {
   std::string admin, vendor, metrics, config;
   int ready_fd = -1;
   int handshake_timeout_ms = 0;
+  uint64_t message_timeout_ms = 0, tcp_timeout_ms = 0;
+  std::string max_session_host_memory;
 };
 
 int serve_command(ServeArgs args) {
@@ -75,6 +77,15 @@ int serve_command(ServeArgs args) {
   options.vendor_library = vendor;
   options.ready_fd = ready_fd;
   if (handshake_timeout_ms > 0) options.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
+  options.session = options.config.session;
+  if (args.message_timeout_ms > 0) options.session.message_timeout_ms = args.message_timeout_ms;
+  if (args.tcp_timeout_ms > 0) options.session.tcp_timeout_ms = args.tcp_timeout_ms;
+  if (!args.max_session_host_memory.empty() &&
+      !remora::server::parse_byte_size(args.max_session_host_memory, &options.session.max_host_memory)) {
+    std::fprintf(stderr, "remora serve: --max-session-host-memory \"%s\" is not a size (examples: \"8GiB\", \"512MiB\")\n",
+                 args.max_session_host_memory.c_str());
+    return 2;
+  }
   // Writes to a guest that went away must fail with EPIPE, not kill the daemon (or, inherited, a session).
   ::signal(SIGPIPE, SIG_IGN);
   remora::server::Daemon daemon(std::move(options));
@@ -140,6 +151,14 @@ int main(int argc, char** argv) {
   serve->add_option("--handshake-timeout-ms", serve_args.handshake_timeout_ms,
                     "How long a client may take to send its Hello")
       ->group("");
+  serve->add_option("--message-timeout-ms", serve_args.message_timeout_ms,
+                    "A guest that has begun a message must finish it with progress at least this often, or its "
+                    "session ends (default 30000; idle time between messages is not limited)");
+  serve->add_option("--tcp-timeout-ms", serve_args.tcp_timeout_ms,
+                    "A TCP guest unreachable this long is dropped (keepalive, TCP_USER_TIMEOUT; default 25000)");
+  serve->add_option("--max-session-host-memory", serve_args.max_session_host_memory,
+                    "Host memory a session process may add after setup (\"4GiB\"); a transfer beyond it fails with "
+                    "CL_OUT_OF_HOST_MEMORY. Default: unlimited");
 
   // remora status
   std::string status_ep;
@@ -163,6 +182,10 @@ int main(int argc, char** argv) {
   session->add_option("--control-fd", session_cfg.control_fd)->required();
   session->add_option("--usage-fd", session_cfg.usage_fd);
   session->add_option("--usage-slot", session_cfg.usage_slot);
+  uint64_t session_message_timeout_ms = 30000, session_tcp_timeout_ms = 25000;
+  session->add_option("--message-timeout-ms", session_message_timeout_ms);
+  session->add_option("--tcp-timeout-ms", session_tcp_timeout_ms);
+  session->add_option("--max-host-memory", session_cfg.max_host_memory);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -170,6 +193,11 @@ int main(int argc, char** argv) {
   if (serve->parsed()) return serve_command(std::move(serve_args));
   if (status->parsed()) return remora::cli::status_command(status_ep, status_json);
   if (top->parsed()) return remora::cli::top_command(top_ep);
-  if (session->parsed()) return remora::server::run_session_process(apis, session_cfg);
+  if (session->parsed()) {
+    // 0 (a config that says so) keeps the defaults.
+    if (session_message_timeout_ms > 0) session_cfg.message_timeout = std::chrono::milliseconds(session_message_timeout_ms);
+    if (session_tcp_timeout_ms > 0) session_cfg.tcp_timeout = std::chrono::milliseconds(session_tcp_timeout_ms);
+    return remora::server::run_session_process(apis, session_cfg);
+  }
   return 2;
 }

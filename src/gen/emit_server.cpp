@@ -399,7 +399,13 @@ class DispatchWriter {
       }
       w_.line("if ({0}_cap < {0}_expect) return c.malformed(\"{0}: capacity smaller than its length\");", n);
       w_.line("void* out = c.reply_scratch({0}_expect == 0 ? 1 : {0}_expect);", n);
-      w_.line("if (out == nullptr) return;");
+      // Host memory for a large out-parameter can run out (max_session_host_memory): the call then
+      // fails with the API's no-memory error and the session goes on.
+      if (const std::string oom = api_.errors.no_memory.empty() ? "" : set_error(api_.errors.no_memory); !oom.empty()) {
+        w_.line("if (out == nullptr) {{ if (c.out_of_host_memory()) {{ {} break; }} return; }}", oom);
+      } else {
+        w_.line("if (out == nullptr) return;");
+      }
       w_.line("{} = static_cast<{}>(out);", n, strip_top_const(p.c_type));
       if (!p.deferred_event.empty()) w_.close();
       if (!alloc_target.empty()) {

@@ -91,6 +91,10 @@ Options Options::from_env(std::string* error) {
     if (parse_u64(s, &v)) o.call_timeout = std::chrono::milliseconds(v);
     else complain("REMORA_CALL_TIMEOUT_MS must be a number of milliseconds");
   }
+  if (const std::string s = env_or("REMORA_TCP_TIMEOUT_MS"); !s.empty()) {
+    if (parse_u64(s, &v) && v > 0) o.tcp_timeout = std::chrono::milliseconds(v);
+    else complain("REMORA_TCP_TIMEOUT_MS must be a number of milliseconds > 0");
+  }
   if (const std::string s = env_or("REMORA_CONNECT_TIMEOUT_MS"); !s.empty()) {
     if (parse_u64(s, &v)) o.connect_timeout = std::chrono::milliseconds(v);
     else complain("REMORA_CONNECT_TIMEOUT_MS must be a number of milliseconds");
@@ -397,6 +401,7 @@ Status Runtime::connect_locked() {
 
   transport::Fd fd;
   if (Status st = transport::dial(ep, &fd, deadline); !st.ok()) return st;
+  transport::set_tcp_timeout(fd.get(), options_.tcp_timeout);
   const char* kind = ep.kind == transport::Endpoint::Kind::kTcp ? "tcp" : "unix";
   protocol::Welcome welcome;
   if (shm) {
@@ -413,6 +418,7 @@ Status Runtime::connect_locked() {
     if (Status st = receive_welcome(*conn_.calls, deadline, &welcome); !st.ok()) return st;
     transport::Fd efd;
     if (Status st = transport::dial(ep, &efd, deadline); !st.ok()) return st;
+    transport::set_tcp_timeout(efd.get(), options_.tcp_timeout);
     conn_.events = transport::make_stream_channel(std::move(efd), kind);
     hello.channel = 1;
     hello.session = welcome.session;

@@ -62,6 +62,10 @@ struct Options {
   // 0 = no limit (a long kernel is not a failure); the server's death is detected regardless.
   std::chrono::milliseconds call_timeout{0};
   std::chrono::milliseconds connect_timeout{5000};  // REMORA_CONNECT_TIMEOUT_MS
+  // REMORA_TCP_TIMEOUT_MS: a server unreachable this long over TCP (link cut, host gone without a
+  // FIN) fails the pending and later calls with the API's transport error (keepalive and
+  // TCP_USER_TIMEOUT, transport/sockets.h). No effect on unix/shm.
+  std::chrono::milliseconds tcp_timeout = transport::kTcpTimeout;
 
   // Reads the variables above. An unusable value is reported in *error and the default kept.
   static Options from_env(std::string* error);

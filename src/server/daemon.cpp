@@ -518,9 +518,18 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
   const int usage_fd = t.usage.fd();
   const std::string usage_arg = std::to_string(usage_fd);
   const std::string slot_arg = std::to_string(s.usage_slot);
-  const char* argv[] = {opt.session_exe.c_str(), "session",          "--conn-fd",      conn_arg.c_str(),
-                        "--control-fd",          control_arg.c_str(), "--usage-fd",     usage_arg.c_str(),
-                        "--usage-slot",          slot_arg.c_str(),    nullptr};
+  const std::string message_timeout_arg = std::to_string(opt.session.message_timeout_ms);
+  const std::string tcp_timeout_arg = std::to_string(opt.session.tcp_timeout_ms);
+  const std::string host_memory_arg = std::to_string(opt.session.max_host_memory);
+  const char* argv[] = {opt.session_exe.c_str(),  "session",
+                        "--conn-fd",              conn_arg.c_str(),
+                        "--control-fd",           control_arg.c_str(),
+                        "--usage-fd",             usage_arg.c_str(),
+                        "--usage-slot",           slot_arg.c_str(),
+                        "--message-timeout-ms",   message_timeout_arg.c_str(),
+                        "--tcp-timeout-ms",       tcp_timeout_arg.c_str(),
+                        "--max-host-memory",      host_memory_arg.c_str(),
+                        nullptr};
   const pid_t pid = ::fork();
   if (pid < 0) {
     log::error("fork: {}", std::strerror(errno));

@@ -56,6 +56,7 @@ struct DaemonOptions {
   DaemonConfig config;                      // tenants (none: no authentication)
   std::string config_path;                  // re-read on SIGHUP; empty: no reload
   std::string vendor_library;               // passed to sessions; empty: the API's default
+  SessionLimits session;                    // passed to sessions (not re-read on SIGHUP)
   std::string session_exe = "/proc/self/exe";  // the `remora` binary that runs `session`
   std::chrono::milliseconds handshake_timeout{10000};
   // How long sessions get to end after SIGTERM at shutdown before they are killed.

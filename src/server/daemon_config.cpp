@@ -204,8 +204,15 @@ Status DaemonConfig::parse(std::string_view text, const std::string& origin, Dae
           if (Status st = read_string(sv, origin, "server.metrics", &out->metrics); !st.ok()) return st;
         } else if (skey == "vendor_library") {
           if (Status st = read_string(sv, origin, "server.vendor_library", &out->vendor_library); !st.ok()) return st;
+        } else if (skey == "message_timeout_ms") {
+          if (Status st = read_count(sv, origin, "server." + skey, false, uint64_t{1} << 31, &out->session.message_timeout_ms); !st.ok()) return st;
+        } else if (skey == "tcp_timeout_ms") {
+          if (Status st = read_count(sv, origin, "server." + skey, false, uint64_t{1} << 31, &out->session.tcp_timeout_ms); !st.ok()) return st;
+        } else if (skey == "max_session_host_memory") {
+          if (Status st = read_count(sv, origin, "server." + skey, true, std::numeric_limits<uint64_t>::max(), &out->session.max_host_memory); !st.ok()) return st;
         } else {
-          return bad(sv, origin, "unknown key server." + skey + " (known: listen, admin, metrics, vendor_library)");
+          return bad(sv, origin, "unknown key server." + skey + " (known: listen, admin, metrics, vendor_library, "
+                                 "message_timeout_ms, tcp_timeout_ms, max_session_host_memory)");
         }
       }
     } else if (key == "tenants") {

@@ -44,6 +44,20 @@ struct TenantLimits {
   uint32_t weight = 1;            // relative share of device time when tenants compete (>= 1)
 };
 
+// Limits every session process gets (`remora serve --message-timeout-ms ...`, or [server] keys of the
+// same names; max_session_host_memory as a byte size). 0 for a timeout keeps the default.
+struct SessionLimits {
+  // A guest that has begun a message must send the rest with progress at least this often, or its
+  // session ends (transport/channel.h, kMessageTimeout). Idle time between messages is not limited.
+  uint64_t message_timeout_ms = 30000;
+  // A TCP peer unreachable this long is given up (keepalive + TCP_USER_TIMEOUT, transport/sockets.h).
+  uint64_t tcp_timeout_ms = 25000;
+  // Address space a session process may add once its transport is set up (RLIMIT_AS); a transfer
+  // that does not fit fails with the API's out-of-host-memory error instead of the machine's OOM
+  // killer choosing a victim. 0: unlimited.
+  uint64_t max_host_memory = 0;
+};
+
 struct TenantConfig {
   std::string name;
   TokenDigest token{};
@@ -55,6 +69,7 @@ struct DaemonConfig {
   std::string admin;
   std::string metrics;
   std::string vendor_library;
+  SessionLimits session;
   std::map<std::string, TenantConfig> tenants;  // by name
 
   // Parses a TOML document; `origin` names it in errors ("remora.toml"). Errors name the key and,

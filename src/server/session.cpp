@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "common/log.h"
@@ -40,10 +41,7 @@ void* Call::scratch(uint64_t bytes) {
       cache->block.reset();  // before the new one: never hold both
       cache->size = 0;
       cache->block.reset(new (std::nothrow) uint8_t[bytes]);
-      if (!cache->block) {
-        malformed("out of host memory for an out-parameter");
-        return nullptr;
-      }
+      if (!cache->block) return no_host_memory(bytes);
       cache->size = bytes;
     }
     cache->in_use = true;
@@ -52,13 +50,17 @@ void* Call::scratch(uint64_t bytes) {
     return cache->block.get();
   }
   auto block = std::unique_ptr<uint8_t[]>(new (std::nothrow) uint8_t[bytes == 0 ? 1 : bytes]);
-  if (!block) {
-    malformed("out of host memory for an out-parameter");
-    return nullptr;
-  }
+  if (!block) return no_host_memory(bytes);
   scratch_total_ += bytes;
   scratch_.push_back(std::move(block));
   return scratch_.back().get();
+}
+
+void* Call::no_host_memory(uint64_t bytes) {
+  log::warn("out of host memory for a {}-byte out-parameter of {}: the call fails, the session goes on", bytes,
+            opcode < session.api().num_opcodes ? session.api().opcode_names[opcode] : "?");
+  out_of_memory_ = true;
+  return nullptr;
 }
 
 void* Call::reply_scratch(uint64_t bytes) {
@@ -189,7 +191,7 @@ void Session::thread_loop(bool start_as_leader) {
       leader_present_ = true;
       leader = true;
     }
-    const Status st = conn_.calls->receive(&msg, transport::after(kReceiveSlice));
+    const Status st = receive_guarded(msg);
     if (ending_) break;
     if (st.code() == Code::kTimeout) continue;
     if (!st.ok()) {
@@ -202,7 +204,14 @@ void Session::thread_loop(bool start_as_leader) {
     record(msg);
     bool done = false;
     worker.handed_off = false;
-    const Status served = serve_batch(msg, worker, &done);
+    Status served;
+    try {
+      served = serve_batch(msg, worker, &done);
+    } catch (const std::bad_alloc&) {
+      served = Status(Code::kTooLarge, "out of host memory for a message of " + std::to_string(msg.size()) +
+                                           " bytes from the guest (max_session_host_memory?)");
+      log::warn("session ending: {}", served.str());
+    }
     msg.reset();
     if (!served.ok() || done) {
       if (!ending_.exchange(true)) end_reason_ = served;
@@ -213,6 +222,19 @@ void Session::thread_loop(bool start_as_leader) {
   std::lock_guard lock(lf_mu_);
   leader_present_ = false;
   lf_cv_.notify_all();
+}
+
+// A message that cannot be held in host memory (a write larger than max_session_host_memory allows)
+// ends the session in order, with the reason logged, instead of taking the process down. Its framing
+// is lost with it, so the session cannot answer the call and go on.
+// TODO(robustness): skip such a message and answer its call with the API's no-memory error.
+Status Session::receive_guarded(transport::Message& msg) {
+  try {
+    return conn_.calls->receive(&msg, transport::after(kReceiveSlice));
+  } catch (const std::bad_alloc&) {
+    msg.reset();
+    return Status(Code::kTooLarge, "out of host memory for a message from the guest (max_session_host_memory?)");
+  }
 }
 
 void Session::promote_follower() {
@@ -278,6 +300,8 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
     Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
     call.cache_ = &w.scratch;
     fn(call);
+    // A scratch allocation failed where the generated code has no API error to answer with.
+    if (call.out_of_host_memory()) call.malformed("out of host memory for an out-parameter");
     if (ending_) {
       // The dispatch function found the call malformed: answer a waiting guest, then end.
       if (sync) (void)send_reply(w, hdr.tag, ReplyStatus::kMalformed, false);

@@ -159,6 +159,14 @@ struct Call {
   // reads it and the server copies nothing. Synchronous calls of a single-threaded guest only: the
   // reservation holds the reply area until this call's reply is sent.
   void* reply_scratch(uint64_t bytes);
+  // After scratch/reply_scratch returned nullptr: true when that was for want of host memory (not a
+  // malformed request). Generated code then answers with the API's no-memory error and the session
+  // goes on; a failure it does not take this way ends the session as malformed (serve_batch).
+  bool out_of_host_memory() {
+    const bool oom = out_of_memory_;
+    out_of_memory_ = false;
+    return oom;
+  }
   // Called by generated code just before a vendor call that may block.
   void about_to_block();
   // For an asynchronous call that failed: remember the API error for the next synchronisation point.
@@ -168,12 +176,14 @@ struct Call {
 
  private:
   void* lookup(uint64_t id, uint32_t type) const;
+  void* no_host_memory(uint64_t bytes);  // notes the failure, returns nullptr
   friend class Session;
   std::vector<std::unique_ptr<uint8_t[]>> scratch_;
   uint64_t scratch_total_ = 0;
   ScratchCache* cache_ = nullptr;          // the serving thread's, if any (set by Session)
   ScratchCache* scratch_cache_ = nullptr;  // == cache_ while this call holds its block
   bool reserved_reply_ = false;             // reply_scratch reserved transport space
+  bool out_of_memory_ = false;              // a scratch allocation failed; see out_of_host_memory()
 };
 
 // A non-blocking read's data waiting for its command to complete (see Session::add_deferred).
@@ -266,6 +276,7 @@ class Session {
   Status serve_batch(transport::Message& msg, Worker& w, bool* done);
   Status send_reply(Worker& w, uint32_t tag, protocol::ReplyStatus status, bool with_body);
   void promote_follower();
+  Status receive_guarded(transport::Message& msg);
   void thread_loop(bool start_as_leader);
 
   const ApiServer& api_;

@@ -4,12 +4,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -186,6 +188,20 @@ Status receive_events_fd(int control_fd, uint64_t session, std::chrono::millisec
 
 }  // namespace
 
+Status limit_host_memory(uint64_t extra) {
+  uint64_t pages = 0;
+  if (!(std::ifstream("/proc/self/statm") >> pages)) return Status(Code::kIo, "cannot read /proc/self/statm");
+  const uint64_t mapped = pages * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_AS, &lim) != 0) return io_error("getrlimit(RLIMIT_AS)", errno);
+  const uint64_t want = extra > RLIM_INFINITY - mapped ? RLIM_INFINITY : mapped + extra;
+  if (lim.rlim_max != RLIM_INFINITY && want > lim.rlim_max) return Status::Ok();  // already tighter
+  lim.rlim_cur = want;
+  if (::setrlimit(RLIMIT_AS, &lim) != 0) return io_error("setrlimit(RLIMIT_AS)", errno);
+  log::info("host memory: {} MiB mapped, at most {} MiB more", mapped >> 20, extra >> 20);
+  return Status::Ok();
+}
+
 int run_session_process(std::span<const ApiServer* const> apis, const SessionProcessConfig& config) {
   log::set_side("server");
   transport::Fd conn(config.conn_fd);
@@ -264,20 +280,24 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
   const pid_t peer = transport::peer_pid(conn.get());
   const std::string peer_name = transport::peer_name(conn.get());
   if (shm) {
-    st = transport::shm_serve(std::move(conn), transport::ShmConfig{}, &connection);
+    transport::ShmConfig shm_config;
+    shm_config.message_timeout = config.message_timeout;
+    st = transport::shm_serve(std::move(conn), shm_config, &connection);
     if (!st.ok()) {
       log::warn("{}: setting up shared memory: {}", who, st.str());
       return 1;
     }
   } else {
-    connection.calls = transport::make_stream_channel(std::move(conn), kind);
+    transport::set_tcp_timeout(conn.get(), config.tcp_timeout);
+    connection.calls = transport::make_stream_channel(std::move(conn), kind, size_t{1} << 34, config.message_timeout);
     transport::Fd events_fd;
     st = receive_events_fd(control.get(), record.session, config.setup_timeout, &events_fd);
     if (!st.ok()) {
       log::warn("{}: {}", who, st.str());
       return 1;
     }
-    connection.events = transport::make_stream_channel(std::move(events_fd), kind);
+    transport::set_tcp_timeout(events_fd.get(), config.tcp_timeout);
+    connection.events = transport::make_stream_channel(std::move(events_fd), kind, size_t{1} << 34, config.message_timeout);
     const std::vector<uint8_t> frame = welcome_frame(welcome);
     // The channel frames the message itself: send the message without the frame's length prefix.
     const wire::Segment seg{frame.data() + sizeof(uint64_t), frame.size() - sizeof(uint64_t)};
@@ -289,6 +309,9 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
   if (connection.peer_pid == 0) connection.peer_pid = peer;
   if (connection.peer.empty()) connection.peer = peer_name;
   log::info("{}: serving {} over {}", who, api->name, shm ? "shm" : kind);
+  if (config.max_host_memory != 0) {
+    if (Status lim = limit_host_memory(config.max_host_memory); !lim.ok()) log::warn("{}: {}", who, lim.str());
+  }
 
   SessionOptions options;
   options.tenant = hello.tenant;

@@ -34,7 +34,17 @@ struct SessionProcessConfig {
   int usage_slot = -1;
   // How long to wait for the control record, and for the events connection of a stream session.
   std::chrono::milliseconds setup_timeout{10000};
+  // The daemon's SessionLimits (server/daemon_config.h), passed on its command line.
+  std::chrono::milliseconds message_timeout{30000};
+  std::chrono::milliseconds tcp_timeout{25000};
+  uint64_t max_host_memory = 0;  // address space added after setup; 0: unlimited
 };
+
+// Caps the process's address space (RLIMIT_AS) at what it maps now plus `extra` bytes, so that a
+// transfer the session cannot hold fails its allocation (and the call, with the API's no-memory
+// error) instead of drawing the machine's OOM killer. What is mapped already (the vendor library,
+// the shm region's sparse bulk areas) does not count against `extra`.
+Status limit_host_memory(uint64_t extra);
 
 // Serves one guest. `apis` is the list of APIs this binary can serve (cli/main.cpp builds it).
 // Returns the process exit status: 0 when the session ended in order, 1 otherwise (always logged).

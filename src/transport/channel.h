@@ -21,6 +21,12 @@
 namespace remora::transport {
 
 using Clock = std::chrono::steady_clock;
+// Default time a receiver gives a peer that has begun a message to make progress on it (stream: the
+// next bytes of a frame; shm: the next part of a streamed message). Past it the channel breaks with
+// kMalformed. It never applies between messages: an idle peer is not a broken one.
+inline constexpr std::chrono::milliseconds kMessageTimeout{30000};
+// Default time a TCP peer may be unreachable before its socket fails (sockets.h, set_tcp_timeout).
+inline constexpr std::chrono::milliseconds kTcpTimeout{25000};
 using Deadline = Clock::time_point;
 inline Deadline no_deadline() { return Deadline::max(); }
 inline Deadline after(std::chrono::nanoseconds d) { return Clock::now() + d; }

@@ -226,8 +226,10 @@ class Region final : public Lender, public std::enable_shared_from_this<Region> 
 // large messages through bulk area `tx_bulk` and receives them from `rx_bulk`.
 class ShmChannel final : public Channel {
  public:
-  ShmChannel(std::shared_ptr<Region> region, int rx, int tx, int rx_bulk, int tx_bulk)
-      : region_(std::move(region)), rx_(rx), tx_(tx), rx_bulk_(rx_bulk), tx_bulk_(tx_bulk) {
+  ShmChannel(std::shared_ptr<Region> region, int rx, int tx, int rx_bulk, int tx_bulk,
+             std::chrono::milliseconds message_timeout = kMessageTimeout)
+      : region_(std::move(region)), rx_(rx), tx_(tx), rx_bulk_(rx_bulk), tx_bulk_(tx_bulk),
+        message_timeout_(message_timeout) {
     ring_bytes_ = region_->layout().ring_bytes;
     max_small_ = ring_bytes_ / 4;
     bulk_bytes_ = region_->layout().bulk_bytes;
@@ -266,9 +268,11 @@ class ShmChannel final : public Channel {
   void release_tail();
   Status claim_bulk();
   Status malformed(const char* why);
+  Status malformed_timeout();
 
   std::shared_ptr<Region> region_;
   const int rx_, tx_, rx_bulk_, tx_bulk_;
+  const std::chrono::milliseconds message_timeout_;  // for each part of a streamed message
   size_t ring_bytes_ = 0, max_small_ = 0, bulk_bytes_ = 0;
   uint64_t rx_tail_ = 0;  // authoritative; the region's copy is for the producer only
   uint64_t tx_head_ = 0;  // authoritative; likewise
@@ -292,6 +296,14 @@ Status ShmChannel::malformed(const char* why) {
   log::warn("shm: peer broke the ring protocol ({}); closing the channel", why);
   close();
   return Status(Code::kMalformed, std::string("shm: ") + why);
+}
+
+Status ShmChannel::malformed_timeout() {
+  const std::string why = "peer sent part of a streamed message and nothing more for " +
+                          std::to_string(message_timeout_.count()) + " ms (message timeout)";
+  log::warn("shm: {}; closing the channel", why);
+  close();
+  return Status(Code::kMalformed, "shm: " + why);
 }
 
 Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
@@ -434,7 +446,8 @@ Status ShmChannel::bulk_record(uint64_t pos, uint64_t avail, uint64_t length, ui
 }
 
 // Collects a streamed message's parts. Once the first record is in, the caller's deadline no longer
-// applies (a timeout mid-message would lose the framing); peer death and close() still end the wait.
+// applies (a timeout mid-message would lose the framing); peer death and close() still end the wait,
+// and so does a peer that sends no next part within message_timeout_ (half a message, then nothing).
 // TODO(perf): the parts go through one bulk area in turn, so sender and receiver copies do not
 // overlap; two half-size slots would let them.
 Status ShmChannel::receive_streamed(Message* out, uint64_t total) {
@@ -442,9 +455,10 @@ Status ShmChannel::receive_streamed(Message* out, uint64_t total) {
   uint8_t* dst = out->own(total);
   for (uint64_t got = 0; got < total;) {
     uint64_t word, pos, avail;
-    if (Status st = next_record(no_deadline(), &word, &pos, &avail); !st.ok()) {
+    if (Status st = next_record(after(message_timeout_), &word, &pos, &avail); !st.ok()) {
       out->reset();
-      return st;
+      if (st.code() != Code::kTimeout) return st;
+      return malformed_timeout();
     }
     const uint64_t part = word & kLengthMask;
     if ((word & (kBulkFlag | kStreamFlag)) != kBulkFlag || part == 0 || part > bulk_bytes_ || part > total - got) {
@@ -751,7 +765,8 @@ Status shm_serve(Fd sock, const ShmConfig& cfg, Connection* out) {
   Status st = send_fd(region->sock_fd(), memfd.get(),
                       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&offer), sizeof offer));
   if (!st.ok()) return st;
-  out->calls = std::make_unique<ShmChannel>(region, kRequests, kReplies, kGuestToServer, kServerToGuest);
+  out->calls =
+      std::make_unique<ShmChannel>(region, kRequests, kReplies, kGuestToServer, kServerToGuest, cfg.message_timeout);
   out->events = std::make_unique<ShmChannel>(region, -1, kEvents, -1, kEventsToGuest);
   return Status::Ok();
 }

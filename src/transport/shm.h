@@ -30,6 +30,9 @@ struct ShmConfig {
   // competes with the sender it waits for. Each receiver shortens its own window, down to none, while
   // spinning does not pay (see ShmChannel::adapt_spin).
   std::chrono::nanoseconds spin = std::chrono::microseconds(20);
+  // How long the server waits for the next part of a streamed request it has begun to receive
+  // (channel.h, kMessageTimeout). The shm equivalent of half a frame on a socket.
+  std::chrono::milliseconds message_timeout = kMessageTimeout;
 };
 
 // Server side: creates the region, sends it over `sock` (after the Welcome was sent), and returns the

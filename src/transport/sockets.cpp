@@ -11,17 +11,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace remora::transport {
 
 namespace {
 
-// Keepalive timings for TCP sessions: a peer that vanished without a FIN/RST (host crash, cable) is
-// noticed after about idle + interval * count = 10 + 3 * 5 = 25 s instead of the kernel's two hours.
-constexpr int kKeepIdleS = 10;
-constexpr int kKeepIntervalS = 5;
+// Keepalive probes per timeout (set_tcp_timeout): idle + interval * count spans the timeout.
 constexpr int kKeepCount = 3;
 
 // Milliseconds to pass to poll() for a deadline: -1 for none, 0 when already past, rounded up so
@@ -60,10 +59,7 @@ void set_tcp_options(int fd) {
   // Best effort: a failure here costs latency or dead-peer detection time, not correctness.
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &kKeepIdleS, sizeof kKeepIdleS);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &kKeepIntervalS, sizeof kKeepIntervalS);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &kKeepCount, sizeof kKeepCount);
+  set_tcp_timeout(fd, kTcpTimeout);
 }
 
 bool unix_address(const std::string& path, sockaddr_un* sa) {
@@ -110,6 +106,25 @@ Status connect_with_deadline(int fd, const sockaddr* sa, socklen_t len, Deadline
 Fd& Fd::operator=(Fd&& o) noexcept {
   if (this != &o) reset(o.release());
   return *this;
+}
+
+// A peer that vanished without a FIN/RST (host crash, cut cable, link down between namespaces) is
+// noticed after about `timeout` instead of the kernel's two hours: on an idle connection by keepalive
+// (idle = timeout / 2, then kKeepCount probes spread over the other half), with data in flight by
+// TCP_USER_TIMEOUT. Either way the socket then fails with ETIMEDOUT and a blocked receive or send
+// returns. Granularity is one second for keepalive; the minimum is 2 s.
+void set_tcp_timeout(int fd, std::chrono::milliseconds timeout) {
+  if (!is_tcp_socket(fd)) return;
+  const int64_t s = std::max<int64_t>(2, std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
+  const int one = 1;
+  const int idle = static_cast<int>(std::max<int64_t>(1, s / 2));
+  const int interval = static_cast<int>(std::max<int64_t>(1, (s - idle) / kKeepCount));
+  const unsigned user_timeout_ms = static_cast<unsigned>(std::min<int64_t>(s * 1000, INT32_MAX));
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &kKeepCount, sizeof kKeepCount);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
 }
 
 void Fd::reset(int fd) {

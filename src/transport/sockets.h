@@ -57,6 +57,14 @@ Status recv_fd(int sock, Fd* fd_out, std::span<uint8_t> payload, Deadline deadli
 // A Channel over a connected stream socket. Framing: u64 length, then the message bytes.
 // Reads exactly one frame at a time, so no bytes past it are consumed (the handshake relies on this
 // before handing the socket to the shm transport). `kind` is "unix" or "tcp".
-std::unique_ptr<Channel> make_stream_channel(Fd fd, const char* kind, size_t max_message = size_t{1} << 34);
+// A frame begun must complete with progress at least every `message_timeout` (see kMessageTimeout).
+std::unique_ptr<Channel> make_stream_channel(Fd fd, const char* kind, size_t max_message = size_t{1} << 34,
+                                             std::chrono::milliseconds message_timeout = kMessageTimeout);
+
+// How long a TCP peer may stay unreachable before its socket fails (ETIMEDOUT): keepalive probes on an
+// idle connection, TCP_USER_TIMEOUT on unacknowledged data. Sockets from accept_on and dial get
+// kTcpTimeout (channel.h); set_tcp_timeout changes it for one socket (best effort, a no-op on
+// non-TCP sockets).
+void set_tcp_timeout(int fd, std::chrono::milliseconds timeout);
 
 }  // namespace remora::transport

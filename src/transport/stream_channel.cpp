@@ -19,14 +19,13 @@ namespace remora::transport {
 namespace {
 
 // Once a frame has begun, the receive deadline no longer applies (returning kTimeout mid-frame would
-// lose the framing); instead the peer must make progress at least this often, or the channel is
-// given up as broken. close() interrupts the wait at any time.
-constexpr auto kStallTimeout = std::chrono::seconds(60);
-
+// lose the framing); instead the peer must make progress at least every `message_timeout`, or the
+// channel is given up as broken: a guest that sends half a message and then nothing holds no server
+// thread for longer than that. close() interrupts the wait at any time.
 class StreamChannel final : public Channel {
  public:
-  StreamChannel(Fd fd, const char* kind, size_t max_message)
-      : fd_(std::move(fd)), kind_(kind), max_message_(max_message) {}
+  StreamChannel(Fd fd, const char* kind, size_t max_message, std::chrono::milliseconds message_timeout)
+      : fd_(std::move(fd)), kind_(kind), max_message_(max_message), message_timeout_(message_timeout) {}
   // The descriptor is closed only here, never in close(): another thread may still be inside a
   // system call on it, and a closed number could be reused by an unrelated open.
   ~StreamChannel() override = default;
@@ -50,6 +49,7 @@ class StreamChannel final : public Channel {
   Fd fd_;
   const char* kind_;
   size_t max_message_;
+  std::chrono::milliseconds message_timeout_;
   std::atomic<bool> closed_{false};
   std::vector<iovec> iov_;  // reused by send (sends on one channel are serialised by the caller)
 };
@@ -95,14 +95,14 @@ Status StreamChannel::send(std::span<const wire::Segment> segments) {
 
 StreamChannel::Read StreamChannel::read_exact(uint8_t* buf, size_t n, Deadline deadline, bool in_frame, int* err) {
   size_t got = 0;
-  auto stall_deadline = Clock::now() + kStallTimeout;
+  auto stall_deadline = Clock::now() + message_timeout_;
   while (got < n) {
     // Try first: a ready message costs one system call, and poll only runs when the socket is dry.
     const ssize_t r = ::recv(fd_.get(), buf + got, n - got, MSG_DONTWAIT);
     if (r > 0) {
       got += static_cast<size_t>(r);
       if (!in_frame) in_frame = true;
-      stall_deadline = Clock::now() + kStallTimeout;
+      stall_deadline = Clock::now() + message_timeout_;
       continue;
     }
     if (r == 0) return Read::kEof;
@@ -159,7 +159,8 @@ Status StreamChannel::receive(Message* out, Deadline deadline) {
     }
     case Read::kStalled:
       break_channel();
-      return Status(Code::kClosed, "peer stalled in the middle of a message");
+      return Status(Code::kMalformed, "peer sent part of a message and nothing more for " +
+                                          std::to_string(message_timeout_.count()) + " ms (message timeout)");
     case Read::kError:
       break_channel();
       return io_error(std::string(kind_) + " receive", err);
@@ -177,8 +178,9 @@ void StreamChannel::close() {
 
 }  // namespace
 
-std::unique_ptr<Channel> make_stream_channel(Fd fd, const char* kind, size_t max_message) {
-  return std::make_unique<StreamChannel>(std::move(fd), kind, max_message);
+std::unique_ptr<Channel> make_stream_channel(Fd fd, const char* kind, size_t max_message,
+                                             std::chrono::milliseconds message_timeout) {
+  return std::make_unique<StreamChannel>(std::move(fd), kind, max_message, message_timeout);
 }
 
 }  // namespace remora::transport

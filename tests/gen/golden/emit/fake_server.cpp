@@ -123,7 +123,7 @@ static void dispatch_fake_get_devices(remora::server::Call& c) {
       num_devices_expect = sizeof(fake_uint);
       if (num_devices_cap < num_devices_expect) return c.malformed("num_devices: capacity smaller than its length");
       void* out = c.reply_scratch(num_devices_expect == 0 ? 1 : num_devices_expect);
-      if (out == nullptr) return;
+      if (out == nullptr) { if (c.out_of_host_memory()) { ret = FAKE_OUT_OF_HOST_MEMORY; break; } return; }
       num_devices = static_cast<fake_uint *>(out);
     }
     ret = vendor().fake_get_devices(num_entries, devices, num_devices);
@@ -174,14 +174,14 @@ static void dispatch_fake_get_device_info(remora::server::Call& c) {
       param_value_expect = static_cast<uint64_t>(param_value_size);
       if (param_value_cap < param_value_expect) return c.malformed("param_value: capacity smaller than its length");
       void* out = c.reply_scratch(param_value_expect == 0 ? 1 : param_value_expect);
-      if (out == nullptr) return;
+      if (out == nullptr) { if (c.out_of_host_memory()) { ret = FAKE_OUT_OF_HOST_MEMORY; break; } return; }
       param_value = static_cast<void *>(out);
     }
     if (param_value_size_ret_cap != remora::wire::kAbsent) {
       param_value_size_ret_expect = sizeof(size_t);
       if (param_value_size_ret_cap < param_value_size_ret_expect) return c.malformed("param_value_size_ret: capacity smaller than its length");
       void* out = c.reply_scratch(param_value_size_ret_expect == 0 ? 1 : param_value_size_ret_expect);
-      if (out == nullptr) return;
+      if (out == nullptr) { if (c.out_of_host_memory()) { ret = FAKE_OUT_OF_HOST_MEMORY; break; } return; }
       param_value_size_ret = static_cast<size_t *>(out);
     } else {
       param_value_size_ret = &param_value_size_ret_storage;
@@ -604,7 +604,7 @@ static void dispatch_fake_create_program_with_binary(remora::server::Call& c) {
       if (remora::wire::mul_overflows(static_cast<uint64_t>(num_devices), sizeof(fake_status), &binary_status_expect)) return c.malformed("binary_status: length overflows");
       if (binary_status_cap < binary_status_expect) return c.malformed("binary_status: capacity smaller than its length");
       void* out = c.reply_scratch(binary_status_expect == 0 ? 1 : binary_status_expect);
-      if (out == nullptr) return;
+      if (out == nullptr) { if (c.out_of_host_memory()) { errcode_ret_storage = FAKE_OUT_OF_HOST_MEMORY; break; } return; }
       binary_status = static_cast<fake_status *>(out);
     }
     ret = vendor().fake_create_program_with_binary(context, num_devices, device_list, lengths, binaries, binary_status, errcode_ret);
@@ -843,7 +843,7 @@ static void dispatch_fake_enqueue_read(remora::server::Call& c) {
       } else {
         if (ptr_cap < ptr_expect) return c.malformed("ptr: capacity smaller than its length");
         void* out = c.reply_scratch(ptr_expect == 0 ? 1 : ptr_expect);
-        if (out == nullptr) return;
+        if (out == nullptr) { if (c.out_of_host_memory()) { ret = FAKE_OUT_OF_HOST_MEMORY; break; } return; }
         ptr = static_cast<void *>(out);
       }
     }
@@ -1022,7 +1022,7 @@ static void dispatch_fake_transform(remora::server::Call& c) {
       format_ret_expect = sizeof(fake_format);
       if (format_ret_cap < format_ret_expect) return c.malformed("format_ret: capacity smaller than its length");
       void* out = c.reply_scratch(format_ret_expect == 0 ? 1 : format_ret_expect);
-      if (out == nullptr) return;
+      if (out == nullptr) { if (c.out_of_host_memory()) { ret = FAKE_OUT_OF_HOST_MEMORY; break; } return; }
       format_ret = static_cast<fake_format *>(out);
     }
     ret = vendor().fake_transform(queue, count, values, format_ret);
