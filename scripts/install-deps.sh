@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   clang libclang-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
+  libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev openssl  # openssl: tests/tls makes certificates
   opencl-headers ocl-icd-opencl-dev ocl-icd-libopencl1 pocl-opencl-icd clinfo clpeak
   python3 python3-pyopencl python3-numpy python3-matplotlib
   iproute2 procps

@@ -25,6 +25,8 @@ using remora::Status;
 struct ServeArgs {
   std::vector<std::string> listen;
   std::string admin, vendor, metrics, config;
+  std::string tls_cert, tls_key, tls_client_ca;
+  bool tls_require_client_cert = false;
   int ready_fd = -1;
   int handshake_timeout_ms = 0;
   uint64_t message_timeout_ms = 0, tcp_timeout_ms = 0;
@@ -57,14 +59,6 @@ int serve_command(ServeArgs args) {
   const int ready_fd = args.ready_fd;
   const int handshake_timeout_ms = args.handshake_timeout_ms;
   for (const std::string& text : listen) {
-    if (text.rfind("tls:", 0) == 0) {
-      // TODO(security): TLS over TCP (OpenSSL) for tenants outside a trusted network.
-      std::fprintf(stderr,
-                   "remora serve: --listen \"%s\": TLS endpoints are not implemented yet; use tcp: on a trusted "
-                   "network, or carry tcp: through a tunnel (ssh -L, stunnel, WireGuard)\n",
-                   text.c_str());
-      return 2;
-    }
     remora::transport::Endpoint ep;
     if (Status st = remora::transport::Endpoint::parse(text, &ep); !st.ok()) {
       std::fprintf(stderr, "remora serve: invalid --listen \"%s\": %s\n", text.c_str(), st.message().c_str());
@@ -72,6 +66,12 @@ int serve_command(ServeArgs args) {
     }
     options.listen.push_back(ep);
   }
+  // TLS: the file's [tls] table, each flag overriding its key.
+  const remora::server::TlsSettings& file_tls = options.config.tls;
+  options.tls.cert = args.tls_cert.empty() ? file_tls.cert : args.tls_cert;
+  options.tls.key = args.tls_key.empty() ? file_tls.key : args.tls_key;
+  options.tls.client_ca = args.tls_client_ca.empty() ? file_tls.client_ca : args.tls_client_ca;
+  options.tls.require_client_cert = args.tls_require_client_cert || file_tls.require_client_cert;
   options.admin = admin;
   options.metrics = args.metrics;
   options.vendor_library = vendor;
@@ -121,13 +121,20 @@ int main(int argc, char** argv) {
   remora::cli::RunOptions run_opts;
   CLI::App* run = app.add_subcommand("run", "Run a program with its OpenCL and CUDA driver API calls forwarded through remora");
   run->add_option("--connect", run_opts.connect,
-                  "Server endpoint (unix:PATH or tcp:HOST:PORT); default: $REMORA_CONNECT, else a private server "
+                  "Server endpoint (unix:PATH, tcp:HOST:PORT or tls:HOST:PORT); default: $REMORA_CONNECT, else a "
+                  "private server "
                   "for this run");
   run->add_option("--transport", run_opts.transport,
-                  "shm (default for unix endpoints), unix or tcp (default for tcp endpoints)")
+                  "shm (default for unix endpoints), unix or tcp (default for tcp: and tls: endpoints)")
       ->check(CLI::IsMember({"shm", "unix", "tcp"}));
   run->add_option("--tenant", run_opts.tenant, "Tenant name the server accounts this program to");
   run->add_option("--token-file", run_opts.token_file, "File whose first line is the credential for the server");
+  run->add_option("--tls-ca", run_opts.tls_ca,
+                  "tls: endpoints: PEM file of the CA(s) that signed the server's certificate (default: "
+                  "$REMORA_TLS_CA, else the system's CAs)");
+  run->add_option("--tls-cert", run_opts.tls_cert,
+                  "tls: endpoints: client certificate (PEM) to present; with --tls-key (default: $REMORA_TLS_CERT)");
+  run->add_option("--tls-key", run_opts.tls_key, "tls: endpoints: the client certificate's key (default: $REMORA_TLS_KEY)");
   run->add_option("--vendor-library", run_opts.vendor_library,
                   "Vendor library for the private server's sessions (default: each API's own, libOpenCL.so.1 "
                   "or libcuda.so.1)");
@@ -139,10 +146,17 @@ int main(int argc, char** argv) {
   ServeArgs serve_args;
   CLI::App* serve = app.add_subcommand("serve", "Run the remora daemon: one server process per guest");
   serve->add_option("--listen", serve_args.listen,
-                    "Endpoint to listen on (unix:PATH or tcp:HOST:PORT); repeatable; added to the config's");
+                    "Endpoint to listen on (unix:PATH, tcp:HOST:PORT or tls:HOST:PORT); repeatable; added to the "
+                    "config's");
   serve->add_option("--config", serve_args.config,
                     "TOML file: endpoints, tenants, tokens and limits (config/remora.example.toml); SIGHUP "
                     "reloads tenants and limits");
+  serve->add_option("--tls-cert", serve_args.tls_cert, "Server certificate chain (PEM) for tls: endpoints; overrides [tls] cert");
+  serve->add_option("--tls-key", serve_args.tls_key, "Its private key (PEM); overrides [tls] key");
+  serve->add_option("--tls-client-ca", serve_args.tls_client_ca,
+                    "Ask tls: guests for a client certificate signed by these CA(s) (PEM); overrides [tls] client_ca");
+  serve->add_flag("--tls-require-client-cert", serve_args.tls_require_client_cert,
+                  "Refuse a TLS handshake without a valid client certificate");
   serve->add_option("--vendor-library", serve_args.vendor, "OpenCL vendor library sessions load (default: libOpenCL.so.1)");
   serve->add_option("--admin", serve_args.admin, "unix:PATH socket answering `remora status`; default: none");
   serve->add_option("--metrics", serve_args.metrics, "tcp:HOST:PORT serving Prometheus metrics at /metrics; default: none");

@@ -237,10 +237,27 @@ int run_command(const RunOptions& options) {
                                                                                 : transport::TransportKind::kTcp;
   }
   const bool wants_tcp = kind == transport::TransportKind::kTcp;
-  if (!connect.empty() && wants_tcp != (endpoint.kind == transport::Endpoint::Kind::kTcp)) {
+  // A tls: endpoint carries the stream (tcp) transport inside TLS.
+  if (!connect.empty() && wants_tcp != endpoint.is_inet()) {
     complain(std::string("--transport ") + transport::transport_kind_name(kind) + " does not fit endpoint " + connect +
-             (wants_tcp ? " (tcp needs a tcp:HOST:PORT endpoint)" : " (shm and unix need a unix:PATH endpoint)"));
+             (wants_tcp ? " (tcp needs a tcp:HOST:PORT or tls:HOST:PORT endpoint)"
+                        : " (shm and unix need a unix:PATH endpoint)"));
     return 2;
+  }
+  const bool any_tls_flag = !options.tls_ca.empty() || !options.tls_cert.empty() || !options.tls_key.empty();
+  if (any_tls_flag && (connect.empty() || endpoint.kind != transport::Endpoint::Kind::kTls)) {
+    complain("--tls-ca, --tls-cert and --tls-key apply to a tls:HOST:PORT endpoint only");
+    return 2;
+  }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    complain("--tls-cert and --tls-key go together");
+    return 2;
+  }
+  for (const std::string* f : {&options.tls_ca, &options.tls_cert, &options.tls_key}) {
+    if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
+      complain("cannot read " + *f + ": " + std::strerror(errno));
+      return 2;
+    }
   }
   if (!options.token_file.empty() && ::access(options.token_file.c_str(), R_OK) != 0) {
     complain("cannot read the token file " + options.token_file + ": " + std::strerror(errno));
@@ -319,6 +336,16 @@ int run_command(const RunOptions& options) {
     std::error_code ec;
     const fs::path abs = fs::absolute(options.token_file, ec);
     vars.emplace_back("REMORA_TOKEN_FILE", ec ? options.token_file : abs.string());
+  }
+  // The guest library reads the files itself (it dials from inside the program); absolute paths, as
+  // the program may change its directory.
+  for (const auto& [var, file] : {std::pair<const char*, const std::string*>{"REMORA_TLS_CA", &options.tls_ca},
+                                  {"REMORA_TLS_CERT", &options.tls_cert},
+                                  {"REMORA_TLS_KEY", &options.tls_key}}) {
+    if (file->empty()) continue;
+    std::error_code ec;
+    const fs::path abs = fs::absolute(*file, ec);
+    vars.emplace_back(var, ec ? *file : abs.string());
   }
   std::vector<std::string> env = command_environment(vars);
   std::vector<char*> envp;

@@ -12,6 +12,8 @@ struct RunOptions {
   std::string tenant;          // --tenant
   std::string token_file;      // --token-file
   std::string vendor_library;  // --vendor-library, for the private server only
+  // tls: endpoints: --tls-ca, --tls-cert, --tls-key (else REMORA_TLS_CA/CERT/KEY, read by the guest).
+  std::string tls_ca, tls_cert, tls_key;
   std::vector<std::string> command;
 };
 

@@ -123,12 +123,14 @@ std::string render(const nlohmann::json& doc) {
     line("\nno sessions\n");
     return out;
   }
-  line("\n%-6s %-8s %-9s %-20s %-12s %-9s %-20s %s\n", "ID", "PID", "GUEST", "PROGRAM", "TENANT", "TRANSPORT",
-       "STARTED", "UPTIME");
+  line("\n%-6s %-8s %-9s %-20s %-12s %-9s %-20s %-8s %s\n", "ID", "PID", "GUEST", "PROGRAM", "TENANT", "TRANSPORT",
+       "STARTED", "UPTIME", "AUTH");
   for (const auto& s : sessions) {
-    line("%-6s %-8s %-9s %-20s %-12s %-9s %-20s %ss\n", field(s, "id").c_str(), field(s, "pid").c_str(),
+    const std::string uptime = field(s, "uptime_s") + "s";
+    // AUTH: how the session authenticated ("token", "client certificate CN=...", "none").
+    line("%-6s %-8s %-9s %-20s %-12s %-9s %-20s %-8s %s\n", field(s, "id").c_str(), field(s, "pid").c_str(),
          field(s, "guest_pid").c_str(), field(s, "program").c_str(), field(s, "tenant").c_str(),
-         field(s, "transport").c_str(), field(s, "started").c_str(), field(s, "uptime_s").c_str());
+         field(s, "transport").c_str(), field(s, "started").c_str(), uptime.c_str(), field(s, "auth").c_str());
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "transport/shm.h"
 #include "transport/sockets.h"
+#include "transport/tls.h"
 
 namespace remora::guest {
 
@@ -67,7 +68,7 @@ Options Options::from_env(std::string* error) {
   if (const std::string t = env_or("REMORA_TRANSPORT"); !t.empty()) {
     if (!transport::parse_transport_kind(t, &o.transport).ok())
       complain("REMORA_TRANSPORT must be shm, unix or tcp (got '" + t + "')");
-  } else if (o.connect.rfind("tcp:", 0) == 0) {
+  } else if (o.connect.rfind("tcp:", 0) == 0 || o.connect.rfind("tls:", 0) == 0) {
     o.transport = transport::TransportKind::kTcp;
   }
   o.tenant = env_or("REMORA_TENANT");
@@ -77,6 +78,9 @@ Options Options::from_env(std::string* error) {
     if (!in) complain("cannot read REMORA_TOKEN_FILE " + f);
     std::getline(in, o.token);
   }
+  o.tls_ca = env_or("REMORA_TLS_CA");
+  o.tls_cert = env_or("REMORA_TLS_CERT");
+  o.tls_key = env_or("REMORA_TLS_KEY");
   o.all_sync = env_or("REMORA_SYNC") == "1";
   uint64_t v = 0;
   if (const std::string s = env_or("REMORA_BATCH_BYTES"); !s.empty()) {
@@ -399,12 +403,16 @@ Status Runtime::connect_locked() {
   hello.program = program_name();
   hello.transport = shm ? protocol::kTransportShm : protocol::kTransportStream;
 
-  transport::Fd fd;
-  if (Status st = transport::dial(ep, &fd, deadline); !st.ok()) return st;
-  transport::set_tcp_timeout(fd.get(), options_.tcp_timeout);
-  const char* kind = ep.kind == transport::Endpoint::Kind::kTcp ? "tcp" : "unix";
+  std::shared_ptr<transport::TlsContext> tls;
+  if (ep.kind == transport::Endpoint::Kind::kTls) {
+    const transport::TlsClientConfig tc{options_.tls_ca, options_.tls_cert, options_.tls_key};
+    if (Status st = transport::TlsContext::client(tc, &tls); !st.ok()) return st;
+  }
   protocol::Welcome welcome;
   if (shm) {
+    transport::Fd fd;
+    if (Status st = transport::dial(ep, &fd, deadline); !st.ok()) return st;
+    const char* kind = "unix";
     // Handshake over a duplicate of the socket; the original then carries the shared memory's fd.
     {
       auto hs = transport::make_stream_channel(transport::Fd(::dup(fd.get())), kind);
@@ -413,13 +421,10 @@ Status Runtime::connect_locked() {
     }
     if (Status st = transport::shm_attach(std::move(fd), deadline, &conn_); !st.ok()) return st;
   } else {
-    conn_.calls = transport::make_stream_channel(std::move(fd), kind);
+    if (Status st = transport::dial_channel(ep, tls.get(), deadline, &conn_.calls, options_.tcp_timeout); !st.ok()) return st;
     if (Status st = send_handshake(*conn_.calls, hello); !st.ok()) return st;
     if (Status st = receive_welcome(*conn_.calls, deadline, &welcome); !st.ok()) return st;
-    transport::Fd efd;
-    if (Status st = transport::dial(ep, &efd, deadline); !st.ok()) return st;
-    transport::set_tcp_timeout(efd.get(), options_.tcp_timeout);
-    conn_.events = transport::make_stream_channel(std::move(efd), kind);
+    if (Status st = transport::dial_channel(ep, tls.get(), deadline, &conn_.events, options_.tcp_timeout); !st.ok()) return st;
     hello.channel = 1;
     hello.session = welcome.session;
     hello.session_key = welcome.session_key;

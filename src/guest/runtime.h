@@ -55,6 +55,9 @@ struct Options {
   transport::TransportKind transport = transport::TransportKind::kShm;  // REMORA_TRANSPORT
   std::string tenant;   // REMORA_TENANT
   std::string token;    // REMORA_TOKEN, or the first line of the file REMORA_TOKEN_FILE
+  // tls: endpoints (transport/tls.h): REMORA_TLS_CA (else the system's CAs), and an optional client
+  // certificate REMORA_TLS_CERT with its key REMORA_TLS_KEY.
+  std::string tls_ca, tls_cert, tls_key;
   bool all_sync = false;  // REMORA_SYNC=1: every call synchronous (exact error placement, for debugging)
   size_t batch_bytes = 64 * 1024;  // REMORA_BATCH_BYTES: flush an async batch at this size
   std::chrono::microseconds flush_interval{500};  // REMORA_FLUSH_US: flush a waiting batch this late

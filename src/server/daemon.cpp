@@ -25,6 +25,7 @@
 #include "server/metrics.h"
 #include "server/session_process.h"
 #include "server/tenant_usage.h"
+#include "transport/tls_relay.h"
 
 namespace remora::server {
 
@@ -94,12 +95,21 @@ struct Listener {
 };
 
 struct Pending {
-  Fd fd;
+  Fd fd;  // until a TLS handshake starts; then tls owns the socket
   FrameReader reader{kMaxHelloBytes};
   Deadline deadline;
-  const char* kind;  // "unix" or "tcp"
+  const char* kind;  // "unix", "tcp" or "tls"
   std::string peer;
   bool done = false;
+  // tls: endpoints only.
+  std::unique_ptr<transport::TlsServerConn> tls;
+  bool tls_ready = false;   // handshake done
+  std::string tls_in;       // plaintext read so far: the Hello's frame, then whatever followed it
+  std::string cert_subject;  // a verified client certificate's subject; empty: none
+  short events = POLLIN;
+
+  bool is_tls() const { return std::strcmp(kind, "tls") == 0; }
+  int poll_fd() const { return tls ? tls->fd() : fd.get(); }
 };
 
 struct AdminClient {
@@ -139,6 +149,7 @@ struct SessionEntry {
   int usage_slot = -1;
   std::string transport;
   std::string peer;
+  std::string auth;  // "token", "client certificate CN=...", or "none" (a daemon without tenants)
   std::chrono::system_clock::time_point started;
   Fd control;
   bool events_passed = false;
@@ -167,6 +178,8 @@ struct Daemon::Impl {
   bool mask_changed = false;
   uint64_t next_session = 1;
   bool stopping = false;
+  std::shared_ptr<transport::TlsContext> tls_ctx;  // with a tls: listener
+  std::unique_ptr<transport::TlsRelay> relay;      // with a tls: listener
 
   Status listen_one(const transport::Endpoint& ep, Listener* out);
   void accept_calls(Listener& l);
@@ -177,12 +190,17 @@ struct Daemon::Impl {
   void reload_config();
   // The tenant a new session is accounted to, after authentication; nullptr when it must be refused
   // (*why says why, for the guest and the log).
-  TenantState* admit(const protocol::Hello& h, const std::string& peer, std::string* key, std::string* why);
+  TenantState* admit(const protocol::Hello& h, const Pending& p, std::string* key, std::string* auth, std::string* why);
   DaemonMetrics collect_metrics() const;
-  void on_hello(Pending& p);
+  void on_tls_pending(Pending& p);
+  void refuse(Pending& p, const std::string& reason);
+  // A socketpair whose one end goes to a session process and whose other end the relay joins to
+  // p's TLS connection (on success p.tls has moved to the relay).
+  Status relay_pair(Pending& p, Fd* session_end);
+  void on_hello(Pending& p, std::vector<uint8_t> bytes);
   void on_events_hello(Pending& p, const protocol::Hello& h);
   void spawn_session(Pending& p, const protocol::Hello& h, std::vector<uint8_t> hello_bytes, const std::string& tenant,
-                     TenantState& t);
+                     TenantState& t, const std::string& auth);
   void write_admin(AdminClient& c);
   std::string status_json() const;
   void reap(bool log_all);
@@ -243,6 +261,20 @@ Status Daemon::start() {
     d.signal_fd.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!d.signal_fd.valid()) return io_error("signalfd", errno);
   }
+  const bool any_tls = std::any_of(d.opt.listen.begin(), d.opt.listen.end(), [](const transport::Endpoint& ep) {
+    return ep.kind == transport::Endpoint::Kind::kTls;
+  });
+  if (any_tls) {
+    if (Status st = transport::TlsContext::server(d.opt.tls, &d.tls_ctx); !st.ok()) return Status(st.code(), "TLS: " + st.message());
+    d.relay = std::make_unique<transport::TlsRelay>();
+    if (Status st = d.relay->start(); !st.ok()) return st;
+    log::info("TLS: certificate {}; client certificates {}", d.opt.tls.cert,
+              d.opt.tls.client_ca.empty() ? std::string("not asked for")
+                                          : (d.opt.tls.require_client_cert ? "required" : "optional") +
+                                                std::string(", from the CA(s) in ") + d.opt.tls.client_ca);
+  } else if (d.opt.tls.enabled()) {
+    log::warn("TLS settings given but no tls: endpoint to listen on; they are unused");
+  }
   for (const transport::Endpoint& ep : d.opt.listen) {
     Listener l;
     if (Status st = d.listen_one(ep, &l); !st.ok()) return Status(st.code(), "listen on " + ep.str() + ": " + st.message());
@@ -283,7 +315,9 @@ Status Daemon::start() {
 }
 
 void Daemon::Impl::accept_calls(Listener& l) {
-  const char* kind = l.endpoint.kind == transport::Endpoint::Kind::kTcp ? "tcp" : "unix";
+  const char* kind = l.endpoint.kind == transport::Endpoint::Kind::kTls   ? "tls"
+                     : l.endpoint.kind == transport::Endpoint::Kind::kTcp ? "tcp"
+                                                                          : "unix";
   for (int i = 0; i < kAcceptBurst; ++i) {
     Fd fd;
     // The listener is non-blocking, so a past deadline makes this a poll: kTimeout when none waits.
@@ -313,38 +347,164 @@ void Daemon::Impl::accept_calls(Listener& l) {
   }
 }
 
-void Daemon::Impl::on_hello(Pending& p) {
+void Daemon::Impl::refuse(Pending& p, const std::string& reason) {
+  if (!p.tls) return refuse_now(p.fd.get(), reason);
+  // Through TLS, without waiting: the frame is small and the handshake has just emptied the socket's
+  // send buffer, so it goes at once or the guest does not learn the reason.
+  const std::vector<uint8_t> frame = refuse_frame(reason);
+  size_t written = 0;
+  if (p.tls->write(frame.data(), frame.size(), &written) != transport::TlsServerConn::Step::kDone || written != frame.size()) {
+    log::debug("could not send a refusal over TLS: {}", p.tls->error());
+  }
+  p.tls->close_notify();
+}
+
+Status Daemon::Impl::relay_pair(Pending& p, Fd* session_end) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return io_error("socketpair", errno);
+  Fd ours(sv[0]);
+  session_end->reset(sv[1]);
+  // Plaintext that followed the Hello in the TLS stream (none from a well-behaved guest, which waits
+  // for the Welcome) goes first.
+  relay->add(std::move(p.tls), std::move(ours), std::move(p.tls_in), p.peer);
+  return Status::Ok();
+}
+
+void Daemon::Impl::on_tls_pending(Pending& p) {
+  using Step = transport::TlsServerConn::Step;
+  if (!p.tls) {
+    // A TLS client opens with a handshake record (content type 22). Anything else is most likely a
+    // guest dialling tcp: at a tls: port: tell it so in its own framing rather than fail the handshake.
+    uint8_t first = 0;
+    const ssize_t n = ::recv(p.fd.get(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      p.done = true;
+      return;
+    }
+    if (n < 0) return;
+    if (first != 0x16) {
+      log::warn("refusing {}: not a TLS client on a tls: endpoint", p.peer);
+      p.done = true;
+      return refuse_now(p.fd.get(), "this endpoint speaks TLS: connect with tls:HOST:PORT (and trust its CA with --tls-ca)");
+    }
+    if (Status st = transport::TlsServerConn::create(*tls_ctx, std::move(p.fd), &p.tls); !st.ok()) {
+      log::error("TLS for {}: {}", p.peer, st.str());
+      p.done = true;
+      return;
+    }
+  }
+  if (!p.tls_ready) {
+    switch (p.tls->handshake()) {
+      case Step::kWantRead:
+        p.events = POLLIN;
+        return;
+      case Step::kWantWrite:
+        p.events = POLLOUT;
+        return;
+      case Step::kError: {
+        log::warn("dropping a connection from {}: {}", p.peer, p.tls->error());
+        // The alert is sent; half-close and take what the guest already sent, so that closing does
+        // not answer it with a reset that could overtake the alert.
+        ::shutdown(p.tls->fd(), SHUT_WR);
+        char sink[4096];
+        while (::recv(p.tls->fd(), sink, sizeof sink, MSG_DONTWAIT) > 0) {
+        }
+        p.done = true;
+        return;
+      }
+      case Step::kDone:
+        p.tls_ready = true;
+        p.cert_subject = p.tls->peer().subject;
+        if (!p.cert_subject.empty()) log::debug("{}: client certificate {}", p.peer, p.cert_subject);
+        break;
+    }
+  }
+  // The Hello's frame: u64 length, then the message (as over a plain socket).
+  const size_t want = sizeof(uint64_t) + kMaxHelloBytes;
+  const Step r = p.tls->read(&p.tls_in, want > p.tls_in.size() ? want - p.tls_in.size() : 1);
+  if (r == Step::kWantRead || r == Step::kWantWrite) {
+    p.events = r == Step::kWantRead ? POLLIN : POLLOUT;
+    return;
+  }
+  if (r == Step::kError) {
+    log::info("dropping a connection from {}: {}", p.peer, p.tls->error());
+    p.done = true;
+    return;
+  }
+  p.events = POLLIN;
+  if (p.tls_in.size() < sizeof(uint64_t)) return;
+  uint64_t length = 0;
+  std::memcpy(&length, p.tls_in.data(), sizeof length);
+  if (length > kMaxHelloBytes) {
+    log::info("dropping a connection from {}: a Hello of {} bytes (the limit is {})", p.peer, length, kMaxHelloBytes);
+    p.done = true;
+    return;
+  }
+  if (p.tls_in.size() < sizeof length + length) return;
+  const auto* begin = reinterpret_cast<const uint8_t*>(p.tls_in.data()) + sizeof length;
+  std::vector<uint8_t> bytes(begin, begin + length);
+  p.tls_in.erase(0, sizeof length + length);
+  on_hello(p, std::move(bytes));
+}
+
+void Daemon::Impl::on_hello(Pending& p, std::vector<uint8_t> bytes) {
   p.done = true;
-  std::vector<uint8_t> bytes = p.reader.take_message();
   protocol::Hello h;
   if (Status st = parse_hello(bytes, &h); !st.ok()) {
     log::warn("refusing {}: {}", p.peer, st.message());
-    return refuse_now(p.fd.get(), st.message());
+    return refuse(p, st.message());
   }
   // What the daemon itself must agree on: the framing version, the ABI and the channel. The API and
   // its version are the session process's to check (it knows the APIs).
   if (h.wire_version != protocol::kWireVersion || h.abi != protocol::kAbiTag || h.channel > 1) {
     const std::string why = protocol::check_hello(h, h.api, h.api_version);
     log::warn("refusing {} (pid {}, program \"{}\"): {}", p.peer, h.pid, h.program, why);
-    return refuse_now(p.fd.get(), why);
+    return refuse(p, why);
   }
   if (h.channel == 1) return on_events_hello(p, h);
-  std::string tenant, why;
-  TenantState* t = admit(h, p.peer, &tenant, &why);
-  if (t == nullptr) return refuse_now(p.fd.get(), why);
-  spawn_session(p, h, std::move(bytes), tenant, *t);
+  std::string tenant, auth, why;
+  TenantState* t = admit(h, p, &tenant, &auth, &why);
+  if (t == nullptr) return refuse(p, why);
+  spawn_session(p, h, std::move(bytes), tenant, *t, auth);
 }
 
-TenantState* Daemon::Impl::admit(const protocol::Hello& h, const std::string& peer, std::string* key, std::string* why) {
+TenantState* Daemon::Impl::admit(const protocol::Hello& h, const Pending& p, std::string* key, std::string* auth,
+                                 std::string* why) {
+  const std::string& peer = p.peer;
   TenantState* t = nullptr;
+  *auth = "none";
   if (opt.config.authenticates()) {
-    const TenantConfig* tc = opt.config.authenticate(h.tenant, h.token);
+    // A verified client certificate that a tenant lists is a credential of its own; otherwise the
+    // Hello's tenant and token must match.
+    const TenantConfig* tc = opt.config.authenticate_cert(p.cert_subject);
+    if (tc != nullptr && !h.tenant.empty() && h.tenant != tc->name) {
+      ++auth_failures;
+      *why = "the client certificate (" + p.cert_subject + ") is tenant '" + tc->name + "''s, but the guest names tenant '" +
+             h.tenant + "'";
+      log::warn("refusing {} (pid {}, program \"{}\"): {}", peer, h.pid, h.program, *why);
+      return nullptr;
+    }
+    if (tc != nullptr) {
+      *auth = "client certificate " + p.cert_subject;
+    } else {
+      tc = opt.config.authenticate(h.tenant, h.token);
+      *auth = "token";
+    }
     if (tc == nullptr) {
       ++auth_failures;
       // The same answer for an unknown tenant, a wrong token and none: it must not tell which names
       // exist. The token itself is never logged.
-      *why = h.tenant.empty() ? "this server requires a tenant and its token (remora run --tenant NAME --token-file FILE)"
-                              : "tenant '" + h.tenant + "': wrong or missing token";
+      const bool certs = p.tls && !opt.tls.client_ca.empty();
+      if (!p.cert_subject.empty() && h.tenant.empty()) {
+        *why = "the client certificate (" + p.cert_subject + ") is not listed for any tenant, and no tenant and token "
+               "were given";
+      } else if (h.tenant.empty()) {
+        *why = certs ? "this server requires a tenant and its token (remora run --tenant NAME --token-file FILE) or a "
+                       "client certificate it knows (--tls-cert/--tls-key)"
+                     : "this server requires a tenant and its token (remora run --tenant NAME --token-file FILE)";
+      } else {
+        *why = "tenant '" + h.tenant + "': wrong or missing token";
+      }
       log::warn("refusing {} (pid {}, program \"{}\"): {}", peer, h.pid, h.program, *why);
       return nullptr;
     }
@@ -436,33 +596,43 @@ void Daemon::Impl::on_events_hello(Pending& p, const protocol::Hello& h) {
   // One answer for an unknown session and a wrong key: the refusal must not tell which ids exist.
   if (it == sessions.end() || !keys_equal(it->second.key, h.session_key)) {
     log::warn("refusing an events connection from {}: unknown session {} or wrong key", p.peer, h.session);
-    return refuse_now(p.fd.get(), "unknown session or wrong session key for the events channel");
+    return refuse(p, "unknown session or wrong session key for the events channel");
   }
   SessionEntry& s = it->second;
   if (s.events_passed) {
     log::warn("refusing a second events connection for session {} from {}", s.id, p.peer);
-    return refuse_now(p.fd.get(), "the session already has its events channel");
+    return refuse(p, "the session already has its events channel");
   }
-  if (Status st = set_nonblocking(p.fd.get(), false); !st.ok()) return refuse_now(p.fd.get(), st.message());
+  Fd conn;  // what the session gets: the socket itself, or with TLS its end of the relay
+  if (p.tls) {
+    if (Status st = relay_pair(p, &conn); !st.ok()) {
+      log::error("session {}: {}", s.id, st.str());
+      return refuse(p, "the server is out of resources");
+    }
+  } else {
+    if (Status st = set_nonblocking(p.fd.get(), false); !st.ok()) return refuse(p, st.message());
+    conn = std::move(p.fd);
+  }
   EventsHandoff handoff{s.id};
-  Status st = transport::send_fd(s.control.get(), p.fd.get(),
+  Status st = transport::send_fd(s.control.get(), conn.get(),
                                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&handoff), sizeof handoff));
   if (!st.ok()) {
     log::warn("passing the events connection to session {}: {}", s.id, st.str());
-    return refuse_now(p.fd.get(), "the session is gone");
+    if (!p.tls && !p.fd.valid()) p.fd = std::move(conn);
+    return refuse(p, "the session is gone");
   }
   s.events_passed = true;
   log::debug("session {}: events connection passed on", s.id);
 }
 
 void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vector<uint8_t> hello_bytes,
-                                  const std::string& tenant, TenantState& t) {
+                                  const std::string& tenant, TenantState& t, const std::string& auth) {
   SessionEntry s;
   s.id = next_session++;
   do {
     if (::getrandom(&s.key, sizeof s.key, 0) != static_cast<ssize_t>(sizeof s.key)) {
       log::error("getrandom failed: {}; refusing {}", std::strerror(errno), p.peer);
-      return refuse_now(p.fd.get(), "the server could not make a session key");
+      return refuse(p, "the server could not make a session key");
     }
   } while (s.key == 0);
   s.guest_pid = h.pid;
@@ -470,12 +640,13 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
   s.tenant = tenant;
   s.transport = h.transport == protocol::kTransportShm ? "shm" : p.kind;
   s.peer = p.peer;
+  s.auth = auth;
   s.started = std::chrono::system_clock::now();
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     log::error("socketpair: {}", std::strerror(errno));
-    return refuse_now(p.fd.get(), "the server is out of resources");
+    return refuse(p, "the server is out of resources");
   }
   s.control.reset(sv[0]);
   Fd theirs(sv[1]);
@@ -498,10 +669,23 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
   Status st = set_nonblocking(s.control.get(), true);
   if (st.ok()) st = write_all(s.control.get(), frame, Clock::now());
   // The guest's socket goes to the child blocking; O_NONBLOCK belongs to the shared file description.
-  if (st.ok()) st = set_nonblocking(p.fd.get(), false);
+  // Over TLS the child gets its end of a socketpair instead, which the relay joins to the guest.
+  Fd relay_end;
+  int conn_fd = p.fd.get();
+  if (st.ok() && p.tls) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      st = io_error("socketpair", errno);
+    } else {
+      relay_end.reset(pair[0]);
+      p.fd.reset(pair[1]);  // p.fd is free: the TLS connection owns the guest's socket
+      conn_fd = p.fd.get();
+    }
+  }
+  if (st.ok()) st = set_nonblocking(conn_fd, false);
   if (!st.ok()) {
     log::error("preparing session {}: {}", s.id, st.str());
-    return refuse_now(p.fd.get(), "the server could not start a session");
+    return refuse(p, "the server could not start a session");
   }
 
   // Everything the child needs is built before fork: between fork and exec only async-signal-safe
@@ -511,9 +695,9 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
     // max_sessions is capped at the slot count, so this means a bookkeeping error; refuse rather than
     // run a session outside its tenant's quota.
     log::error("tenant '{}': no free usage slot with {} session(s) running", tenant, t.sessions);
-    return refuse_now(p.fd.get(), "the server could not start a session");
+    return refuse(p, "the server could not start a session");
   }
-  const std::string conn_arg = std::to_string(p.fd.get());
+  const std::string conn_arg = std::to_string(conn_fd);
   const std::string control_arg = std::to_string(theirs.get());
   const int usage_fd = t.usage.fd();
   const std::string usage_arg = std::to_string(usage_fd);
@@ -534,23 +718,27 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
   if (pid < 0) {
     log::error("fork: {}", std::strerror(errno));
     t.usage.release_slot(s.usage_slot);
-    return refuse_now(p.fd.get(), "the server could not start a session");
+    return refuse(p, "the server could not start a session");
   }
   if (pid == 0) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::fcntl(p.fd.get(), F_SETFD, 0);
+    ::fcntl(conn_fd, F_SETFD, 0);
     ::fcntl(theirs.get(), F_SETFD, 0);
     ::fcntl(usage_fd, F_SETFD, 0);
     ::execv(argv[0], const_cast<char* const*>(argv));
     _exit(127);
   }
   s.pid = pid;
+  if (p.tls) {
+    // The Welcome comes from the session through the relay; later plaintext flows the same way.
+    relay->add(std::move(p.tls), std::move(relay_end), std::move(p.tls_in), p.peer);
+  }
   ++t.sessions;
   ++t.sessions_started;
-  log::info("session {} started: pid {}, guest pid {}, program \"{}\", tenant \"{}\", transport {}, from {}", s.id, pid,
-            s.guest_pid, s.program, s.tenant, s.transport, s.peer);
+  log::info("session {} started: pid {}, guest pid {}, program \"{}\", tenant \"{}\" ({}), transport {}, from {}", s.id,
+            pid, s.guest_pid, s.program, s.tenant, s.auth, s.transport, s.peer);
   sessions.emplace(s.id, std::move(s));
   // p.fd and theirs close here: the child has its own copies.
 }
@@ -673,6 +861,7 @@ std::string Daemon::Impl::status_json() const {
         {"tenant", s.tenant},
         {"transport", s.transport},
         {"peer", s.peer},
+        {"auth", s.auth},
         {"started", iso_time(s.started)},
         {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(now - s.started).count()},
     });
@@ -762,7 +951,10 @@ void Daemon::Impl::shutdown() {
   pending.clear();
   admin_clients.clear();
   http_clients.clear();
-  if (sessions.empty()) return;
+  if (sessions.empty()) {
+    relay.reset();
+    return;
+  }
   log::info("ending {} session(s)", sessions.size());
   for (const auto& [id, s] : sessions) ::kill(s.pid, SIGTERM);
   const Deadline deadline = transport::after(opt.shutdown_grace);
@@ -780,6 +972,7 @@ void Daemon::Impl::shutdown() {
     }
   }
   sessions.clear();
+  relay.reset();  // the sessions are gone: their relays have nothing left to carry
 }
 
 Status Daemon::run() {
@@ -811,7 +1004,7 @@ Status Daemon::run() {
     if (d.has_admin) add(d.admin.fd.get(), POLLIN, Kind::kAdmin, 0);
     Deadline next = Deadline::max();
     for (size_t i = 0; i < d.pending.size(); ++i) {
-      add(d.pending[i]->fd.get(), POLLIN, Kind::kPending, i);
+      add(d.pending[i]->poll_fd(), d.pending[i]->events, Kind::kPending, i);
       next = std::min(next, d.pending[i]->deadline);
     }
     for (size_t i = 0; i < d.admin_clients.size(); ++i) {
@@ -859,11 +1052,15 @@ Status Daemon::run() {
           break;
         case Kind::kPending: {
           Pending& p = *d.pending[t.index];
+          if (p.is_tls()) {
+            d.on_tls_pending(p);
+            break;
+          }
           switch (p.reader.read_some(p.fd.get())) {
             case FrameReader::Result::kMore:
               break;
             case FrameReader::Result::kDone:
-              d.on_hello(p);
+              d.on_hello(p, p.reader.take_message());
               break;
             case FrameReader::Result::kError:
               log::info("dropping a connection from {}: {}", p.peer, p.reader.error());

@@ -26,6 +26,14 @@
 // SIGHUP re-reads the config file: tokens and limits change for new sessions and limits for running
 // ones at once; endpoints stay as they are. A config that fails to load leaves the old one in force.
 //
+// TLS (tls: endpoints, transport/tls.h): the daemon runs the TLS handshake and reads the Hello in the
+// same poll loop (a slow handshake costs one descriptor until handshake_timeout, as a slow Hello
+// does), then relays the connection's plaintext to the session process over a unix socketpair
+// (transport/tls_relay.h, its own thread). A connection whose first byte is not a TLS handshake
+// record gets a plain Refuse saying the endpoint wants TLS. A verified client certificate whose
+// subject a tenant lists (client_cert_subjects) authenticates as that tenant without a token; the
+// admin socket's JSON says per session how it authenticated ("auth").
+//
 // Metrics (server/metrics.h): GET /metrics on the optional metrics endpoint, answered from the same
 // poll loop; the admin socket's JSON carries the same per-tenant numbers.
 //
@@ -46,6 +54,7 @@
 #include "server/daemon_config.h"
 #include "transport/endpoint.h"
 #include "transport/sockets.h"
+#include "transport/tls.h"
 
 namespace remora::server {
 
@@ -54,6 +63,7 @@ struct DaemonOptions {
   std::string admin;                        // unix endpoint for `remora status`; empty: none
   std::string metrics;                      // tcp endpoint serving GET /metrics; empty: none
   DaemonConfig config;                      // tenants (none: no authentication)
+  transport::TlsServerConfig tls;           // for tls: endpoints (the config's [tls] and --tls-* flags)
   std::string config_path;                  // re-read on SIGHUP; empty: no reload
   std::string vendor_library;               // passed to sessions; empty: the API's default
   SessionLimits session;                    // passed to sessions (not re-read on SIGHUP)

@@ -108,6 +108,18 @@ Status parse_tenant(const std::string& name, const toml::table& t, const std::st
       if (Status st = read_count(v, origin, pre + key, false, 1 << 20, &n); !st.ok()) return st;
       if (n == 0) return bad(v, origin, pre + "weight must be at least 1");
       out->limits.weight = static_cast<uint32_t>(n);
+    } else if (key == "client_cert_subjects") {
+      // TLS: a client certificate that verifies against [tls] client_ca and whose subject is one of
+      // these authenticates as this tenant, without a token.
+      const auto* arr = v.as_array();
+      if (arr == nullptr) return bad(v, origin, pre + "client_cert_subjects must be an array of subject strings");
+      for (const auto& e : *arr) {
+        const auto* s = e.as_string();
+        if (s == nullptr || s->get().empty()) {
+          return bad(e, origin, pre + "client_cert_subjects entries must be non-empty strings like \"CN=alice\"");
+        }
+        out->client_cert_subjects.push_back(s->get());
+      }
     } else if (key == "devices") {
       // TODO(security): per-tenant device visibility needs the session to filter clGetPlatformIDs /
       // clGetDeviceIDs, which the OpenCL glue does not offer yet. Refusing the key is better than a
@@ -115,11 +127,15 @@ Status parse_tenant(const std::string& name, const toml::table& t, const std::st
       return bad(v, origin, pre + "devices (per-tenant device visibility) is not implemented yet; remove the key");
     } else {
       return bad(v, origin, pre + "unknown key \"" + key +
-                                "\" (known: token_sha256, token, device_memory, max_sessions, calls_per_second, weight, devices)");
+                                "\" (known: token_sha256, token, client_cert_subjects, device_memory, max_sessions, "
+                                "calls_per_second, weight, devices)");
     }
   }
-  if (!have_token) return bad(t, origin, pre + "needs token_sha256 (or token)");
-  if (out->token == TokenDigest{}) return bad(t, origin, pre + "a token digest of all zeros is not accepted");
+  if (!have_token && out->client_cert_subjects.empty()) {
+    return bad(t, origin, pre + "needs token_sha256 (or token), or client_cert_subjects");
+  }
+  // A tenant without a token keeps the all-zero digest, which no offered token can match.
+  if (have_token && out->token == TokenDigest{}) return bad(t, origin, pre + "a token digest of all zeros is not accepted");
   return Status::Ok();
 }
 
@@ -127,6 +143,29 @@ Status read_string(const toml::node& n, const std::string& origin, const std::st
   const auto* s = n.as_string();
   if (s == nullptr) return bad(n, origin, key + " must be a string");
   *out = s->get();
+  return Status::Ok();
+}
+
+// [tls]: the server's certificate for tls: endpoints, and the CA for client certificates.
+Status parse_tls(const toml::node& v, const std::string& origin, TlsSettings* out) {
+  const auto* t = v.as_table();
+  if (t == nullptr) return bad(v, origin, "[tls] must be a table");
+  for (const auto& [k, n] : *t) {
+    const std::string key(k.str());
+    if (key == "cert") {
+      if (Status st = read_string(n, origin, "tls.cert", &out->cert); !st.ok()) return st;
+    } else if (key == "key") {
+      if (Status st = read_string(n, origin, "tls.key", &out->key); !st.ok()) return st;
+    } else if (key == "client_ca") {
+      if (Status st = read_string(n, origin, "tls.client_ca", &out->client_ca); !st.ok()) return st;
+    } else if (key == "require_client_cert") {
+      const auto* b = n.as_boolean();
+      if (b == nullptr) return bad(n, origin, "tls.require_client_cert must be true or false");
+      out->require_client_cert = b->get();
+    } else {
+      return bad(n, origin, "unknown key tls." + key + " (known: cert, key, client_ca, require_client_cert)");
+    }
+  }
   return Status::Ok();
 }
 
@@ -227,8 +266,10 @@ Status DaemonConfig::parse(std::string_view text, const std::string& origin, Dae
         if (Status st = parse_tenant(name, *t, origin, &tc); !st.ok()) return st;
         out->tenants.emplace(name, std::move(tc));
       }
+    } else if (key == "tls") {
+      if (Status st = parse_tls(v, origin, &out->tls); !st.ok()) return st;
     } else {
-      return bad(v, origin, "unknown table or key \"" + key + "\" (known: [server], [tenants.NAME])");
+      return bad(v, origin, "unknown table or key \"" + key + "\" (known: [server], [tls], [tenants.NAME])");
     }
   }
   return Status::Ok();
@@ -240,6 +281,18 @@ Status DaemonConfig::load(const std::string& path, DaemonConfig* out) {
   std::ostringstream text;
   text << in.rdbuf();
   return parse(text.str(), path, out);
+}
+
+const TenantConfig* DaemonConfig::authenticate_cert(const std::string& subject) const {
+  // Subjects are public (they travel in the certificate); what makes this a credential is that the
+  // TLS layer verified the certificate against client_ca before the subject got here.
+  if (subject.empty()) return nullptr;
+  for (const auto& [name, t] : tenants) {
+    for (const std::string& s : t.client_cert_subjects) {
+      if (s == subject) return &t;
+    }
+  }
+  return nullptr;
 }
 
 const TenantConfig* DaemonConfig::authenticate(const std::string& tenant, std::string_view token) const {

@@ -13,6 +13,16 @@
 //   calls_per_second = 100000            # 0 / absent: unlimited
 //   weight = 1                           # share of device time (fair sharing; see docs/daemon.md)
 //   devices = [0, "pocl"]                # not enforced yet: refused with a clear error
+//   client_cert_subjects = ["CN=alice"]  # TLS client certificates that authenticate as alice
+//
+//   [tls]                                # for tls: endpoints (transport/tls.h)
+//   cert = "/etc/remora/server.crt"      # PEM chain, leaf first
+//   key = "/etc/remora/server.key"
+//   client_ca = "/etc/remora/clients-ca.crt"   # optional: ask for client certificates from this CA
+//   require_client_cert = false          # true: no handshake without a valid client certificate
+//
+// A tenant needs a token, client_cert_subjects, or both. A subject entry is the certificate's whole
+// subject in RFC 2253 form (`openssl x509 -noout -subject -nameopt RFC2253`), compared exactly.
 //
 // With a config that names tenants, every new session must name one of them and present its token.
 // Tokens are kept only as SHA-256 digests in memory (a plain `token` is hashed when read) and are
@@ -60,8 +70,17 @@ struct SessionLimits {
 
 struct TenantConfig {
   std::string name;
-  TokenDigest token{};
+  TokenDigest token{};  // all zeros: no token (the tenant authenticates by certificate only)
   TenantLimits limits;
+  std::vector<std::string> client_cert_subjects;  // RFC 2253 subjects; empty: no certificate login
+};
+
+// [tls]: file paths for tls: endpoints; the command line's --tls-* flags override them.
+struct TlsSettings {
+  std::string cert;
+  std::string key;
+  std::string client_ca;
+  bool require_client_cert = false;
 };
 
 struct DaemonConfig {
@@ -71,6 +90,7 @@ struct DaemonConfig {
   std::string vendor_library;
   SessionLimits session;
   std::map<std::string, TenantConfig> tenants;  // by name
+  TlsSettings tls;
 
   // Parses a TOML document; `origin` names it in errors ("remora.toml"). Errors name the key and,
   // where toml++ knows it, the line.
@@ -82,6 +102,8 @@ struct DaemonConfig {
   // The tenant whose name and token both match, or nullptr. Takes the same time whether the name is
   // unknown or the token wrong (an unknown name is compared against a dummy digest).
   const TenantConfig* authenticate(const std::string& tenant, std::string_view token) const;
+  // The tenant that lists `subject` (a verified client certificate's RFC 2253 subject), or nullptr.
+  const TenantConfig* authenticate_cert(const std::string& subject) const;
 };
 
 // "8GiB", "512MiB", "1000000", "2G" (decimal k/M/G/T too). False for anything else or overflow.

@@ -75,7 +75,7 @@ struct ControlRecord {
   uint64_t session_key = 0;
   std::vector<uint8_t> hello;  // the Hello message as received (MessageHeader + body)
   std::string vendor_library;  // empty: the API's default
-  std::string conn_kind;       // "unix" or "tcp": the listener that accepted the connection
+  std::string conn_kind;       // "unix", "tcp" or "tls": the listener that accepted the connection
 };
 void encode(const ControlRecord& r, wire::Writer* w);
 bool decode(wire::Reader* r, ControlRecord* out);

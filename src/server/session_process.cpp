@@ -256,7 +256,8 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
     return refuse(conn.get(), "the shm transport needs a unix socket endpoint (connected over " +
                                   record.conn_kind + "); use --transport tcp");
   }
-  const char* kind = record.conn_kind == "tcp" ? "tcp" : "unix";
+  // "tls": the daemon terminates TLS and relays the plaintext over a unix socketpair (transport/tls.h).
+  const char* kind = record.conn_kind == "tcp" ? "tcp" : record.conn_kind == "tls" ? "tls" : "unix";
 
   // The guest ICD checks this so that a vendor library which itself loads an OpenCL ICD loader never
   // routes back into remora.

@@ -8,7 +8,8 @@ namespace remora::transport {
 
 namespace {
 
-constexpr std::string_view kForms = "expected \"unix:/path/to.sock\", \"tcp:HOST:PORT\" or \"tcp:[IPv6]:PORT\"";
+constexpr std::string_view kForms =
+    "expected \"unix:/path/to.sock\", \"tcp:HOST:PORT\", \"tcp:[IPv6]:PORT\" or \"tls:HOST:PORT\"";
 
 Status bad(std::string_view text, std::string_view why) {
   return Status(Code::kInvalid, "bad endpoint \"" + std::string(text) + "\": " + std::string(why) + "; " +
@@ -31,8 +32,8 @@ Status Endpoint::parse(std::string_view text, Endpoint* out) {
     *out = std::move(ep);
     return Status::Ok();
   }
-  if (text.starts_with("tcp:")) {
-    ep.kind = Kind::kTcp;
+  if (text.starts_with("tcp:") || text.starts_with("tls:")) {
+    ep.kind = text.starts_with("tls:") ? Kind::kTls : Kind::kTcp;
     std::string_view rest = text.substr(4);
     std::string_view host;
     std::string_view port;
@@ -65,8 +66,9 @@ Status Endpoint::parse(std::string_view text, Endpoint* out) {
 
 std::string Endpoint::str() const {
   if (kind == Kind::kUnix) return "unix:" + path;
-  if (host.find(':') != std::string::npos) return "tcp:[" + host + "]:" + std::to_string(port);
-  return "tcp:" + host + ":" + std::to_string(port);
+  const char* scheme = kind == Kind::kTls ? "tls:" : "tcp:";
+  if (host.find(':') != std::string::npos) return scheme + ("[" + host + "]:") + std::to_string(port);
+  return scheme + host + ":" + std::to_string(port);
 }
 
 Status parse_transport_kind(std::string_view text, TransportKind* out) {

@@ -1,5 +1,6 @@
-// Where a server listens and a guest connects: "unix:/path/to.sock" or "tcp:HOST:PORT"
-// ("tcp:[::1]:7000" for IPv6), and which transport carries the session's channels.
+// Where a server listens and a guest connects: "unix:/path/to.sock", "tcp:HOST:PORT" ("tcp:[::1]:7000"
+// for IPv6) or "tls:HOST:PORT" (TCP with TLS, transport/tls.h), and which transport carries the
+// session's channels.
 #pragma once
 
 #include <cstdint>
@@ -11,15 +12,16 @@
 namespace remora::transport {
 
 struct Endpoint {
-  enum class Kind { kUnix, kTcp };
+  enum class Kind { kUnix, kTcp, kTls };  // kTls: TCP addressing, TLS on top
   Kind kind = Kind::kUnix;
   std::string path;  // kUnix
-  std::string host;  // kTcp
-  uint16_t port = 0;  // kTcp
+  std::string host;  // kTcp, kTls
+  uint16_t port = 0;  // kTcp, kTls
 
   // Parses an endpoint string. Errors say what form is expected.
   static Status parse(std::string_view text, Endpoint* out);
   std::string str() const;
+  bool is_inet() const { return kind != Kind::kUnix; }
 };
 
 // How a session's channels travel. kShm needs a unix endpoint (the socket carries the shared memory's

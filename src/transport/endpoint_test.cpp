@@ -13,6 +13,21 @@ TEST(Endpoint, ParsesUnix) {
   EXPECT_EQ(ep.str(), "unix:/run/remora.sock");
 }
 
+TEST(Endpoint, ParsesTls) {
+  Endpoint ep;
+  ASSERT_TRUE(Endpoint::parse("tls:gpu-host.example:7443", &ep).ok());
+  EXPECT_EQ(ep.kind, Endpoint::Kind::kTls);
+  EXPECT_TRUE(ep.is_inet());
+  EXPECT_EQ(ep.host, "gpu-host.example");
+  EXPECT_EQ(ep.port, 7443);
+  EXPECT_EQ(ep.str(), "tls:gpu-host.example:7443");
+  ASSERT_TRUE(Endpoint::parse("tls:[::1]:7443", &ep).ok());
+  EXPECT_EQ(ep.host, "::1");
+  EXPECT_EQ(ep.str(), "tls:[::1]:7443");
+  EXPECT_FALSE(Endpoint::parse("tls:", &ep).ok());
+  EXPECT_FALSE(Endpoint::parse("tls:host", &ep).ok());
+}
+
 TEST(Endpoint, ParsesTcp) {
   Endpoint ep;
   ASSERT_TRUE(Endpoint::parse("tcp:gpu-host.example:7000", &ep).ok());

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The real `remora serve --config` with real OpenCL guests (`remora run`): the tenant's device memory
 # quota (quota_probe), a wrong token refused on both sides and never logged, status with tenants, and
-# tls: refused as not implemented.  Usage: quota_e2e.sh REMORA QUOTA_PROBE
+# a tls: endpoint without a certificate refused (tests/tls covers TLS).  Usage: quota_e2e.sh REMORA QUOTA_PROBE
 set -u
 REMORA=$1
 PROBE=$2
@@ -53,5 +53,5 @@ st=$("$REMORA" status --connect "unix:$dir/a.sock") || fail "remora status faile
 echo "$st" | grep -q '^alice .*0B/1.0MiB' || fail "status shows no tenant usage: $st"
 
 if out=$("$REMORA" serve --listen tls:127.0.0.1:1 2>&1); then fail "a tls: endpoint was accepted"; fi
-echo "$out" | grep -q "TLS endpoints are not implemented yet" || fail "tls: refusal unclear: $out"
+echo "$out" | grep -q "needs a certificate and its key" || fail "tls: refusal unclear: $out"
 echo PASS
