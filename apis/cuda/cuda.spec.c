@@ -484,11 +484,14 @@ REMORA_LOCAL(remora_rt_occupancy_max_active_blocks)
 cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, const void *func, int blockSize,
                                                           size_t dynamicSMemSize);
 
-REMORA_UNSUPPORTED("managed memory needs the device to page the application's memory")
+// Refused with cudaErrorNotSupported by guest hooks (REMORA_UNSUPPORTED's generated refusal knows only
+// the API's status type, CUresult): managed memory needs the device to page the application's memory;
+// host memory is the application's, on another machine than the device.
+REMORA_LOCAL(remora_rt_malloc_managed)
 cudaError_t cudaMallocManaged(void **devPtr, size_t size, unsigned int flags);
-REMORA_UNSUPPORTED("host memory is the application's, on another machine than the device")
+REMORA_LOCAL(remora_rt_host_register)
 cudaError_t cudaHostRegister(void *ptr, size_t size, unsigned int flags);
-REMORA_UNSUPPORTED("host memory is the application's, on another machine than the device")
+REMORA_LOCAL(remora_rt_host_get_device_pointer)
 cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags);
 
 // ---- remora's own calls for the runtime API, answered by the server's cudart ------------------------

@@ -344,6 +344,21 @@ cudaError_t remora_rt_memset_async(void* ptr, int value, size_t count, cudaStrea
   return rt_result(remora_remote_cuMemsetD8Async(dptr(ptr), static_cast<unsigned char>(value), count, s));
 }
 
+static cudaError_t not_supported(const char* what, const char* why) {
+  remora::log::error("{} is not supported by remora: {}", what, why);
+  return rt_result(cudaErrorNotSupported);
+}
+static constexpr const char* kRemoteHostMemory = "host memory is the application's, on another machine than the device";
+cudaError_t remora_rt_malloc_managed(void**, size_t, unsigned int) {
+  return not_supported("cudaMallocManaged", "managed memory needs the device to page the application's memory");
+}
+cudaError_t remora_rt_host_register(void*, size_t, unsigned int) {
+  return not_supported("cudaHostRegister", kRemoteHostMemory);
+}
+cudaError_t remora_rt_host_get_device_pointer(void**, void*, unsigned int) {
+  return not_supported("cudaHostGetDevicePointer", kRemoteHostMemory);
+}
+
 // ---- Symbols: copies to and from a device variable's address ------------------------------------
 
 static cudaError_t symbol_range(const void* symbol, size_t count, size_t offset, void** where) {
