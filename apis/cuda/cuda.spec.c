@@ -7,6 +7,11 @@
 //
 // Opcodes: append-only, in the order below; remora's own calls (remora_cu*) from 200.
 //
+// The runtime API (cuda_runtime_api.h, the last section) is implemented in the guest over this driver
+// API (guest/runtime_*.cpp), as cudart itself is over the driver: the same session, the same contexts
+// (cudart's primary context is the driver's), so device pointers, streams and events are shared by
+// driver, runtime and server-side library (cuBLAS) calls.
+//
 // Conventions:
 // - The current context is per-thread state (REMORA_THREAD_STATE): the guest keeps each thread's
 //   context stack (guest/contexts.cpp) and every call carries the thread's current context; the server
@@ -24,6 +29,8 @@
 //   and answer CUDA_ERROR_NOT_SUPPORTED.
 #include <remora/spec.h>
 #include <cuda.h>
+#include <cuda_runtime_api.h>
+#include <cublas_api.h>
 
 #include <hooks.h>  // angled: generated code includes it too (apis/cuda is on its include path)
 
@@ -343,3 +350,205 @@ CUresult remora_cuModuleLoadDataEx(CUmodule *module,
                                    unsigned int numOptions,
                                    const CUjit_option *options REMORA_COUNT(numOptions),
                                    const uint64_t *optionValues REMORA_COUNT(numOptions));
+
+// ---- The CUDA runtime API (cuda_runtime_api.h) ------------------------------------------------------
+//
+// What cudart does, done in the guest over the driver API above: the guest library also stands in for
+// libcudart.so.13 (`remora run` links that name to it too), so a `-cudart shared` program's runtime
+// calls never reach a real cudart in the application's process (whose start-up check a stand-in driver
+// cannot pass: docs/cuda-export-tables.md). Per-thread state (current device, last error, the <<<>>>
+// call configuration) is the guest thread's. The primary context of the thread's device is made
+// current on first use, unless the thread already has a current context (as cudart does). Kernels,
+// device variables and their fatbins are registered in the guest at start-up and loaded as modules on
+// first use in each context (guest/runtime_modules.cpp). cudaError_t and CUresult share their numbers
+// (CUDA 10.1+), so driver results pass through unchanged. What only a real cudart knows (error texts,
+// cudaDeviceProp) comes from the server's cudart (remora_cuda*, below).
+
+REMORA_LOCAL(remora_rt_get_device_count)
+cudaError_t cudaGetDeviceCount(int *count);
+REMORA_LOCAL(remora_rt_get_device)
+cudaError_t cudaGetDevice(int *device);
+REMORA_LOCAL(remora_rt_set_device)
+cudaError_t cudaSetDevice(int device);
+REMORA_LOCAL(remora_rt_get_device_properties)
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device);
+REMORA_LOCAL(remora_rt_device_get_attribute)
+cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device);
+REMORA_LOCAL(remora_rt_device_synchronize)
+cudaError_t cudaDeviceSynchronize(void);
+REMORA_LOCAL(remora_rt_device_reset)
+cudaError_t cudaDeviceReset(void);
+REMORA_LOCAL(remora_rt_device_get_stream_priority_range)
+cudaError_t cudaDeviceGetStreamPriorityRange(int *leastPriority, int *greatestPriority);
+REMORA_LOCAL(remora_rt_device_set_limit)
+cudaError_t cudaDeviceSetLimit(enum cudaLimit limit, size_t value);
+REMORA_LOCAL(remora_rt_device_get_limit)
+cudaError_t cudaDeviceGetLimit(size_t *pValue, enum cudaLimit limit);
+REMORA_LOCAL(remora_rt_driver_get_version)
+cudaError_t cudaDriverGetVersion(int *driverVersion);
+REMORA_LOCAL(remora_rt_runtime_get_version)
+cudaError_t cudaRuntimeGetVersion(int *runtimeVersion);
+
+REMORA_LOCAL(remora_rt_get_last_error)
+cudaError_t cudaGetLastError(void);
+REMORA_LOCAL(remora_rt_peek_at_last_error)
+cudaError_t cudaPeekAtLastError(void);
+REMORA_LOCAL(remora_rt_get_error_name)
+const char *cudaGetErrorName(cudaError_t error);
+REMORA_LOCAL(remora_rt_get_error_string)
+const char *cudaGetErrorString(cudaError_t error);
+
+// Device memory is the driver's (cuMemAlloc); host memory, pinned or not, the guest's.
+REMORA_LOCAL(remora_rt_malloc)
+cudaError_t cudaMalloc(void **devPtr, size_t size);
+REMORA_LOCAL(remora_rt_free)
+cudaError_t cudaFree(void *devPtr);
+REMORA_LOCAL(remora_rt_malloc_host)
+cudaError_t cudaMallocHost(void **ptr, size_t size);
+REMORA_LOCAL(remora_rt_host_alloc)
+cudaError_t cudaHostAlloc(void **pHost, size_t size, unsigned int flags);
+REMORA_LOCAL(remora_rt_free_host)
+cudaError_t cudaFreeHost(void *ptr);
+REMORA_LOCAL(remora_rt_mem_get_info)
+cudaError_t cudaMemGetInfo(size_t *free, size_t *total);
+// cudaMemcpyDefault tells host from device by the cudaMalloc allocations the guest knows.
+REMORA_LOCAL(remora_rt_memcpy)
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind);
+REMORA_LOCAL(remora_rt_memcpy_async)
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream);
+REMORA_LOCAL(remora_rt_memset)
+cudaError_t cudaMemset(void *devPtr, int value, size_t count);
+REMORA_LOCAL(remora_rt_memset_async)
+cudaError_t cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream);
+REMORA_LOCAL(remora_rt_memcpy_to_symbol)
+cudaError_t cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count, size_t offset,
+                               enum cudaMemcpyKind kind);
+REMORA_LOCAL(remora_rt_memcpy_from_symbol)
+cudaError_t cudaMemcpyFromSymbol(void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind);
+REMORA_LOCAL(remora_rt_memcpy_to_symbol_async)
+cudaError_t cudaMemcpyToSymbolAsync(const void *symbol, const void *src, size_t count, size_t offset,
+                                    enum cudaMemcpyKind kind, cudaStream_t stream);
+REMORA_LOCAL(remora_rt_memcpy_from_symbol_async)
+cudaError_t cudaMemcpyFromSymbolAsync(void *dst, const void *symbol, size_t count, size_t offset,
+                                      enum cudaMemcpyKind kind, cudaStream_t stream);
+REMORA_LOCAL(remora_rt_get_symbol_address)
+cudaError_t cudaGetSymbolAddress(void **devPtr, const void *symbol);
+REMORA_LOCAL(remora_rt_get_symbol_size)
+cudaError_t cudaGetSymbolSize(size_t *size, const void *symbol);
+
+// cudaStreamLegacy is the NULL stream (remora programs use the legacy default stream); cudaStreamPerThread
+// answers cudaErrorNotSupported.
+REMORA_LOCAL(remora_rt_stream_create)
+cudaError_t cudaStreamCreate(cudaStream_t *pStream);
+REMORA_LOCAL(remora_rt_stream_create_with_flags)
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags);
+REMORA_LOCAL(remora_rt_stream_create_with_priority)
+cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, unsigned int flags, int priority);
+REMORA_LOCAL(remora_rt_stream_destroy)
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
+REMORA_LOCAL(remora_rt_stream_synchronize)
+cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+REMORA_LOCAL(remora_rt_stream_query)
+cudaError_t cudaStreamQuery(cudaStream_t stream);
+REMORA_LOCAL(remora_rt_stream_wait_event)
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags);
+
+REMORA_LOCAL(remora_rt_event_create)
+cudaError_t cudaEventCreate(cudaEvent_t *event);
+REMORA_LOCAL(remora_rt_event_create_with_flags)
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags);
+REMORA_LOCAL(remora_rt_event_record)
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
+REMORA_LOCAL(remora_rt_event_synchronize)
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+REMORA_LOCAL(remora_rt_event_query)
+cudaError_t cudaEventQuery(cudaEvent_t event);
+REMORA_LOCAL(remora_rt_event_elapsed_time)
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
+REMORA_LOCAL(remora_rt_event_destroy)
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+
+// `func` is a kernel's host stub (registered by __cudaRegisterFunction) or a cudaKernel_t from
+// __cudaGetKernel. Arguments are packed by the kernel's parameter layout from the server, as for
+// cuLaunchKernel; launches are asynchronous.
+REMORA_LOCAL(remora_rt_launch_kernel)
+cudaError_t cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem,
+                             cudaStream_t stream);
+REMORA_LOCAL(remora_rt_func_get_attributes)
+cudaError_t cudaFuncGetAttributes(struct cudaFuncAttributes *attr, const void *func);
+REMORA_LOCAL(remora_rt_func_set_attribute)
+cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value);
+REMORA_LOCAL(remora_rt_func_set_cache_config)
+cudaError_t cudaFuncSetCacheConfig(const void *func, enum cudaFuncCache cacheConfig);
+REMORA_LOCAL(remora_rt_occupancy_max_active_blocks)
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, const void *func, int blockSize,
+                                                          size_t dynamicSMemSize);
+
+// Refused with cudaErrorNotSupported by guest hooks (REMORA_UNSUPPORTED's generated refusal knows only
+// the API's status type, CUresult): managed memory needs the device to page the application's memory;
+// host memory is the application's, on another machine than the device.
+REMORA_LOCAL(remora_rt_malloc_managed)
+cudaError_t cudaMallocManaged(void **devPtr, size_t size, unsigned int flags);
+REMORA_LOCAL(remora_rt_host_register)
+cudaError_t cudaHostRegister(void *ptr, size_t size, unsigned int flags);
+REMORA_LOCAL(remora_rt_host_get_device_pointer)
+cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags);
+
+// ---- remora's own calls for the runtime API, answered by the server's cudart ------------------------
+
+// cudaGetDeviceProperties of the server's cudart; the result is a cudaError_t.
+REMORA_OPCODE(205) REMORA_SERVER(remora_rt_server_get_device_properties)
+CUresult remora_cudaGetDeviceProperties(int device, struct cudaDeviceProp *prop REMORA_OUT REMORA_COUNT(1));
+
+// The text of a runtime error code: which = 0 its name, 1 its description; the server cudart's.
+REMORA_OPCODE(206) REMORA_SERVER(remora_rt_server_get_error_text)
+CUresult remora_cudaGetErrorText(int error, int which,
+                                 char *text REMORA_OUT REMORA_COUNT(capacity) REMORA_LENGTH_RET(length),
+                                 size_t capacity, size_t *length);
+
+// ---- cuBLAS (cublas_api.h): the SGEMM path -----------------------------------------------------------
+//
+// The guest library also stands in for libcublas.so.13; the server runs the real cuBLAS (loaded on
+// first use: REMORA_CUBLAS_LIBRARY, default libcublas.so.13) in the session's contexts, on device
+// pointers and streams the guest got from the driver or runtime API. The public functions are guest
+// hooks (guest/runtime_blas.cpp) over remora's own calls below, whose result carries the
+// cublasStatus_t (REMORA_CUBLAS_STATUS_BASE + status, hooks.h) apart from remora's own CUresult
+// failures. Only the host pointer mode exists here: alpha and beta travel by value.
+
+REMORA_HANDLE(cublasHandle_t, CUDA_ERROR_INVALID_HANDLE);
+
+REMORA_LOCAL(remora_blas_create)
+cublasStatus_t cublasCreate_v2(cublasHandle_t *handle);
+REMORA_LOCAL(remora_blas_destroy)
+cublasStatus_t cublasDestroy_v2(cublasHandle_t handle);
+REMORA_LOCAL(remora_blas_get_version)
+cublasStatus_t cublasGetVersion_v2(cublasHandle_t handle, int *version);
+REMORA_LOCAL(remora_blas_set_stream)
+cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
+REMORA_LOCAL(remora_blas_get_pointer_mode)
+cublasStatus_t cublasGetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t *mode);
+// CUBLAS_POINTER_MODE_DEVICE answers CUBLAS_STATUS_NOT_SUPPORTED.
+REMORA_LOCAL(remora_blas_set_pointer_mode)
+cublasStatus_t cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode);
+REMORA_LOCAL(remora_blas_sgemm)
+cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                              int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
+                              const float *beta, float *C, int ldc);
+
+REMORA_OPCODE(207) REMORA_SERVER(remora_blas_server_create)
+CUresult remora_cublasCreate(cublasHandle_t *handle);
+
+// The handle's guest object stays (never reused); the server's cuBLAS frees its resources.
+REMORA_OPCODE(208) REMORA_SERVER(remora_blas_server_destroy)
+CUresult remora_cublasDestroy(cublasHandle_t handle);
+
+REMORA_OPCODE(209) REMORA_SERVER(remora_blas_server_get_version)
+CUresult remora_cublasGetVersion(cublasHandle_t handle, int *version);
+
+REMORA_OPCODE(210) REMORA_SERVER(remora_blas_server_set_stream)
+CUresult remora_cublasSetStream(cublasHandle_t handle, CUstream stream);
+
+// Device matrices travel as addresses; alpha and beta as values (host pointer mode).
+REMORA_OPCODE(211) REMORA_SERVER(remora_blas_server_sgemm)
+CUresult remora_cublasSgemm(cublasHandle_t handle, int transa, int transb, int m, int n, int k, const float *alpha,
+                            uint64_t A, int lda, uint64_t B, int ldb, const float *beta, uint64_t C, int ldc);

@@ -35,6 +35,11 @@ int remora_cu_pack_params(const uint64_t* layout, unsigned int count, void* cons
 // written back in place (the wall time): such options are not forwarded.
 int remora_cu_jit_option_is_pointer(CUjit_option option);
 
+// remora's own cuBLAS calls (cuda.spec.c) return REMORA_CUBLAS_STATUS_BASE + the cublasStatus_t of a
+// call the server's cuBLAS made (0 on success), apart from the CUresult failures remora itself reports
+// (transport, bad handle, unsupported).
+#define REMORA_CUBLAS_STATUS_BASE 0x10000
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif

@@ -39,7 +39,7 @@ std::string describe_wait(int status) {
   return "wait status " + std::to_string(status);
 }
 
-// The private directory: socket, remora.icd, the libcuda.so.1 link. Removed, with what is in it, when the run ends.
+// The private directory: socket, remora.icd, the libcuda.so.1, libcudart.so.13 and libcublas.so.13 links. Removed, with what is in it, when the run ends.
 class PrivateDir {
  public:
   bool create(std::string* error) {
@@ -305,18 +305,24 @@ int run_command(const RunOptions& options) {
     log::warn("--vendor-library applies to a private server only; the server at {} chooses its own", connect);
   }
 
-  // CUDA: the program's own loading of libcuda.so.1 (linked or dlopen'ed) finds remora's guest
-  // library through a link in the private directory, put first on its library path. The private
-  // server keeps the original environment, so its driver is the system's.
+  // CUDA: the program's own loading of libcuda.so.1, libcudart.so.13 and libcublas.so.13 (linked or
+  // dlopen'ed) finds remora's guest library through links in the private directory, put first on its
+  // library path. The private server keeps the original environment, so its driver (and cudart,
+  // cuBLAS) are the system's.
   const std::string cuda_lib = fs::path(lib).parent_path() / "libremora-cuda.so";
   std::string library_path;
   {
     std::error_code ec;
     if (fs::exists(cuda_lib, ec)) {
-      fs::create_symlink(cuda_lib, fs::path(dir.path()) / "libcuda.so.1", ec);
-      if (ec) {
-        complain("cannot link libcuda.so.1 in " + dir.path() + ": " + ec.message());
-        return 2;
+      // The same file under each name: ld.so loads it once (it compares files, not names), so the
+      // driver API, the runtime API (a -cudart shared program's libcudart.so.13) and cuBLAS share one
+      // connection and one session.
+      for (const char* name : {"libcuda.so.1", "libcudart.so.13", "libcublas.so.13"}) {
+        fs::create_symlink(cuda_lib, fs::path(dir.path()) / name, ec);
+        if (ec) {
+          complain(std::string("cannot link ") + name + " in " + dir.path() + ": " + ec.message());
+          return 2;
+        }
       }
       library_path = dir.path();
       if (const char* old = std::getenv("LD_LIBRARY_PATH"); old != nullptr && *old != '\0')

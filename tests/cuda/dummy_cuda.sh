@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The CUDA stack without a GPU: a server that loads the recording dummy vendor library, dummy_driver
-# (a driver-API program linked against libcuda.so.1) run through `remora run`, and the dummy's log
-# checked for what must have reached the "driver".
+# (a driver-API program linked against libcuda.so.1) and dummy_runtime (runtime API and cuBLAS, linked
+# against remora's libcudart/libcublas) run through `remora run`, and the dummy's log checked for what
+# must have reached the "driver".
 #
-#   dummy_cuda.sh REMORA_BIN DUMMY_LIBRARY DUMMY_DRIVER_BIN TRANSPORT
+#   dummy_cuda.sh REMORA_BIN DUMMY_LIBRARY DUMMY_DRIVER_BIN DUMMY_RUNTIME_BIN TRANSPORT [SERVER_CUDART]
+#   SERVER_CUDART: a real libcudart.so.13 for the server's error texts (optional; no GPU needed)
 set -u
-remora="$1" dummy="$2" prog="$3" transport="$4"
+remora="$1" dummy="$2" prog="$3" runtime_prog="$4" transport="$5" cudart="${6:-}"
+[ -f "$cudart" ] || cudart=/nonexistent/libcudart.so.13
 work="$(mktemp -d "${TMPDIR:-/tmp}/remora-cuda-dummy.XXXXXX")"
 serve_pid=""
 cleanup() {
@@ -27,7 +30,8 @@ case "$transport" in
     endpoint="tcp:127.0.0.1:$port" ;;
   *) endpoint="unix:$work/s.sock" ;;
 esac
-REMORA_DUMMY_LOG="$work/dummy.log" "$remora" serve --listen "$endpoint" --vendor-library "$dummy" \
+REMORA_DUMMY_LOG="$work/dummy.log" REMORA_CUDART_LIBRARY="$cudart" REMORA_CUBLAS_LIBRARY=/nonexistent/libcublas.so.13 \
+  "$remora" serve --listen "$endpoint" --vendor-library "$dummy" \
   >"$work/server.log" 2>&1 &
 serve_pid=$!
 ready=0
@@ -70,4 +74,31 @@ expect '^cuMemFree_v2 dptr=1$'
 # Refused in the guest: never reach the driver.
 grep -qE '^cuMemAllocManaged' "$work/dummy.log" && fail "cuMemAllocManaged reached the driver"
 [ "$(grep -c '^cuStreamDestroy_v2' "$work/dummy.log")" = 1 ] || fail "the second cuStreamDestroy reached the driver"
+
+# The runtime API: its calls reach the driver as the driver API's, in the primary context.
+driver_lines="$(wc -l <"$work/dummy.log")"
+timeout --kill-after=10 60 "$remora" run --connect "$endpoint" --transport "$transport" -- "$runtime_prog" \
+  >"$work/guest.out" 2>"$work/guest.err" </dev/null
+rc=$?
+[ "$rc" = 0 ] && [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "dummy_runtime through remora: status $rc"
+sleep 0.2
+tail -n +"$((driver_lines + 1))" "$work/dummy.log" >"$work/runtime.log"
+expect_rt() {
+  grep -qE "$1" "$work/runtime.log" || { cp "$work/runtime.log" "$work/dummy.log"; fail "the dummy log lacks a line matching: $1"; }
+}
+expect_rt '^cuDevicePrimaryCtxRetain pctx=<out> dev=1$'
+expect_rt "^cuMemcpyHtoD_v2 dstDevice=1 srcHost=<in 64 bytes crc32=$(python3 -c 'import zlib; print("%08x" % zlib.crc32(bytes(range(64))))')> ByteCount=64$"
+expect_rt '^cuMemcpyDtoH_v2 dstHost=<out 16> srcDevice=1 ByteCount=16$'
+expect_rt '^cuMemsetD8_v2 dstDevice=1 uc=127 N=64$'
+expect_rt '^cuStreamCreate phStream=<out> Flags=1$'
+expect_rt '^cuEventCreate phEvent=<out> Flags=2$'
+# The fatbin by its header's size (16 + 32 bytes), loaded once, then the variable and the kernel by name.
+expect_rt '^cuModuleLoadData module=<out> image=<in 48 bytes crc32=[0-9a-f]{8}>$'
+expect_rt '^cuModuleGetGlobal_v2 dptr=<out> bytes=<out> hmod=@[0-9]+ name="hits"$'
+expect_rt '^cuModuleGetFunction hfunc=<out> hmod=@[0-9]+ name="kern"$'
+expect_rt '^cuFuncGetParamInfo func=@[0-9]+ paramIndex=0'
+expect_rt '^cuCtxSynchronize$'
+expect_rt '^cuMemcpyHtoD_v2 dstDevice=1 srcHost=<in 1 bytes crc32=[0-9a-f]{8}> ByteCount=1$'
+[ "$(grep -c '^cuModuleLoadData' "$work/runtime.log")" = 1 ] || fail "the fatbin was loaded more than once"
+grep -qE '^cuMemAllocManaged' "$work/runtime.log" && fail "cudaMallocManaged reached the driver"
 echo PASS

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test-gpu`: on a machine with an NVIDIA GPU, builds the driver-API test programs (and their
-# kernels, with nvcc) and the runtime-API programs (nvcc's default static cudart, and -cudart shared;
-# cuBLAS), runs each natively and through `remora run` over shm and tcp, and compares the outputs line
-# for line.
+# kernels, with nvcc) and the runtime-API programs (-cudart shared, cuBLAS with -cudart shared, and
+# nvcc's default static cudart), runs each natively and through `remora run` over shm and tcp, and
+# compares the outputs line for line. The static-cudart program is expected to fail through remora
+# (docs/cuda-export-tables.md): it is reported as a known failure, and fails the run only natively.
 #
 #   tests/gpu/run.sh [BUILD_DIR]     (default: build; needs BUILD_DIR/bin/remora and lib/libremora-cuda.so)
 #   CUDA_RUNTIME_LIBS: a directory with libcudart.so.13 and libcublas.so.13 when the toolkit's lib64
@@ -38,7 +39,7 @@ for variant in static shared; do
   runtime_progs+=("runtime_basic_$variant")
 done
 if [ -f "$cuda_inc/cublas_v2.h" ]; then
-  if "$nvcc" -arch="$arch" -o "$out/runtime_cublas" "$here/runtime_cublas.cu" -lcublas; then
+  if "$nvcc" -arch="$arch" -cudart shared -o "$out/runtime_cublas" "$here/runtime_cublas.cu" -lcublas; then
     runtime_progs+=(runtime_cublas)
   else
     echo "skip: runtime_cublas (cannot link cuBLAS)"
@@ -64,12 +65,33 @@ run_one() {  # name, then the command
   done
   echo "--- $name output:"; cat "$out/$name.native"
 }
+run_known_failure() {  # name, then the command: must pass natively; through remora, a failure is known
+  local name="$1"
+  shift
+  if ! timeout 120 "$@" >"$out/$name.native" 2>"$out/$name.native.err"; then
+    echo "FAIL: $name natively"; cat "$out/$name.native" "$out/$name.native.err"; failed=1; return
+  fi
+  for t in shm tcp; do
+    if timeout 120 "$remora" run --transport "$t" -- "$@" >"$out/$name.$t" 2>"$out/$name.$t.err" &&
+      diff -q "$out/$name.native" "$out/$name.$t" >/dev/null; then
+      echo "ok: $name ($t): passes through remora (was a known failure: update run.sh and the docs)"
+    else
+      echo "known failure: $name ($t): $(grep -m1 FAIL "$out/$name.$t" || echo "status $?")"
+    fi
+  done
+}
 run_one device_query "$out/device_query"
 run_one kernels_driver "$out/kernels_driver" "$out/kernels.cubin" "$out/kernels.ptx"
-# The runtime API needs the driver's private export tables, which remora does not provide yet
-# (docs/cuda-export-tables.md): these fail through remora, and are reported as such.
+# The runtime API: remora's libcudart.so.13 (and libcublas.so.13) in the program, the real ones in the
+# server (found on the same library path, which the private server keeps).
 for prog in "${runtime_progs[@]}"; do
-  LD_LIBRARY_PATH="$runtime_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_one "$prog" "$out/$prog"
+  if [ "$prog" = runtime_basic_static ]; then
+    # A static cudart checks the driver's private export tables, which no stand-in libcuda can pass
+    # (docs/cuda-export-tables.md): a known failure through remora.
+    LD_LIBRARY_PATH="$runtime_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_known_failure "$prog" "$out/$prog"
+  else
+    LD_LIBRARY_PATH="$runtime_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_one "$prog" "$out/$prog"
+  fi
 done
 # remora's answers where it differs from a native driver on purpose.
 cat >"$out/unsupported.c" <<'C'

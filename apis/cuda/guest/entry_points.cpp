@@ -94,8 +94,9 @@ extern "C" __attribute__((visibility("default"))) CUresult cuGetExportTable(cons
   *table = nullptr;
   char hex[33];
   for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", static_cast<unsigned char>(id->bytes[i]));
-  remora::log::warn("cuGetExportTable({}): the driver's private tables are not forwarded by remora (the CUDA "
-                    "runtime API is not supported yet; see docs/cuda-export-tables.md)", hex);
+  remora::log::warn("cuGetExportTable({}): the driver's private tables are not forwarded by remora (a "
+                    "statically linked CUDA runtime cannot work: build with -cudart shared; see "
+                    "docs/cuda-export-tables.md)", hex);
   return CUDA_ERROR_NOT_SUPPORTED;
 }
 

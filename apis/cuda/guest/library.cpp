@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "glue.h"
 #include "hooks.h"
+#include "runtime_state.h"
 
 namespace {
 
@@ -17,6 +18,7 @@ using remora::cuda::guest_glue::GlueState;
 struct Guest {
   remora::guest::Runtime runtime{remora_cuda_api, nullptr};
   GlueState glue;
+  remora::cuda::guest_glue::RuntimeApiState runtime_api;  // the runtime API's (runtime_*.cpp)
 };
 
 Guest& the_guest() {
@@ -44,6 +46,7 @@ remora::guest::Runtime& remora_cuda_runtime() { return the_guest().runtime; }
 namespace remora::cuda::guest_glue {
 
 GlueState& glue_state() { return the_guest().glue; }
+RuntimeApiState& runtime_api_state() { return the_guest().runtime_api; }
 
 bool initialized() {
   std::lock_guard<std::mutex> lock(glue_state().mu);
