@@ -1,13 +1,15 @@
 // CUDA driver-API micro-benchmarks and an end-to-end workload, run natively or through `remora run`
 // (bench/gpu_run.sh runs both and compares). Each figure is the median of REPS repetitions.
 //
-//   cuda_micro KERNELS.cubin launch|sync|memcpy|e2e [--quick]
+//   cuda_micro KERNELS.cubin launch|sync|memcpy|e2e|check [--quick]
 //
 // Prints one JSON object per line: {"bench": ..., "value": ..., "unit": ...}.
 //   launch   empty-kernel launches per second: LAUNCHES asynchronous launches on a stream, then one sync
 //   sync     microseconds per cuStreamQuery and per cuCtxSynchronize on an idle stream
 //   memcpy   GB/s of cuMemcpyHtoD/DtoH from pageable (malloc) and pinned (cuMemHostAlloc) memory, 4..256 MiB
 //   e2e      tiled matmuls and Jacobi steps (a few seconds natively), results checked; seconds
+//   check    host<->device copies of odd sizes through every path (pageable and pinned, sync and async,
+//            offsets inside a pinned allocation), each result compared byte for byte; 1 = all correct
 #define _POSIX_C_SOURCE 200809L
 #include <cuda.h>
 #include <math.h>
@@ -194,6 +196,83 @@ static void bench_e2e(void) {
   free(g);
 }
 
+// Every copy path with sizes that are not multiples of any chunk, compared byte for byte.
+static int check_copies(const unsigned char* want, const unsigned char* got, size_t n, const char* what) {
+  if (memcmp(want, got, n) != 0) {
+    fprintf(stderr, "FAIL: %s: %zu bytes differ\n", what, n);
+    return 1;
+  }
+  return 0;
+}
+
+static void bench_check(void) {
+  const size_t sizes[] = {1, 4096 + 3, (512u << 10) + 8, (8u << 20) - 1, (37u << 20) + 123};
+  const size_t max = (64u << 20);
+  CUdeviceptr d;
+  CHECK(cuMemAlloc(&d, max));
+  unsigned char* src = malloc(max);
+  unsigned char* dst = malloc(max);
+  unsigned char* pin = NULL;
+  CHECK(cuMemHostAlloc((void**)&pin, max + 100, 0));
+  CUstream s;
+  CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  int bad = 0;
+  for (unsigned k = 0; k < sizeof sizes / sizeof *sizes; ++k) {
+    size_t n = sizes[k];
+    for (size_t i = 0; i < n; ++i) src[i] = (unsigned char)(i * 131 + k * 7 + (i >> 13));
+    // pageable sync both ways
+    memset(dst, 0, n);
+    CHECK(cuMemcpyHtoD(d, src, n));
+    CHECK(cuMemcpyDtoH(dst, d, n));
+    bad += check_copies(src, dst, n, "pageable HtoD/DtoH");
+    // pageable async DtoH
+    memset(dst, 0, n);
+    CHECK(cuMemsetD8Async(d, 0, n, s));
+    CHECK(cuMemcpyHtoDAsync(d, src, n, s));
+    CHECK(cuMemcpyDtoHAsync(dst, d, n, s));
+    CHECK(cuStreamSynchronize(s));
+    bad += check_copies(src, dst, n, "pageable HtoDAsync/DtoHAsync");
+    // pinned at an odd offset, sync and async
+    unsigned char* p = pin + 77;
+    memcpy(p, src, n);
+    CHECK(cuMemsetD8(d, 0, n));
+    CHECK(cuMemcpyHtoD(d, p, n));
+    memset(p, 0, n);
+    CHECK(cuMemcpyDtoH(p, d, n));
+    bad += check_copies(src, p, n, "pinned HtoD/DtoH");
+    memset(p, 0, n);
+    CHECK(cuMemsetD8Async(d, 0, n, s));
+    memcpy(p, src, n);
+    CHECK(cuMemcpyHtoDAsync(d, p, n, s));
+    CHECK(cuStreamSynchronize(s));
+    memset(p, 0, n);
+    CHECK(cuMemcpyDtoHAsync(p, d, n, s));
+    CHECK(cuStreamSynchronize(s));
+    bad += check_copies(src, p, n, "pinned HtoDAsync/DtoHAsync");
+    // pinned to pageable through the device
+    memset(dst, 0, n);
+    CHECK(cuMemcpyDtoH(dst, d, n));
+    bad += check_copies(src, dst, n, "pinned HtoD then pageable DtoH");
+  }
+  // Errors as the driver gives them: a copy past the end of the allocation.
+  CUresult r = cuMemcpyHtoD(d + max - 16, src, 1u << 20);
+  fprintf(stderr, "check: copy past the allocation's end: %d\n", (int)r);
+  if (r == CUDA_SUCCESS) bad++;
+  r = cuMemcpyDtoH(pin, d + max - 16, 1u << 20);
+  fprintf(stderr, "check: pinned copy past the allocation's end: %d\n", (int)r);
+  if (r == CUDA_SUCCESS) bad++;
+  CHECK(cuStreamDestroy(s));
+  CHECK(cuMemFreeHost(pin));
+  r = cuMemFreeHost(pin);
+  fprintf(stderr, "check: second cuMemFreeHost: %d\n", (int)r);
+  if (r == CUDA_SUCCESS) bad++;
+  CHECK(cuMemFree(d));
+  free(src);
+  free(dst);
+  report("check_copies", bad == 0, "ok");
+  if (bad) exit(1);
+}
+
 static void* read_file(const char* path) {
   FILE* f = fopen(path, "rb");
   if (!f) {
@@ -211,7 +290,7 @@ static void* read_file(const char* path) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: cuda_micro KERNELS.cubin launch|sync|memcpy|e2e [--quick]\n");
+    fprintf(stderr, "usage: cuda_micro KERNELS.cubin launch|sync|memcpy|e2e|check [--quick]\n");
     return 2;
   }
   quick = argc > 3 && strcmp(argv[3], "--quick") == 0;
@@ -235,6 +314,8 @@ int main(int argc, char** argv) {
     bench_memcpy();
   else if (strcmp(what, "e2e") == 0)
     bench_e2e();
+  else if (strcmp(what, "check") == 0)
+    bench_check();
   else {
     fprintf(stderr, "unknown benchmark %s\n", what);
     return 2;

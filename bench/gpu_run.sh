@@ -37,7 +37,7 @@ run_one() {  # setting, bench, command...
   printf '{"setting": "%s", "bench": "%s_wall", "value": %s, "unit": "s"}\n' "$setting" "$bench" \
     "$(((t1 - t0) / 1000000000)).$(printf '%09d' $(((t1 - t0) % 1000000000)))" >>"$out/raw.jsonl"
 }
-for bench in launch sync memcpy e2e; do
+for bench in check launch sync memcpy e2e; do
   run_one native "$bench" "$out/cuda_micro"
   for t in ${TRANSPORTS:-shm tcp}; do
     run_one "$t" "$bench" "$remora" run --transport "$t" -- "$out/cuda_micro"

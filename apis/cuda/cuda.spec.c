@@ -24,15 +24,19 @@
 //   host), like an asynchronous kernel fault. Launch configurations the driver refuses at once (too
 //   many threads per block) are refused by the guest at once too (guest/launch.cpp).
 //   Everything else is synchronous: errors come back from the call that caused them.
-// - Host memory is always the guest's: pinned allocations (cuMemAllocHost) are plain guest memory and
-//   copies move bytes over the transport. Managed memory and host-mapped pointers do not exist here
-//   and answer CUDA_ERROR_NOT_SUPPORTED.
+// - Host memory: over shm, page-locked allocations (cuMemAllocHost/cuMemHostAlloc) are shared regions
+//   the server has registered with the driver, and copies from or to them travel as (region, offset):
+//   the driver's own DMA, as natively. Large copies from ordinary (pageable) memory go through a
+//   registered staging region the same way. Elsewhere (tcp, unix) host memory is plain guest memory
+//   and copies move bytes in messages (guest/host_memory.cpp). Managed memory and host-mapped
+//   pointers do not exist here and answer CUDA_ERROR_NOT_SUPPORTED.
 #include <remora/spec.h>
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 #include <cublas_api.h>
 
 #include <hooks.h>  // angled: generated code includes it too (apis/cuda is on its include path)
+#include <cuda_host_region.h>  // likewise; uniquely named (see there)
 
 // transport: the server is unreachable or gone. CUDA_ERROR_DEVICE_UNAVAILABLE ("device unavailable")
 // is what an application already handles for a device it cannot use right now.
@@ -47,6 +51,8 @@ REMORA_HANDLE(CUmodule, CUDA_ERROR_INVALID_HANDLE);
 REMORA_HANDLE(CUfunction, CUDA_ERROR_INVALID_HANDLE);
 REMORA_HANDLE(CUstream, CUDA_ERROR_INVALID_HANDLE);
 REMORA_HANDLE(CUevent, CUDA_ERROR_INVALID_HANDLE);
+// A shared, page-locked host region (hooks.h): remora's own, for page-locked memory and staging.
+REMORA_HANDLE(remora_cu_host_region, CUDA_ERROR_INVALID_VALUE);
 
 // ---- Initialisation, errors, entry points ------------------------------------------------------------
 
@@ -218,10 +224,13 @@ CUresult cuMemFree(CUdeviceptr dptr);
 REMORA_OPCODE(36)
 CUresult cuMemGetInfo(size_t *free, size_t *total);
 
-REMORA_OPCODE(37)
+// Copies from and to the host: page-locked regions and large pageable copies go through shared
+// regions where the transport has them (guest/host_memory.cpp); the generated stub, which carries
+// the bytes in the messages, is the fallback.
+REMORA_OPCODE(37) REMORA_GUEST(remora_cu_memcpy_htod)
 CUresult cuMemcpyHtoD(CUdeviceptr dstDevice, const void *srcHost REMORA_BYTES(ByteCount), size_t ByteCount);
 
-REMORA_OPCODE(38) REMORA_BLOCKING
+REMORA_OPCODE(38) REMORA_BLOCKING REMORA_GUEST(remora_cu_memcpy_dtoh)
 CUresult cuMemcpyDtoH(void *dstHost REMORA_OUT REMORA_BYTES(ByteCount), CUdeviceptr srcDevice, size_t ByteCount);
 
 REMORA_OPCODE(39)
@@ -229,14 +238,14 @@ CUresult cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteC
 
 // The bytes travel with the call; the server's copy is from its own pageable memory, which the driver
 // stages before it returns, so the call's buffer may go at once.
-REMORA_OPCODE(40)
+REMORA_OPCODE(40) REMORA_GUEST(remora_cu_memcpy_htod_async)
 CUresult cuMemcpyHtoDAsync(CUdeviceptr dstDevice, const void *srcHost REMORA_BYTES(ByteCount),
                            size_t ByteCount, CUstream hStream);
 
 // The data must be in the application's memory before anything can observe the copy's completion:
 // the server waits for the stream and replies with the bytes. TODO(perf): deferred data (the bytes
 // follow when the stream reaches the copy) so the call returns at once.
-REMORA_OPCODE(41) REMORA_BLOCKING REMORA_SERVER(remora_cu_server_memcpy_dtoh_async)
+REMORA_OPCODE(41) REMORA_BLOCKING REMORA_SERVER(remora_cu_server_memcpy_dtoh_async) REMORA_GUEST(remora_cu_memcpy_dtoh_async)
 CUresult cuMemcpyDtoHAsync(void *dstHost REMORA_OUT REMORA_BYTES(ByteCount), CUdeviceptr srcDevice,
                            size_t ByteCount, CUstream hStream);
 
@@ -256,8 +265,8 @@ CUresult cuMemsetD16Async(CUdeviceptr dstDevice, unsigned short us, size_t N, CU
 REMORA_OPCODE(48) REMORA_ASYNC
 CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream);
 
-// Page-locked host memory is ordinary guest memory (guest/host_memory.cpp): copies from and to it
-// travel over the transport like any other.
+// Page-locked host memory: a shared region the server registered with the driver, or ordinary guest
+// memory where the transport has no regions (guest/host_memory.cpp).
 REMORA_LOCAL(remora_cu_mem_alloc_host)
 CUresult cuMemAllocHost(void **pp, size_t bytesize);
 REMORA_LOCAL(remora_cu_mem_host_alloc)
@@ -552,3 +561,24 @@ CUresult remora_cublasSetStream(cublasHandle_t handle, CUstream stream);
 REMORA_OPCODE(211) REMORA_SERVER(remora_blas_server_sgemm)
 CUresult remora_cublasSgemm(cublasHandle_t handle, int transa, int transb, int m, int n, int k, const float *alpha,
                             uint64_t A, int lda, uint64_t B, int ldb, const float *beta, uint64_t C, int ldc);
+
+// A shared host region of `bytes` (rounded up to whole pages), page-locked by the server's driver
+// (cuMemHostRegister, portable): its descriptor follows over the session's region link
+// (transport/shared_region.h) before the reply. Over transports without one: CUDA_ERROR_NOT_SUPPORTED.
+REMORA_OPCODE(212) REMORA_SERVER(remora_cu_server_host_region_create)
+CUresult remora_cuHostRegionCreate(remora_cu_host_region *region, size_t bytes);
+
+// Unregisters and unmaps a region (cuMemFreeHost). The guest has unmapped its own view already.
+REMORA_OPCODE(213) REMORA_SERVER(remora_cu_server_host_region_destroy)
+CUresult remora_cuHostRegionDestroy(remora_cu_host_region region);
+
+// Copies between device memory and [offset, offset + ByteCount) of a region; the server checks the
+// range against the region's size. `mode` (hooks.h REMORA_CU_COPY_*): the synchronous copy, the copy
+// queued on hStream, or the copy queued on hStream followed by a wait for the stream.
+REMORA_OPCODE(214) REMORA_SERVER(remora_cu_server_memcpy_htod_region)
+CUresult remora_cuMemcpyHtoDRegion(CUdeviceptr dstDevice, remora_cu_host_region region, uint64_t offset,
+                                   size_t ByteCount, CUstream hStream, unsigned int mode);
+
+REMORA_OPCODE(215) REMORA_BLOCKING REMORA_SERVER(remora_cu_server_memcpy_dtoh_region)
+CUresult remora_cuMemcpyDtoHRegion(remora_cu_host_region region, uint64_t offset, CUdeviceptr srcDevice,
+                                   size_t ByteCount, CUstream hStream, unsigned int mode);

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cuda_host_region.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -217,6 +217,9 @@ class Runtime {
   Objects& objects() { return objects_; }
   Callbacks& callbacks() { return callbacks_; }
   DeferredTargets& deferred() { return deferred_; }
+  // The session's shared-region link (transport/shared_region.h), or null where the transport has none.
+  // Valid once connected.
+  transport::RegionLink* regions() const { return conn_.regions.get(); }
   // Whether the calling thread may batch calls now (not under REMORA_SYNC=1 or a SyncScope).
   bool async_enabled() const;
 

@@ -232,6 +232,8 @@ class Session {
   HandleTable& handles() { return handles_; }
   const ApiServer& api() const { return api_; }
   const SessionOptions& options() const { return options_; }
+  // The session's shared-region link (transport/shared_region.h), or null where the transport has none.
+  transport::RegionLink* regions() const { return conn_.regions.get(); }
 
   // Events channel, thread-safe (vendor callbacks arrive on the vendor's threads).
   // Sends a Callback message: the callback id, then the arguments encoded in `args`.

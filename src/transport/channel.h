@@ -105,10 +105,15 @@ class Channel {
   virtual const char* kind() const = 0;
 };
 
+class RegionLink;  // transport/shared_region.h
+
 // The two channels of one session plus what is known of the peer.
 struct Connection {
   std::unique_ptr<Channel> calls;
   std::unique_ptr<Channel> events;
+  // Shared memory regions beside the channels (transport/shared_region.h); null where the transport
+  // cannot pass them (everything but shm).
+  std::shared_ptr<RegionLink> regions;
   pid_t peer_pid = 0;        // from SO_PEERCRED on unix sockets; 0 over TCP
   std::string peer;          // for logs: "pid 1234" or "10.0.0.2:51234"
 };

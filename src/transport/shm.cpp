@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "transport/shared_region.h"
 
 namespace remora::transport {
 
@@ -768,6 +769,7 @@ Status shm_serve(Fd sock, const ShmConfig& cfg, Connection* out) {
   out->calls =
       std::make_unique<ShmChannel>(region, kRequests, kReplies, kGuestToServer, kServerToGuest, cfg.message_timeout);
   out->events = std::make_unique<ShmChannel>(region, -1, kEvents, -1, kEventsToGuest);
+  out->regions = make_socket_region_link(region->sock_fd(), region);
   return Status::Ok();
 }
 
@@ -807,6 +809,7 @@ Status shm_attach(Fd sock, Deadline deadline, Connection* out) {
   }
   out->calls = std::make_unique<ShmChannel>(region, kReplies, kRequests, kServerToGuest, kGuestToServer);
   out->events = std::make_unique<ShmChannel>(region, kEvents, -1, kEventsToGuest, -1);
+  out->regions = make_socket_region_link(region->sock_fd(), region);
   return Status::Ok();
 }
 

@@ -11,13 +11,13 @@
 #include <utility>
 
 #include "cuda_guest.h"  // generated: remote stubs, X-macro lists, handle type ids
+#include "host_memory.h"
 
 namespace remora::cuda::guest_glue {
 
 struct GlueState {
   std::mutex mu;
   bool initialized = false;                    // cuInit succeeded; guarded by mu
-  std::unordered_set<void*> host_allocations;  // cuMemAllocHost/HostAlloc memory; guarded by mu
   // Error texts the server's driver gave, by (code, which): the strings stay put for the process's
   // lifetime, as cuGetErrorString's contract requires. Guarded by mu.
   std::map<std::pair<int, int>, std::string> error_texts;

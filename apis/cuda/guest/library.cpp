@@ -1,5 +1,5 @@
-// The CUDA guest library's process-wide state, cuInit, the per-thread context stack, page-locked host
-// memory and error texts.
+// The CUDA guest library's process-wide state, cuInit, the per-thread context stack and error texts
+// (page-locked host memory and host copies: host_memory.cpp).
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -19,6 +19,7 @@ struct Guest {
   remora::guest::Runtime runtime{remora_cuda_api, nullptr};
   GlueState glue;
   remora::cuda::guest_glue::RuntimeApiState runtime_api;  // the runtime API's (runtime_*.cpp)
+  remora::cuda::guest_glue::HostMemory host_memory;  // host_memory.cpp
 };
 
 Guest& the_guest() {
@@ -47,6 +48,7 @@ namespace remora::cuda::guest_glue {
 
 GlueState& glue_state() { return the_guest().glue; }
 RuntimeApiState& runtime_api_state() { return the_guest().runtime_api; }
+HostMemory& host_memory() { return the_guest().host_memory; }
 
 bool initialized() {
   std::lock_guard<std::mutex> lock(glue_state().mu);
@@ -157,37 +159,6 @@ CUresult remora_cu_module_load_data_ex(CUmodule* module, const void* image, unsi
     slots[i] = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(values[i]));
   }
   return remora_remote_remora_cuModuleLoadDataEx(module, image, num_options, options, slots.data());
-}
-
-// ---- Page-locked host memory: ordinary guest memory ---------------------------------------------
-
-CUresult remora_cu_mem_host_alloc(void** pp, size_t bytesize, unsigned int flags) {
-  if (!initialized()) return CUDA_ERROR_NOT_INITIALIZED;
-  if (current_context() == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
-  if (pp == nullptr || bytesize == 0) return CUDA_ERROR_INVALID_VALUE;
-  // A device-mapped allocation would need the device to reach the application's memory.
-  if ((flags & CU_MEMHOSTALLOC_DEVICEMAP) != 0) return CUDA_ERROR_NOT_SUPPORTED;
-  if ((flags & ~(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_WRITECOMBINED)) != 0) return CUDA_ERROR_INVALID_VALUE;
-  void* p = nullptr;
-  if (::posix_memalign(&p, 4096, bytesize) != 0) return CUDA_ERROR_OUT_OF_MEMORY;
-  {
-    std::lock_guard<std::mutex> lock(glue_state().mu);
-    glue_state().host_allocations.insert(p);
-  }
-  *pp = p;
-  return CUDA_SUCCESS;
-}
-
-CUresult remora_cu_mem_alloc_host(void** pp, size_t bytesize) { return remora_cu_mem_host_alloc(pp, bytesize, 0); }
-
-CUresult remora_cu_mem_free_host(void* p) {
-  if (!initialized()) return CUDA_ERROR_NOT_INITIALIZED;
-  {
-    std::lock_guard<std::mutex> lock(glue_state().mu);
-    if (glue_state().host_allocations.erase(p) == 0) return CUDA_ERROR_INVALID_VALUE;
-  }
-  std::free(p);
-  return CUDA_SUCCESS;
 }
 
 // ---- Error texts: the server's driver's own, cached ---------------------------------------------

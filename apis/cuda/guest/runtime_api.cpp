@@ -62,7 +62,8 @@ bool is_device_pointer(const void* p) {
 
 CUdeviceptr dptr(const void* p) { return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p)); }
 
-// The driver copy for a runtime one. `stream` is used when async.
+// The driver copy for a runtime one, through the same guest paths as the driver API's copies (shared
+// regions for page-locked memory and large pageable copies over shm). `stream` is used when async.
 cudaError_t copy(void* dst, const void* src, size_t count, cudaMemcpyKind kind, bool async, CUstream stream) {
   if (count == 0) return cudaSuccess;
   if (kind == cudaMemcpyDefault) {
@@ -78,12 +79,12 @@ cudaError_t copy(void* dst, const void* src, size_t count, cudaMemcpyKind kind, 
       if (r == CUDA_SUCCESS) std::memmove(dst, src, count);
       break;
     case cudaMemcpyHostToDevice:
-      r = async ? remora_remote_cuMemcpyHtoDAsync_v2(dptr(dst), src, count, stream)
-                : remora_remote_cuMemcpyHtoD_v2(dptr(dst), src, count);
+      r = async ? remora_cu_memcpy_htod_async(dptr(dst), src, count, stream)
+                : remora_cu_memcpy_htod(dptr(dst), src, count);
       break;
     case cudaMemcpyDeviceToHost:
-      r = async ? remora_remote_cuMemcpyDtoHAsync_v2(dst, dptr(src), count, stream)
-                : remora_remote_cuMemcpyDtoH_v2(dst, dptr(src), count);
+      r = async ? remora_cu_memcpy_dtoh_async(dst, dptr(src), count, stream)
+                : remora_cu_memcpy_dtoh(dst, dptr(src), count);
       break;
     case cudaMemcpyDeviceToDevice:
       r = async ? remora_remote_cuMemcpyDtoDAsync_v2(dptr(dst), dptr(src), count, stream)

@@ -5,6 +5,7 @@
 
 #include "cuda_server.h"  // generated
 #include "hooks.h"
+#include "server_glue.h"
 
 using remora::cuda::vendor;
 
@@ -13,10 +14,19 @@ const char* remora_cuda_default_vendor_library() { return "libcuda.so.1"; }
 // The driver API resolves everything through dlsym: no extension lookup.
 void* remora_cuda_server_extension_lookup(const char*) { return nullptr; }
 
+namespace {
+// The serving thread's current session: per thread by nature (a server thread serves one call at a
+// time), set below before every dispatch.
+thread_local remora::server::Session* t_session = nullptr;
+}  // namespace
+
+remora::server::Session* remora::cuda::server_glue::current_session() { return t_session; }
+
 // REMORA_THREAD_STATE: every call runs in the context that is current on the guest's calling thread.
 // The server's threads take turns serving a guest (leader/follower), so the context is set per call;
 // asking the driver first keeps the common case (already current) to one thread-local read.
 void remora_cuda_server_thread_state(remora::server::Call& c, uint64_t state) {
+  t_session = &c.session;
   if (vendor().cuCtxGetCurrent == nullptr || vendor().cuCtxSetCurrent == nullptr) return;
   // An unknown id (a context destroyed meanwhile) runs the call with none: the driver reports it.
   CUcontext want = state == 0 ? nullptr : static_cast<CUcontext>(c.session.handles().lookup(state, remora::cuda::kType_CUcontext));
@@ -100,11 +110,12 @@ CUresult remora_cu_server_launch_packed(CUfunction f, unsigned int gx, unsigned 
                                         CUstream stream, const uint8_t* params, size_t params_size) {
   REMORA_CU_REQUIRE(cuLaunchKernel);
   if (params_size > REMORA_CU_MAX_PARAM_BYTES) return CUDA_ERROR_INVALID_VALUE;
-  // The wire gives no alignment: the driver reads the buffer as the kernel's parameter block.
-  std::vector<uint64_t> buffer((params_size + 7) / 8 + 1);
-  if (params_size > 0) std::memcpy(buffer.data(), params, params_size);
+  // The wire gives no alignment: the driver reads the buffer as the kernel's parameter block. On the
+  // stack (32 KiB at most): a heap block per launch was measurable at 250 000 launches/s.
+  alignas(16) uint8_t buffer[REMORA_CU_MAX_PARAM_BYTES];
+  if (params_size > 0) std::memcpy(buffer, params, params_size);
   size_t size = params_size;
-  void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buffer.data(), CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
+  void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buffer, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
                    CU_LAUNCH_PARAM_END};
   return vendor().cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shared, stream, nullptr, extra);
 }
