@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
   session->add_option("--control-fd", session_cfg.control_fd)->required();
   session->add_option("--usage-fd", session_cfg.usage_fd);
   session->add_option("--usage-slot", session_cfg.usage_slot);
+  session->add_option("--scheduler-fd", session_cfg.scheduler_fd);
 
   CLI11_PARSE(app, argc, argv);
 

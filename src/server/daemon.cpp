@@ -158,6 +158,7 @@ struct Daemon::Impl {
   std::vector<std::unique_ptr<HttpClient>> http_clients;
   std::map<uint64_t, SessionEntry> sessions;
   std::map<std::string, TenantState> tenants;
+  DeviceScheduler scheduler;  // fair sharing of device time across tenants (tenant_usage.h)
   uint64_t auth_failures = 0;
   uint64_t session_refusals = 0;
   Fd signal_fd;
@@ -174,6 +175,8 @@ struct Daemon::Impl {
   void accept_metrics();
   void on_http(HttpClient& c, bool readable);
   Status apply_config(const DaemonConfig& config);
+  // A tenant's usage block, with its entry in the scheduler.
+  Status new_usage(const std::string& tenant, TenantUsage* out);
   void reload_config();
   // The tenant a new session is accounted to, after authentication; nullptr when it must be refused
   // (*why says why, for the guest and the log).
@@ -230,6 +233,7 @@ Status Daemon::start() {
   d.wake_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   d.reload_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!d.wake_fd.valid() || !d.reload_fd.valid()) return io_error("eventfd", errno);
+  if (Status st = DeviceScheduler::create(&d.scheduler); !st.ok()) return Status(st.code(), "the scheduler block: " + st.message());
   if (Status st = d.apply_config(d.opt.config); !st.ok()) return st;
   if (d.opt.handle_signals) {
     sigset_t set;
@@ -359,7 +363,7 @@ TenantState* Daemon::Impl::admit(const protocol::Hello& h, const std::string& pe
     }
     if (it == tenants.end()) {
       TenantState fresh;
-      if (Status st = TenantUsage::create(*key, &fresh.usage); !st.ok()) {
+      if (Status st = new_usage(*key, &fresh.usage); !st.ok()) {
         log::error("tenant '{}': creating its usage block: {}", *key, st.str());
         *why = "the server is out of resources";
         return nullptr;
@@ -383,7 +387,7 @@ Status Daemon::Impl::apply_config(const DaemonConfig& config) {
   for (const auto& [name, tc] : config.tenants) {
     if (tenants.count(name) != 0) continue;
     TenantUsage u;
-    if (Status st = TenantUsage::create(name, &u); !st.ok()) return Status(st.code(), "tenant '" + name + "': " + st.message());
+    if (Status st = new_usage(name, &u); !st.ok()) return Status(st.code(), "tenant '" + name + "': " + st.message());
     fresh.emplace(name, std::move(u));
   }
   for (auto& [name, u] : fresh) tenants[name].usage = std::move(u);
@@ -400,9 +404,17 @@ Status Daemon::Impl::apply_config(const DaemonConfig& config) {
       }
       t.limits.max_sessions = kUsageSlots;
     }
-    t.usage.set_limits(t.limits.device_memory, t.limits.calls_per_second);
+    t.usage.set_limits(t.limits);
   }
   opt.config = config;
+  return Status::Ok();
+}
+
+Status Daemon::Impl::new_usage(const std::string& tenant, TenantUsage* out) {
+  if (Status st = TenantUsage::create(tenant, out); !st.ok()) return st;
+  const int entry = scheduler.valid() ? scheduler.add_tenant() : -1;
+  if (entry < 0) log::warn("tenant '{}': no scheduler entry left; its device time is not fair-shared", tenant);
+  out->set_scheduler_entry(entry);
   return Status::Ok();
 }
 
@@ -518,9 +530,12 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
   const int usage_fd = t.usage.fd();
   const std::string usage_arg = std::to_string(usage_fd);
   const std::string slot_arg = std::to_string(s.usage_slot);
+  const int scheduler_fd = scheduler.fd();
+  const std::string scheduler_arg = std::to_string(scheduler_fd);
   const char* argv[] = {opt.session_exe.c_str(), "session",          "--conn-fd",      conn_arg.c_str(),
                         "--control-fd",          control_arg.c_str(), "--usage-fd",     usage_arg.c_str(),
-                        "--usage-slot",          slot_arg.c_str(),    nullptr};
+                        "--usage-slot",          slot_arg.c_str(),    "--scheduler-fd", scheduler_arg.c_str(),
+                        nullptr};
   const pid_t pid = ::fork();
   if (pid < 0) {
     log::error("fork: {}", std::strerror(errno));
@@ -534,6 +549,7 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
     ::fcntl(p.fd.get(), F_SETFD, 0);
     ::fcntl(theirs.get(), F_SETFD, 0);
     ::fcntl(usage_fd, F_SETFD, 0);
+    ::fcntl(scheduler_fd, F_SETFD, 0);
     ::execv(argv[0], const_cast<char* const*>(argv));
     _exit(127);
   }
@@ -687,6 +703,8 @@ std::string Daemon::Impl::status_json() const {
         {"quota_refusals", t.usage.quota_refusals},
         {"rate_delays", t.usage.rate_delays},
         {"device_time_s", t.usage.device_time_ns / 1e9},
+        {"fair_share_waits", t.usage.fair_waits},
+        {"fair_share_wait_s", t.usage.fair_wait_ns / 1e9},
     });
   }
   // Invalid UTF-8 in a guest-supplied name must not make the dump throw.

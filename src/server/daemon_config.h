@@ -12,7 +12,7 @@
 //   max_sessions = 4                     # 0 / absent: unlimited
 //   calls_per_second = 100000            # 0 / absent: unlimited
 //   weight = 1                           # share of device time (fair sharing; see docs/daemon.md)
-//   devices = [0, "pocl"]                # not enforced yet: refused with a clear error
+//   devices = [0, 2]                     # indices into the server's device list; absent: all
 //
 // With a config that names tenants, every new session must name one of them and present its token.
 // Tokens are kept only as SHA-256 digests in memory (a plain `token` is hashed when read) and are
@@ -42,7 +42,13 @@ struct TenantLimits {
   uint32_t max_sessions = 0;      // concurrent sessions; 0: unlimited
   uint64_t calls_per_second = 0;  // API calls across all the tenant's sessions; 0: unlimited
   uint32_t weight = 1;            // relative share of device time when tenants compete (>= 1)
+  // Device visibility: when `restrict_devices`, the tenant sees only the devices whose bit is set in
+  // `visible_devices` (bit i: index i of the server's device list, as `remora serve` logs it and the
+  // OpenCL glue enumerates it: platforms in order, each one's devices in order). Indices 0..63.
+  bool restrict_devices = false;
+  uint64_t visible_devices = 0;
 };
+inline constexpr uint32_t kMaxDeviceIndex = 63;
 
 struct TenantConfig {
   std::string name;
