@@ -43,8 +43,9 @@ struct TenantLimits {
   uint64_t calls_per_second = 0;  // API calls across all the tenant's sessions; 0: unlimited
   uint32_t weight = 1;            // relative share of device time when tenants compete (>= 1)
   // Device visibility: when `restrict_devices`, the tenant sees only the devices whose bit is set in
-  // `visible_devices` (bit i: index i of the server's device list, as `remora serve` logs it and the
-  // OpenCL glue enumerates it: platforms in order, each one's devices in order). Indices 0..63.
+  // `visible_devices` (bit i: index i of the server's device list as the OpenCL glue enumerates it:
+  // platforms in order, each one's CL_DEVICE_TYPE_ALL devices in order, as `clinfo -l` lists them).
+  // Indices 0..63.
   bool restrict_devices = false;
   uint64_t visible_devices = 0;
 };

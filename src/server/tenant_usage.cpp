@@ -382,7 +382,7 @@ std::chrono::nanoseconds DeviceScheduler::before_launch(int entry, const std::at
     }
     // Woken by the next completion anywhere; the timeout notices a competitor going idle.
     block_->sleepers.fetch_add(1);
-    futex_wait(&block_->completions, seen, kGraceNs / 2);
+    futex_wait(&block_->completions, seen, kRecheckNs);
     block_->sleepers.fetch_sub(1);
     now = monotonic_ns();
     me.last_active.store(now);

@@ -76,6 +76,7 @@ class DeviceScheduler {
   static constexpr int64_t kIdleNs = 200'000'000;
   static constexpr int64_t kStaleNs = 1'000'000'000;
   static constexpr int kMaxOutstanding = 2;          // per session, while others compete
+  static constexpr int64_t kRecheckNs = 2'000'000;   // a waiting launch re-checks at least this often
 
   DeviceScheduler() = default;
   ~DeviceScheduler();

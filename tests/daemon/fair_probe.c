@@ -1,6 +1,6 @@
 /* An OpenCL guest for fair_e2e.py, run through `remora run` as some tenant.
  *
- *   fair_probe load STOPFILE    kernel-heavy loop: batches of 4 launches of a ~4 ms kernel, then
+ *   fair_probe load STOPFILE    kernel-heavy loop: batches of 8 launches of a ~4 ms kernel, then
  *                               clFinish, until STOPFILE exists. Prints READY after the first batch
  *                               and then DONE <kernels>.
  *   fair_probe devices N        clGetDeviceIDs shows N devices (0: CL_DEVICE_NOT_FOUND, and
@@ -34,7 +34,7 @@ static const char* kSource =
     "  out[i] = x;\n"
     "}\n";
 
-enum { kItems = 256, kBatch = 4 };
+enum { kItems = 256, kBatch = 8 };
 
 static double now_s(void) {
   struct timespec ts;
