@@ -361,7 +361,8 @@ std::chrono::nanoseconds DeviceScheduler::before_launch(int entry, const std::at
   const int64_t start = monotonic_ns();
   // Coming back from idle: start at the least competing virtual time, so idling banked no credit
   // (and a tenant that ran alone for long does not make newcomers wait for it to "catch up").
-  if (start - me.last_active.load() > kIdleNs && me.outstanding.load() <= 0 && me.waiting.load() <= 0) {
+  // (By time alone: counts a killed session left behind must not let the tenant keep its lag.)
+  if (start - me.last_active.load() > kIdleNs) {
     int64_t target = min_competing(entry, start);
     if (target == INT64_MAX) target = block_->floor.load();
     int64_t v = me.vtime.load();
