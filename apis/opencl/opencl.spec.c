@@ -74,7 +74,8 @@ cl_int clGetPlatformInfo(cl_platform_id platform, cl_platform_info param_name, s
                              REMORA_LENGTH_RET(param_value_size_ret),
                          size_t *param_value_size_ret);
 
-REMORA_OPCODE(3) REMORA_CACHE
+// The server hooks (server/fair_share.cpp) show only the devices the tenant may see.
+REMORA_OPCODE(3) REMORA_CACHE REMORA_SERVER(remora_cl_server_get_device_ids)
 cl_int clGetDeviceIDs(cl_platform_id platform, cl_device_type device_type, cl_uint num_entries,
                       cl_device_id *devices REMORA_OUT REMORA_COUNT(num_entries)
                           REMORA_LENGTH_RET(num_devices) REMORA_EXISTING,
@@ -133,7 +134,7 @@ cl_context clCreateContext(const cl_context_properties *properties
                                REMORA_CALLBACK(user_data, many, "private_info:bytes(cb)"),
                            void *user_data REMORA_USER_DATA, cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(12)
+REMORA_OPCODE(12) REMORA_SERVER(remora_cl_server_create_context_from_type)
 cl_context clCreateContextFromType(const cl_context_properties *properties
                                        REMORA_PROPERTIES("CL_CONTEXT_PLATFORM:cl_platform_id"),
                                    cl_device_type device_type,
@@ -168,7 +169,9 @@ cl_int clSetContextDestructorCallback(cl_context context,
 
 // ---- Command queues ----------------------------------------------------------------------------
 
-REMORA_OPCODE(17)
+// Queues are created with profiling on, which the server uses to measure device time for fair
+// sharing (server/fair_share.cpp); a guest that did not ask for it does not see it.
+REMORA_OPCODE(17) REMORA_SERVER(remora_cl_server_create_command_queue_with_properties)
 cl_command_queue clCreateCommandQueueWithProperties(cl_context context, cl_device_id device,
                                                     const cl_queue_properties *properties
                                                         REMORA_PROPERTIES(""),
@@ -182,6 +185,7 @@ cl_int clReleaseCommandQueue(cl_command_queue command_queue);
 
 REMORA_OPCODE(20)
 REMORA_CACHE_UNLESS(param_name == CL_QUEUE_REFERENCE_COUNT || param_name == CL_QUEUE_DEVICE_DEFAULT)
+REMORA_SERVER(remora_cl_server_get_command_queue_info)
 cl_int clGetCommandQueueInfo(cl_command_queue command_queue, cl_command_queue_info param_name,
                              size_t param_value_size,
                              void *param_value REMORA_OUT REMORA_BYTES(param_value_size)
@@ -516,7 +520,7 @@ cl_int clSetEventCallback(cl_event event, cl_int command_exec_callback_type,
                               REMORA_CALLBACK(user_data, once, ""),
                           void *user_data REMORA_USER_DATA);
 
-REMORA_OPCODE(73)
+REMORA_OPCODE(73) REMORA_SERVER(remora_cl_server_get_event_profiling_info)
 cl_int clGetEventProfilingInfo(cl_event event, cl_profiling_info param_name, size_t param_value_size,
                                void *param_value REMORA_OUT REMORA_BYTES(param_value_size)
                                    REMORA_LENGTH_RET(param_value_size_ret),
@@ -650,7 +654,8 @@ cl_int clEnqueueMigrateMemObjects(cl_command_queue command_queue, cl_uint num_me
                                   const cl_mem *mem_objects REMORA_COUNT(num_mem_objects),
                                   cl_mem_migration_flags flags, REMORA_CL_WAIT_LIST);
 
-REMORA_OPCODE(93)
+// Kernel launches pass the fair-share gate and are timed (server/fair_share.cpp).
+REMORA_OPCODE(93) REMORA_SERVER(remora_cl_server_enqueue_nd_range_kernel)
 cl_int clEnqueueNDRangeKernel(cl_command_queue command_queue, cl_kernel kernel, cl_uint work_dim,
                               const size_t *global_work_offset
                                   REMORA_COUNT(remora_cl_work_dims(work_dim)),
@@ -762,7 +767,7 @@ cl_int clUnloadCompiler(void);
 REMORA_LOCAL(remora_cl_get_extension_function_address)
 void *clGetExtensionFunctionAddress(const char *func_name);
 
-REMORA_OPCODE(112)
+REMORA_OPCODE(112) REMORA_SERVER(remora_cl_server_create_command_queue)
 cl_command_queue clCreateCommandQueue(cl_context context, cl_device_id device,
                                       cl_command_queue_properties properties,
                                       cl_int *errcode_ret REMORA_ERRCODE);
@@ -772,7 +777,7 @@ cl_sampler clCreateSampler(cl_context context, cl_bool normalized_coords,
                            cl_addressing_mode addressing_mode, cl_filter_mode filter_mode,
                            cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(114)
+REMORA_OPCODE(114) REMORA_SERVER(remora_cl_server_enqueue_task)
 cl_int clEnqueueTask(cl_command_queue command_queue, cl_kernel kernel, REMORA_CL_WAIT_LIST);
 
 // ---- cl_ext.h ----------------------------------------------------------------------------------

@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
   session->add_option("--message-timeout-ms", session_message_timeout_ms);
   session->add_option("--tcp-timeout-ms", session_tcp_timeout_ms);
   session->add_option("--max-host-memory", session_cfg.max_host_memory);
+  session->add_option("--scheduler-fd", session_cfg.scheduler_fd);
 
   CLI11_PARSE(app, argc, argv);
 

@@ -169,6 +169,7 @@ struct Daemon::Impl {
   std::vector<std::unique_ptr<HttpClient>> http_clients;
   std::map<uint64_t, SessionEntry> sessions;
   std::map<std::string, TenantState> tenants;
+  DeviceScheduler scheduler;  // fair sharing of device time across tenants (tenant_usage.h)
   uint64_t auth_failures = 0;
   uint64_t session_refusals = 0;
   Fd signal_fd;
@@ -187,6 +188,8 @@ struct Daemon::Impl {
   void accept_metrics();
   void on_http(HttpClient& c, bool readable);
   Status apply_config(const DaemonConfig& config);
+  // A tenant's usage block, with its entry in the scheduler.
+  Status new_usage(const std::string& tenant, TenantUsage* out);
   void reload_config();
   // The tenant a new session is accounted to, after authentication; nullptr when it must be refused
   // (*why says why, for the guest and the log).
@@ -248,6 +251,7 @@ Status Daemon::start() {
   d.wake_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   d.reload_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!d.wake_fd.valid() || !d.reload_fd.valid()) return io_error("eventfd", errno);
+  if (Status st = DeviceScheduler::create(&d.scheduler); !st.ok()) return Status(st.code(), "the scheduler block: " + st.message());
   if (Status st = d.apply_config(d.opt.config); !st.ok()) return st;
   if (d.opt.handle_signals) {
     sigset_t set;
@@ -519,7 +523,7 @@ TenantState* Daemon::Impl::admit(const protocol::Hello& h, const Pending& p, std
     }
     if (it == tenants.end()) {
       TenantState fresh;
-      if (Status st = TenantUsage::create(*key, &fresh.usage); !st.ok()) {
+      if (Status st = new_usage(*key, &fresh.usage); !st.ok()) {
         log::error("tenant '{}': creating its usage block: {}", *key, st.str());
         *why = "the server is out of resources";
         return nullptr;
@@ -543,7 +547,7 @@ Status Daemon::Impl::apply_config(const DaemonConfig& config) {
   for (const auto& [name, tc] : config.tenants) {
     if (tenants.count(name) != 0) continue;
     TenantUsage u;
-    if (Status st = TenantUsage::create(name, &u); !st.ok()) return Status(st.code(), "tenant '" + name + "': " + st.message());
+    if (Status st = new_usage(name, &u); !st.ok()) return Status(st.code(), "tenant '" + name + "': " + st.message());
     fresh.emplace(name, std::move(u));
   }
   for (auto& [name, u] : fresh) tenants[name].usage = std::move(u);
@@ -560,9 +564,17 @@ Status Daemon::Impl::apply_config(const DaemonConfig& config) {
       }
       t.limits.max_sessions = kUsageSlots;
     }
-    t.usage.set_limits(t.limits.device_memory, t.limits.calls_per_second);
+    t.usage.set_limits(t.limits);
   }
   opt.config = config;
+  return Status::Ok();
+}
+
+Status Daemon::Impl::new_usage(const std::string& tenant, TenantUsage* out) {
+  if (Status st = TenantUsage::create(tenant, out); !st.ok()) return st;
+  const int entry = scheduler.valid() ? scheduler.add_tenant() : -1;
+  if (entry < 0) log::warn("tenant '{}': no scheduler entry left; its device time is not fair-shared", tenant);
+  out->set_scheduler_entry(entry);
   return Status::Ok();
 }
 
@@ -705,11 +717,14 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
   const std::string message_timeout_arg = std::to_string(opt.session.message_timeout_ms);
   const std::string tcp_timeout_arg = std::to_string(opt.session.tcp_timeout_ms);
   const std::string host_memory_arg = std::to_string(opt.session.max_host_memory);
+  const int scheduler_fd = scheduler.fd();
+  const std::string scheduler_arg = std::to_string(scheduler_fd);
   const char* argv[] = {opt.session_exe.c_str(),  "session",
                         "--conn-fd",              conn_arg.c_str(),
                         "--control-fd",           control_arg.c_str(),
                         "--usage-fd",             usage_arg.c_str(),
                         "--usage-slot",           slot_arg.c_str(),
+                        "--scheduler-fd",         scheduler_arg.c_str(),
                         "--message-timeout-ms",   message_timeout_arg.c_str(),
                         "--tcp-timeout-ms",       tcp_timeout_arg.c_str(),
                         "--max-host-memory",      host_memory_arg.c_str(),
@@ -727,6 +742,7 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
     ::fcntl(conn_fd, F_SETFD, 0);
     ::fcntl(theirs.get(), F_SETFD, 0);
     ::fcntl(usage_fd, F_SETFD, 0);
+    ::fcntl(scheduler_fd, F_SETFD, 0);
     ::execv(argv[0], const_cast<char* const*>(argv));
     _exit(127);
   }
@@ -885,6 +901,8 @@ std::string Daemon::Impl::status_json() const {
         {"quota_refusals", t.usage.quota_refusals},
         {"rate_delays", t.usage.rate_delays},
         {"device_time_s", t.usage.device_time_ns / 1e9},
+        {"fair_share_waits", t.usage.fair_waits},
+        {"fair_share_wait_s", t.usage.fair_wait_ns / 1e9},
     });
   }
   // Invalid UTF-8 in a guest-supplied name must not make the dump throw.

@@ -21,7 +21,8 @@
 // token"), as is a tenant at its max_sessions. Each tenant has a shared usage block
 // (server/tenant_usage.h) that the daemon creates and passes to the tenant's session processes
 // (`--usage-fd N --usage-slot K`): they enforce the tenant's device memory quota and call rate there,
-// and add their counters to it. Without tenants in the config (or without a config) nobody
+// and add their counters to it. One more block for the whole daemon, the DeviceScheduler
+// (`--scheduler-fd N`), holds every tenant's progress for fair sharing of device time. Without tenants in the config (or without a config) nobody
 // authenticates and each Hello's tenant name (or "default") gets a usage block with no limits.
 // SIGHUP re-reads the config file: tokens and limits change for new sessions and limits for running
 // ones at once; endpoints stay as they are. A config that fails to load leaves the old one in force.

@@ -121,10 +121,20 @@ Status parse_tenant(const std::string& name, const toml::table& t, const std::st
         out->client_cert_subjects.push_back(s->get());
       }
     } else if (key == "devices") {
-      // TODO(security): per-tenant device visibility needs the session to filter clGetPlatformIDs /
-      // clGetDeviceIDs, which the OpenCL glue does not offer yet. Refusing the key is better than a
-      // tenant silently seeing every device.
-      return bad(v, origin, pre + "devices (per-tenant device visibility) is not implemented yet; remove the key");
+      // Indices only: device names are not unique (two identical GPUs) and the daemon does not load
+      // the vendor library, so it could not check a name here.
+      const auto* list = v.as_array();
+      if (list == nullptr) return bad(v, origin, pre + "devices must be an array of device indices, e.g. [0, 1]");
+      out->limits.restrict_devices = true;
+      out->limits.visible_devices = 0;
+      for (const toml::node& e : *list) {
+        const auto* i = e.as_integer();
+        if (i == nullptr || i->get() < 0 || i->get() > kMaxDeviceIndex) {
+          return bad(e, origin, pre + "devices: each entry must be a device index from 0 to " +
+                                    std::to_string(kMaxDeviceIndex) + " (names are not accepted)");
+        }
+        out->limits.visible_devices |= uint64_t{1} << i->get();
+      }
     } else {
       return bad(v, origin, pre + "unknown key \"" + key +
                                 "\" (known: token_sha256, token, client_cert_subjects, device_memory, max_sessions, "

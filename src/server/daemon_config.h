@@ -12,7 +12,7 @@
 //   max_sessions = 4                     # 0 / absent: unlimited
 //   calls_per_second = 100000            # 0 / absent: unlimited
 //   weight = 1                           # share of device time (fair sharing; see docs/daemon.md)
-//   devices = [0, "pocl"]                # not enforced yet: refused with a clear error
+//   devices = [0, 2]                     # indices into the server's device list; absent: all
 //   client_cert_subjects = ["CN=alice"]  # TLS client certificates that authenticate as alice
 //
 //   [tls]                                # for tls: endpoints (transport/tls.h)
@@ -52,7 +52,14 @@ struct TenantLimits {
   uint32_t max_sessions = 0;      // concurrent sessions; 0: unlimited
   uint64_t calls_per_second = 0;  // API calls across all the tenant's sessions; 0: unlimited
   uint32_t weight = 1;            // relative share of device time when tenants compete (>= 1)
+  // Device visibility: when `restrict_devices`, the tenant sees only the devices whose bit is set in
+  // `visible_devices` (bit i: index i of the server's device list as the OpenCL glue enumerates it:
+  // platforms in order, each one's CL_DEVICE_TYPE_ALL devices in order, as `clinfo -l` lists them).
+  // Indices 0..63.
+  bool restrict_devices = false;
+  uint64_t visible_devices = 0;
 };
+inline constexpr uint32_t kMaxDeviceIndex = 63;
 
 // Limits every session process gets (`remora serve --message-timeout-ms ...`, or [server] keys of the
 // same names; max_session_host_memory as a byte size). 0 for a timeout keeps the default.

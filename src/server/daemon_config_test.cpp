@@ -24,9 +24,12 @@ max_sessions = 4
 calls_per_second = 1000
 weight = 3
 
+devices = [0, 2]
+
 [tenants.bob]
 token = "hunter2"
 device_memory = 1048576
+devices = []
 )";
   DaemonConfig c;
   Status st = DaemonConfig::parse(text, "t.toml", &c);
@@ -43,6 +46,10 @@ device_memory = 1048576
   EXPECT_EQ(a.limits.weight, 3u);
   EXPECT_EQ(c.tenants.at("bob").limits.device_memory, 1048576u);
   EXPECT_EQ(c.tenants.at("bob").limits.weight, 1u);
+  EXPECT_TRUE(a.limits.restrict_devices);
+  EXPECT_EQ(a.limits.visible_devices, 0b101u);
+  EXPECT_TRUE(c.tenants.at("bob").limits.restrict_devices);
+  EXPECT_EQ(c.tenants.at("bob").limits.visible_devices, 0u);
   EXPECT_TRUE(c.authenticates());
 
   EXPECT_EQ(c.authenticate("alice", "secret"), &a);
@@ -72,7 +79,9 @@ TEST(DaemonConfig, ErrorsNameTheKeyAndLine) {
       {"[tenants.a]\ntoken = \"x\"\ndevice_memory = \"lots\"\n", "t.toml:3: tenant 'a': device_memory = \"lots\" is not a size"},
       {"[tenants.a]\ntoken = \"x\"\nmax_sessions = -1\n", "tenant 'a': max_sessions = -1 is out of range"},
       {"[tenants.a]\ntoken = \"x\"\nweight = 0\n", "weight must be at least 1"},
-      {"[tenants.a]\ntoken = \"x\"\ndevices = [0]\n", "devices (per-tenant device visibility) is not implemented yet"},
+      {"[tenants.a]\ntoken = \"x\"\ndevices = 0\n", "t.toml:3: tenant 'a': devices must be an array of device indices"},
+      {"[tenants.a]\ntoken = \"x\"\ndevices = [\"pocl\"]\n", "each entry must be a device index from 0 to 63"},
+      {"[tenants.a]\ntoken = \"x\"\ndevices = [64]\n", "each entry must be a device index from 0 to 63"},
       {"[tenants.a]\ntoken = \"x\"\nquota = 1\n", "unknown key \"quota\""},
       {"[server]\nlisten = \"unix:/x\"\n", "t.toml:2: server.listen must be an array"},
       {"[server]\nport = 1\n", "unknown key server.port"},

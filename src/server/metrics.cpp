@@ -57,6 +57,11 @@ std::string render_prometheus(const DaemonMetrics& m) {
          [](const TenantMetrics& t) { return t.usage.rate_delays; });
   family(&out, m, "remora_device_time_seconds_total", "counter", "Device time measured for the tenant's commands.",
          [](const TenantMetrics& t) { return fmt::format("{:.9f}", t.usage.device_time_ns / 1e9); });
+  family(&out, m, "remora_fair_share_waits_total", "counter",
+         "Launches the fair-share gate delayed because the tenant was ahead of its share of device time.",
+         [](const TenantMetrics& t) { return t.usage.fair_waits; });
+  family(&out, m, "remora_fair_share_wait_seconds_total", "counter", "Time launches waited at the fair-share gate.",
+         [](const TenantMetrics& t) { return fmt::format("{:.9f}", t.usage.fair_wait_ns / 1e9); });
   family(&out, m, "remora_weight", "gauge", "The tenant's fair-share weight.", [](const TenantMetrics& t) { return t.weight; });
   return out;
 }

@@ -14,6 +14,7 @@ TEST(Metrics, RendersPerTenantFamilies) {
   t.usage.calls = 42;
   t.usage.device_memory_in_use = 1024;
   t.usage.device_time_ns = 1'500'000'000;
+  t.usage.fair_waits = 7;
   m.tenants.push_back(t);
   const std::string text = render_prometheus(m);
   EXPECT_NE(text.find("remora_auth_failures_total 3\n"), std::string::npos) << text;
@@ -21,6 +22,7 @@ TEST(Metrics, RendersPerTenantFamilies) {
   EXPECT_NE(text.find("remora_sessions{tenant=\"a\\\"b\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("remora_device_memory_bytes{tenant=\"a\\\"b\"} 1024\n"), std::string::npos);
   EXPECT_NE(text.find("remora_device_time_seconds_total{tenant=\"a\\\"b\"} 1.500000000\n"), std::string::npos);
+  EXPECT_NE(text.find("remora_fair_share_waits_total{tenant=\"a\\\"b\"} 7\n"), std::string::npos) << text;
 }
 
 TEST(Metrics, EscapesLabels) { EXPECT_EQ(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd"); }

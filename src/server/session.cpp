@@ -172,13 +172,18 @@ Status Session::run() {
 namespace {
 // The Worker of the thread serving the current call, so Call::about_to_block can mark it.
 thread_local void* t_worker = nullptr;
+// The session this thread serves (Session::current): a serving thread serves one session for life.
+thread_local Session* t_session = nullptr;
 }  // namespace
+
+Session* Session::current() { return t_session; }
 
 // One thread's life: wait to become leader, receive and serve batches while leader. A thread whose
 // blocking call handed leadership to another goes back to waiting once its batch is done.
 void Session::thread_loop(bool start_as_leader) {
   Worker worker;
   t_worker = &worker;
+  t_session = this;
   transport::Message msg;
   bool leader = start_as_leader;
   for (;;) {

@@ -70,6 +70,16 @@ class Policy {
   // Called before each call is dispatched, on the serving thread. It may wait (the daemon's rate
   // limit and fair-share pacing do), which delays this session only.
   virtual void before_call(uint32_t opcode) {}
+
+  // Fair sharing of device time (docs/daemon.md). The API glue brackets every command that runs on
+  // the device: before_launch() before enqueueing it (it may wait while the tenant is ahead of its
+  // share; serving thread), then exactly one launch_done() once the command completed or failed to
+  // enqueue, with its measured device time (0 if none). launch_done may run on a vendor thread.
+  virtual void before_launch() {}
+  virtual void launch_done(uint64_t device_ns) {}
+  // Per-tenant device visibility: whether the session may see the device at `index` in the server's
+  // device list (the API glue defines the order; OpenCL: platforms in order, each one's devices).
+  virtual bool device_visible(uint32_t index) { return true; }
 };
 
 class HandleTable {
@@ -228,6 +238,10 @@ class Session {
   // Serves until the guest says goodbye, disconnects, or sends a malformed message. Then releases
   // everything the guest still holds. Returns why the session ended.
   Status run();
+
+  // The session whose calls this thread serves, or nullptr (vendor threads, the daemon). For API glue
+  // that generated code calls without the Call (REMORA_SERVER hooks).
+  static Session* current();
 
   HandleTable& handles() { return handles_; }
   const ApiServer& api() const { return api_; }

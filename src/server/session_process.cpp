@@ -217,6 +217,13 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
       return 1;
     }
   }
+  DeviceScheduler scheduler;
+  if (config.scheduler_fd >= 0) {
+    if (Status st = DeviceScheduler::attach(config.scheduler_fd, &scheduler); !st.ok()) {
+      log::error("the scheduler block from the daemon: {}", st.str());
+      return 1;
+    }
+  }
   // Blocked before any thread exists, so that every later thread inherits the mask.
   SignalWatcher signals;
 
@@ -319,7 +326,7 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
   if (const char* dir = std::getenv("REMORA_RECORD_DIR"); dir != nullptr) options.record_dir = dir;  // tests only
   std::optional<TenantPolicy> policy;
   if (usage.valid()) {
-    policy.emplace(&usage, config.usage_slot);
+    policy.emplace(&usage, config.usage_slot, scheduler.valid() ? &scheduler : nullptr);
     options.policy = &*policy;
   }
   Status end;

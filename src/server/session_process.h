@@ -32,6 +32,8 @@ struct SessionProcessConfig {
   // here on. -1: none (the session runs without limits and reports no counters).
   int usage_fd = -1;
   int usage_slot = -1;
+  // The daemon's DeviceScheduler block (fair sharing of device time); owned from here on. -1: none.
+  int scheduler_fd = -1;
   // How long to wait for the control record, and for the events connection of a stream session.
   std::chrono::milliseconds setup_timeout{10000};
   // The daemon's SessionLimits (server/daemon_config.h), passed on its command line.

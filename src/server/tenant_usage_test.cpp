@@ -4,15 +4,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <optional>
 #include <chrono>
+#include <thread>
 
 namespace remora::server {
 namespace {
 
+TenantLimits limits(uint64_t device_memory, uint64_t calls_per_second, uint32_t weight = 1) {
+  TenantLimits l;
+  l.device_memory = device_memory;
+  l.calls_per_second = calls_per_second;
+  l.weight = weight;
+  return l;
+}
+
 TEST(TenantUsage, QuotaHoldsAcrossProcessesAndCrashedSessionsAreRefunded) {
   TenantUsage daemon;
   ASSERT_TRUE(TenantUsage::create("alice", &daemon).ok());
-  daemon.set_limits(100, 0);
+  daemon.set_limits(limits(100, 0));
   const int s0 = daemon.acquire_slot();
   const int s1 = daemon.acquire_slot();
   ASSERT_EQ(s0, 0);
@@ -47,14 +58,14 @@ TEST(TenantUsage, QuotaHoldsAcrossProcessesAndCrashedSessionsAreRefunded) {
   EXPECT_EQ(daemon.snapshot().device_memory_in_use, 0u);
 
   // A limit change reaches running sessions at once; 0 is unlimited.
-  daemon.set_limits(0, 0);
+  daemon.set_limits(limits(0, 0));
   EXPECT_TRUE(session.try_charge(s0, uint64_t{1} << 50));
 }
 
 TEST(TenantUsage, OverflowingChargeIsRefused) {
   TenantUsage u;
   ASSERT_TRUE(TenantUsage::create("t", &u).ok());
-  u.set_limits(1000, 0);
+  u.set_limits(limits(1000, 0));
   EXPECT_TRUE(u.try_charge(0, 10));
   EXPECT_FALSE(u.try_charge(0, ~uint64_t{0}));
   EXPECT_EQ(u.snapshot().device_memory_in_use, 10u);
@@ -84,7 +95,7 @@ TEST(TenantUsage, AttachRejectsAForeignFile) {
 TEST(TenantUsage, CallRateIsPacedAcrossSessions) {
   TenantUsage daemon;
   ASSERT_TRUE(TenantUsage::create("t", &daemon).ok());
-  daemon.set_limits(0, 2000);
+  daemon.set_limits(limits(0, 2000));
   TenantUsage a, b;
   ASSERT_TRUE(TenantUsage::attach(::dup(daemon.fd()), &a).ok());
   ASSERT_TRUE(TenantUsage::attach(::dup(daemon.fd()), &b).ok());
@@ -99,10 +110,84 @@ TEST(TenantUsage, CallRateIsPacedAcrossSessions) {
   EXPECT_LE(secs, 1.5);
   EXPECT_GT(daemon.snapshot().rate_delays, 0u);
 
-  daemon.set_limits(0, 0);
+  daemon.set_limits(limits(0, 0));
   const auto t1 = std::chrono::steady_clock::now();
   for (int i = 0; i < 10000; ++i) (void)a.pace_call();
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), 0.2) << "unlimited";
+}
+
+TEST(TenantUsage, DeviceVisibility) {
+  TenantUsage u;
+  ASSERT_TRUE(TenantUsage::create("t", &u).ok());
+  TenantLimits l;
+  u.set_limits(l);
+  EXPECT_TRUE(u.device_visible(0));
+  EXPECT_TRUE(u.device_visible(200));
+  l.restrict_devices = true;
+  l.visible_devices = 0b100;
+  u.set_limits(l);
+  EXPECT_FALSE(u.device_visible(0));
+  EXPECT_TRUE(u.device_visible(2));
+  EXPECT_FALSE(u.device_visible(64));
+  l.visible_devices = 0;
+  u.set_limits(l);
+  EXPECT_FALSE(u.device_visible(2)) << "devices = []: nothing";
+}
+
+// A tenant's sessions through TenantPolicy, each a thread that "runs" commands of `command` device
+// time by sleeping (the simulated device is not shared, so only the gate can make the split).
+struct FakeTenant {
+  TenantUsage daemon_side, session_side;
+  std::optional<TenantPolicy> policy;
+  FakeTenant(DeviceScheduler& sched, const char* name, uint32_t weight) {
+    EXPECT_TRUE(TenantUsage::create(name, &daemon_side).ok());
+    daemon_side.set_limits(limits(0, 0, weight));
+    daemon_side.set_scheduler_entry(sched.add_tenant());
+    EXPECT_TRUE(TenantUsage::attach(::dup(daemon_side.fd()), &session_side).ok());
+    policy.emplace(&session_side, -1, &sched);
+  }
+  void run(std::chrono::milliseconds command, const std::atomic<bool>& stop) {
+    while (!stop.load()) {
+      policy->before_launch();
+      std::this_thread::sleep_for(command);
+      policy->launch_done(static_cast<uint64_t>(std::chrono::nanoseconds(command).count()));
+    }
+  }
+};
+
+TEST(DeviceScheduler, WeightsSplitDeviceTimeAndAnIdleTenantBanksNothing) {
+  DeviceScheduler daemon;
+  ASSERT_TRUE(DeviceScheduler::create(&daemon).ok());
+  DeviceScheduler sched;
+  ASSERT_TRUE(DeviceScheduler::attach(::dup(daemon.fd()), &sched).ok());
+  FakeTenant light(sched, "light", 1), heavy(sched, "heavy", 3);
+
+  // Alone: never waits.
+  std::atomic<bool> stop{false};
+  std::thread alone([&] { light.run(std::chrono::milliseconds(2), stop); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop = true;
+  alone.join();
+  EXPECT_EQ(light.daemon_side.snapshot().fair_waits, 0u);
+  const uint64_t light_alone = light.daemon_side.snapshot().device_time_ns;
+  EXPECT_GT(light_alone, 100'000'000u);
+
+  // Both, after an idle spell of light: heavy starts at light's virtual time (no banked credit
+  // for having been idle), then the device time splits 1:3.
+  std::this_thread::sleep_for(std::chrono::nanoseconds(DeviceScheduler::kIdleNs) + std::chrono::milliseconds(30));
+  stop = false;
+  std::thread a([&] { light.run(std::chrono::milliseconds(2), stop); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::thread b([&] { heavy.run(std::chrono::milliseconds(2), stop); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  a.join();
+  b.join();
+  const double l = static_cast<double>(light.daemon_side.snapshot().device_time_ns - light_alone);
+  const double h = static_cast<double>(heavy.daemon_side.snapshot().device_time_ns);
+  ASSERT_GT(l, 0);
+  EXPECT_NEAR(h / l, 3.0, 0.45) << "light " << l / 1e9 << " s, heavy " << h / 1e9 << " s";
+  EXPECT_GT(light.daemon_side.snapshot().fair_waits, 0u);
 }
 
 }  // namespace

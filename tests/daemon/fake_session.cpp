@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--control-fd") == 0) cfg.control_fd = v;
     else if (std::strcmp(argv[i], "--usage-fd") == 0) cfg.usage_fd = v;
     else if (std::strcmp(argv[i], "--usage-slot") == 0) cfg.usage_slot = v;
+    else if (std::strcmp(argv[i], "--scheduler-fd") == 0) cfg.scheduler_fd = v;
   }
   const ApiServer* const apis[] = {&kFake};
   return run_session_process(apis, cfg);
