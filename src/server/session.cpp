@@ -98,7 +98,7 @@ void Call::malformed(const char* why) {
 // ---- Session ---------------------------------------------------------------------------------------
 
 Session::Session(const ApiServer& api, transport::Connection conn, SessionOptions options)
-    : api_(api), conn_(std::move(conn)), options_(std::move(options)) {
+    : api_(api), conn_(std::move(conn)), options_(std::move(options)), peer_memory_(conn_.peer_pid) {
   if (!options_.record_dir.empty()) {
     // The address tells apart sessions of one process that are alive at once (tests).
     const std::string path = options_.record_dir + "/" + std::to_string(::getpid()) + "-" +
@@ -170,7 +170,11 @@ Status Session::run() {
 namespace {
 // The Worker of the thread serving the current call, so Call::about_to_block can mark it.
 thread_local void* t_worker = nullptr;
+// The call being dispatched on this thread (Call::current).
+thread_local Call* t_call = nullptr;
 }  // namespace
+
+Call* Call::current() { return t_call; }
 
 // One thread's life: wait to become leader, receive and serve batches while leader. A thread whose
 // blocking call handed leadership to another goes back to waiting once its batch is done.
@@ -277,7 +281,9 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
     w.reply.clear();
     Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
     call.cache_ = &w.scratch;
+    t_call = &call;
     fn(call);
+    t_call = nullptr;
     if (ending_) {
       // The dispatch function found the call malformed: answer a waiting guest, then end.
       if (sync) (void)send_reply(w, hdr.tag, ReplyStatus::kMalformed, false);
