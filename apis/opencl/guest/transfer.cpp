@@ -28,8 +28,9 @@ namespace glue = remora::opencl::guest_glue;
 namespace {
 
 // Below this the two extra vendor commands (map, unmap) and their waits cost about what the saved
-// copy does on a CPU device; measured, see BENCHMARKS.md.
-constexpr size_t kDirectMinBytes = size_t{256} << 10;
+// copies do on a CPU device: at 256 KiB the two paths were within the (large) noise of a loaded
+// 2-core machine, at 1 MiB and above direct won by about 2x (BENCHMARKS.md).
+constexpr size_t kDirectMinBytes = size_t{1} << 20;
 
 // Yama's ptrace_scope: 0 classic, 1 restricted (a process names its tracer), 2 admin-only, 3 none;
 // -1 when the kernel has no Yama.
