@@ -76,6 +76,13 @@ size_t remora_cl_fill_color_bytes_for_order(cl_channel_order order);
 // CL_INVALID_WORK_DIMENSION without reading the arrays).
 size_t remora_cl_work_dims(cl_uint work_dim);
 
+// What remora_clEnqueueWriteBufferDirect / ReadBufferDirect (opencl.spec.c) return when they did not
+// transfer: positive, so never an OpenCL status. UNAVAILABLE: not in this session (no direct access to
+// the guest's memory: another host, another uid, TCP); RETRY: not this call (a vendor error, which the
+// ordinary call then reports natively, or an unreadable application address).
+#define REMORA_CL_DIRECT_UNAVAILABLE 1
+#define REMORA_CL_DIRECT_RETRY 2
+
 // ---- Side-specific (guest/mem_objects.cpp, server/hooks.cpp) ----------------------------------------
 
 // The layout of an image: pixel size, object type and channel order. Returns 0 on success, non-zero

@@ -534,7 +534,8 @@ cl_int clFlush(cl_command_queue command_queue);
 REMORA_OPCODE(75) REMORA_BLOCKING
 cl_int clFinish(cl_command_queue command_queue);
 
-REMORA_OPCODE(76) REMORA_BLOCKING_IF(blocking_read)
+// Large blocking transfers may go through remora_clEnqueue*BufferDirect instead (guest/transfer.cpp).
+REMORA_OPCODE(76) REMORA_BLOCKING_IF(blocking_read) REMORA_GUEST(remora_cl_enqueue_read_buffer)
 cl_int clEnqueueReadBuffer(cl_command_queue command_queue, cl_mem buffer, cl_bool blocking_read,
                            size_t offset, size_t size,
                            void *ptr REMORA_OUT REMORA_BYTES(size) REMORA_DEFERRED(event),
@@ -553,7 +554,7 @@ cl_int clEnqueueReadBufferRect(cl_command_queue command_queue, cl_mem buffer, cl
                                REMORA_CL_WAIT_LIST);
 
 REMORA_OPCODE(78)
-REMORA_BLOCKING_IF(blocking_write)
+REMORA_BLOCKING_IF(blocking_write) REMORA_GUEST(remora_cl_enqueue_write_buffer)
 cl_int clEnqueueWriteBuffer(cl_command_queue command_queue, cl_mem buffer, cl_bool blocking_write,
                             size_t offset, size_t size,
                             const void *ptr REMORA_BYTES(size) REMORA_DEFERRED(event),
@@ -942,3 +943,28 @@ REMORA_OPCODE(138) REMORA_SERVER(remora_cl_server_set_kernel_exec_info_svm)
 cl_int remora_clSetKernelExecInfoSVM(cl_kernel kernel, cl_uint count,
                                      const cl_mem *svm_buffers REMORA_COUNT(count),
                                      const size_t *offsets REMORA_COUNT(count));
+
+// Direct transfers (guest/transfer.cpp, server/direct.cpp, SECURITY.md): a blocking
+// clEnqueueWriteBuffer / clEnqueueReadBuffer of `size` bytes whose data the server copies itself,
+// in one copy, between the application's memory at `address` in guest process `pid` and the buffer
+// region, mapped for the purpose (server/peer_memory.h says which process and which bytes it may
+// touch). CL_SUCCESS: done, exactly as the blocking enqueue would have. Otherwise nothing observable
+// happened and the guest sends the call the ordinary way, which also gives every error its native
+// value: REMORA_CL_DIRECT_UNAVAILABLE says not to try again in this session, REMORA_CL_DIRECT_RETRY
+// (or any error) only that this call could not be made directly. Not REMORA_BLOCKING, although they
+// block: the guest reports an earlier asynchronous failure itself, after a direct transfer that was
+// made (the generated stub would return it in place of CL_SUCCESS, indistinguishable from a transfer
+// that was not made); the server hook calls Call::about_to_block itself.
+REMORA_OPCODE(139) REMORA_SERVER(remora_cl_server_write_buffer_direct)
+cl_int remora_clEnqueueWriteBufferDirect(cl_command_queue command_queue, cl_mem buffer, size_t offset,
+                                         size_t size, cl_ulong address, cl_long pid,
+                                         cl_uint num_events_in_wait_list,
+                                         const cl_event *event_wait_list
+                                             REMORA_COUNT(num_events_in_wait_list));
+
+REMORA_OPCODE(140) REMORA_SERVER(remora_cl_server_read_buffer_direct)
+cl_int remora_clEnqueueReadBufferDirect(cl_command_queue command_queue, cl_mem buffer, size_t offset,
+                                        size_t size, cl_ulong address, cl_long pid,
+                                        cl_uint num_events_in_wait_list,
+                                        const cl_event *event_wait_list
+                                            REMORA_COUNT(num_events_in_wait_list));

@@ -432,6 +432,7 @@ Status Runtime::connect_locked() {
     if (Status st = send_handshake(*conn_.events, hello); !st.ok()) return st;
     if (Status st = receive_welcome(*conn_.events, deadline, &second); !st.ok()) return st;
   }
+  server_pid_.store(welcome.server_pid, std::memory_order_release);
   log::info("connected to {} over {} (session {}, server pid {})", ep.str(),
             transport::transport_kind_name(options_.transport), welcome.session, welcome.server_pid);
   events_thread_ = std::thread([this] { events_loop(); });

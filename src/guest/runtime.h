@@ -214,6 +214,9 @@ class Runtime {
 
   const ApiDescriptor& api() const { return api_; }
   const Options& options() const { return options_; }
+  // The server process serving this session (the Welcome's server_pid), 0 until connected or if the
+  // server did not say. For API glue that grants it access to this process (direct transfers).
+  int32_t server_pid() const { return server_pid_.load(std::memory_order_acquire); }
   Objects& objects() { return objects_; }
   Callbacks& callbacks() { return callbacks_; }
   DeferredTargets& deferred() { return deferred_; }
@@ -279,6 +282,7 @@ class Runtime {
   std::mutex connect_mu_;
   Status failure_;
   transport::Connection conn_;
+  std::atomic<int32_t> server_pid_{0};
 
   // Batch of async calls not yet sent, and the send side of the calls channel.
   std::mutex batch_mu_;

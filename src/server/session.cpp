@@ -100,7 +100,7 @@ void Call::malformed(const char* why) {
 // ---- Session ---------------------------------------------------------------------------------------
 
 Session::Session(const ApiServer& api, transport::Connection conn, SessionOptions options)
-    : api_(api), conn_(std::move(conn)), options_(std::move(options)) {
+    : api_(api), conn_(std::move(conn)), options_(std::move(options)), peer_memory_(conn_.peer_pid) {
   if (!options_.record_dir.empty()) {
     // The address tells apart sessions of one process that are alive at once (tests).
     const std::string path = options_.record_dir + "/" + std::to_string(::getpid()) + "-" +
@@ -174,9 +174,12 @@ namespace {
 thread_local void* t_worker = nullptr;
 // The session this thread serves (Session::current): a serving thread serves one session for life.
 thread_local Session* t_session = nullptr;
+// The call being dispatched on this thread (Call::current).
+thread_local Call* t_call = nullptr;
 }  // namespace
 
 Session* Session::current() { return t_session; }
+Call* Call::current() { return t_call; }
 
 // One thread's life: wait to become leader, receive and serve batches while leader. A thread whose
 // blocking call handed leadership to another goes back to waiting once its batch is done.
@@ -304,7 +307,9 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
     w.reply.clear();
     Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
     call.cache_ = &w.scratch;
+    t_call = &call;
     fn(call);
+    t_call = nullptr;
     // A scratch allocation failed where the generated code has no API error to answer with.
     if (call.out_of_host_memory()) call.malformed("out of host memory for an out-parameter");
     if (ending_) {

@@ -28,6 +28,7 @@
 #include "common/protocol.h"
 #include "common/status.h"
 #include "common/wire.h"
+#include "server/peer_memory.h"
 #include "transport/channel.h"
 
 namespace remora::server {
@@ -184,6 +185,11 @@ struct Call {
   // Decoding failed or a guest-chosen id was bad: the session ends after this batch.
   void malformed(const char* why);
 
+  // The call the calling thread is dispatching, or nullptr outside a dispatch: for REMORA_SERVER
+  // hooks, which have the API function's signature and so no Call parameter (they need the session,
+  // e.g. its PeerMemory). Thread-local; set by Session::serve_batch around each dispatch.
+  static Call* current();
+
  private:
   void* lookup(uint64_t id, uint32_t type) const;
   void* no_host_memory(uint64_t bytes);  // notes the failure, returns nullptr
@@ -269,6 +275,9 @@ class Session {
   // Drops one application reference on `id` and refunds its charge if it was the last.
   bool release_handle(uint64_t id);
 
+  // The guest process's memory, for direct transfers on the same host (server/peer_memory.h).
+  PeerMemory& peer_memory() { return peer_memory_; }
+
   // Keeps a `many` callback's slot alive until the session ends.
   CallbackSlot* new_callback_slot(uint64_t callback_id, bool once);
   void free_callback_slot(CallbackSlot* slot);
@@ -299,6 +308,7 @@ class Session {
   transport::Connection conn_;
   SessionOptions options_;
   HandleTable handles_;
+  PeerMemory peer_memory_;
   Stats stats_;
   std::atomic<uint64_t> in_use_[static_cast<size_t>(ResourceKind::kCount)] = {};
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/protocol.h"
+#include "hooks.h"
 #include "common/wire.h"
 #include "opencl_protocol.h"
 #include "opencl_server.h"
@@ -453,6 +454,33 @@ TEST(HostileMessages, UseHostPtrIsRefused) {
   // COPY_HOST_PTR, what the guest library sends instead, works.
   EXPECT_NE(g.buffer(ctx, CL_MEM_COPY_HOST_PTR, &err), 0u);
   EXPECT_EQ(err, CL_SUCCESS);
+  EXPECT_TRUE(g.finish().ok());
+}
+
+// Direct transfers name an address in the guest's memory and a pid: without the pid the kernel gave
+// for the socket (an in-memory connection has none, as TCP has none) the server refuses before any
+// vendor call, whatever pid the guest names, and the session goes on.
+TEST(HostileMessages, DirectTransfersWithoutTheSocketPeerAreRefused) {
+  HostileGuest g;
+  const uint64_t ctx = g.context();
+  const uint64_t buf = g.buffer(ctx);
+  std::vector<uint8_t> memory(64, 0x11);
+  for (uint32_t op : {opencl::kOp_remora_clEnqueueWriteBufferDirect, opencl::kOp_remora_clEnqueueReadBufferDirect}) {
+    for (cl_long pid : {cl_long{::getpid()}, cl_long{1}, cl_long{0}, cl_long{-1}}) {
+      wire::Writer a;
+      a.put_u64(0);  // no queue: the dummy has none to give, and the pid check comes first anyway
+      a.put_u64(buf);
+      a.put<size_t>(0);
+      a.put<size_t>(memory.size());
+      a.put<cl_ulong>(reinterpret_cast<uintptr_t>(memory.data()));
+      a.put<cl_long>(pid);
+      a.put<cl_uint>(0);
+      a.put_absent();
+      EXPECT_EQ(g.call_status(op, std::move(a)), REMORA_CL_DIRECT_UNAVAILABLE) << op << " pid " << pid;
+    }
+  }
+  EXPECT_EQ(memory, std::vector<uint8_t>(64, 0x11));
+  EXPECT_EQ(count(dummy_log(), "clEnqueueMapBuffer"), 0u);
   EXPECT_TRUE(g.finish().ok());
 }
 

@@ -3,6 +3,7 @@
 // All of it hangs off the one Runtime that icd.cpp owns; nothing here is a global of its own.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -99,6 +100,10 @@ struct GlueState {
   // allocation finds it (upper_bound, then one back).
   std::mutex svm_mu;
   std::map<uintptr_t, SvmAllocation> svm;  // guarded by svm_mu
+  // Direct transfers (guest/transfer.cpp): decided once after connecting, turned off for good when
+  // the server says they are unavailable in this session.
+  std::once_flag direct_decided;
+  std::atomic<bool> direct{false};
 };
 GlueState& glue_state();
 

@@ -83,8 +83,8 @@ void* remora_cl_enqueue_map_buffer(cl_command_queue command_queue, cl_mem buffer
   }
   const cl_int err =
       maps_for_read(map_flags)
-          ? remora_remote_clEnqueueReadBuffer(command_queue, buffer, blocking_map, offset, size, ptr,
-                                              num_events_in_wait_list, event_wait_list, event)
+          ? remora_cl_enqueue_read_buffer(command_queue, buffer, blocking_map, offset, size, ptr,
+                                          num_events_in_wait_list, event_wait_list, event)
           : order_only(command_queue, blocking_map, num_events_in_wait_list, event_wait_list, event);
   if (err != CL_SUCCESS) {
     if (m.owns_mirror) std::free(ptr);
