@@ -57,6 +57,12 @@ Status recv_fd(int sock, Fd* fd_out, std::span<uint8_t> payload, Deadline deadli
 // A Channel over a connected stream socket. Framing: u64 length, then the message bytes.
 // Reads exactly one frame at a time, so no bytes past it are consumed (the handshake relies on this
 // before handing the socket to the shm transport). `kind` is "unix" or "tcp".
-std::unique_ptr<Channel> make_stream_channel(Fd fd, const char* kind, size_t max_message = size_t{1} << 34);
+// A receive on a dry socket polls it for up to `spin` (adaptive, see spin.h) before it blocks.
+inline constexpr std::chrono::nanoseconds kStreamSpin = std::chrono::microseconds(50);
+// For the guest's calls channel: a call is in flight, so its reply will come (see shm.cpp, reply_spin).
+inline constexpr std::chrono::nanoseconds kStreamReplySpin = std::chrono::microseconds(100);
+inline constexpr size_t kDefaultMaxStreamMessage = size_t{1} << 34;
+std::unique_ptr<Channel> make_stream_channel(Fd fd, const char* kind, size_t max_message = kDefaultMaxStreamMessage,
+                                             std::chrono::nanoseconds spin = kStreamSpin);
 
 }  // namespace remora::transport
