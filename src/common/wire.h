@@ -116,7 +116,9 @@ class Writer {
   ByteBuffer& inline_buffer() { return buf_; }
 
  private:
-  void append(const void* p, size_t n) {
+  // Always inlined: put<T> then copies a constant size (a few moves instead of a call to memmove),
+  // which was a tenth of a batched call's guest time when the compiler kept it out of line.
+  [[gnu::always_inline]] void append(const void* p, size_t n) {
     const size_t at = buf_.size();
     const size_t padded = pad8(n);
     buf_.resize(at + padded);

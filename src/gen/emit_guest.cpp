@@ -116,8 +116,13 @@ class StubWriter {
     for (const Param& p : f_.params)
       if (!p.consumed) validate(p);
     create();
-    w_.line("[[maybe_unused]] remora::wire::Writer& w = rt.begin_call();");
-    if (!api_.thread_state_guest.empty()) w_.line("w.put_u64({}(rt));  // REMORA_THREAD_STATE", api_.thread_state_guest);
+    // The hand-written thread-state hook runs before begin_call: an asynchronous call is encoded
+    // straight into the batch, which begin_call(true) holds locked until end_async, so from there to
+    // end_async only encoding may happen (no return, no runtime or hand-written call).
+    if (!api_.thread_state_guest.empty())
+      w_.line("const uint64_t remora_thread_state = {}(rt);  // REMORA_THREAD_STATE", api_.thread_state_guest);
+    w_.line("[[maybe_unused]] remora::wire::Writer& w = rt.begin_call({});", async_capable(f_) ? "remora_async" : "");
+    if (!api_.thread_state_guest.empty()) w_.line("w.put_u64(remora_thread_state);");
     for (const Param& p : f_.params)
       if (!p.consumed) encode(p);
     if (async_capable(f_)) async_branch();

@@ -257,11 +257,23 @@ struct ThreadSlots {
   }
 };
 thread_local ThreadSlots t_slots;
+// The slot this thread used last, looked up on every call. Trivially constructible and destructible,
+// so an access is a plain TLS load with no initialisation check (t_slots has a destructor, hence a
+// guard on each access); a thread normally calls through one Runtime only.
+struct LastSlot {
+  uint64_t serial;
+  void* slot;
+};
+thread_local LastSlot t_last_slot{0, nullptr};
 }  // namespace
 
 Runtime::ThreadSlot& Runtime::my_slot() {
+  if (t_last_slot.serial == serial_) return *static_cast<ThreadSlot*>(t_last_slot.slot);
   for (const auto& r : t_slots.refs)
-    if (r.serial == serial_) return *static_cast<ThreadSlot*>(r.slot);
+    if (r.serial == serial_) {
+      t_last_slot = LastSlot{serial_, r.slot};
+      return *static_cast<ThreadSlot*>(r.slot);
+    }
   std::lock_guard lock(pool_->mu);
   ThreadSlot* slot = nullptr;
   for (ThreadSlot* s : pool_->slots)
@@ -285,6 +297,7 @@ Runtime::ThreadSlot& Runtime::my_slot() {
                                          slot->has_reply = false;
                                          slot->reply.reset();
                                        }});
+  t_last_slot = LastSlot{serial_, slot};
   return *slot;
 }
 
@@ -320,6 +333,10 @@ void Runtime::shutdown() {
   {
     std::lock_guard lock(batch_mu_);
     batch_cv_.notify_all();
+  }
+  {
+    std::lock_guard lock(flusher_mu_);
+    flusher_cv_.notify_all();
   }
   if (conn_.calls) conn_.calls->close();
   if (conn_.events) conn_.events->close();
@@ -421,7 +438,11 @@ Status Runtime::connect_locked() {
     }
     if (Status st = transport::shm_attach(std::move(fd), deadline, &conn_); !st.ok()) return st;
   } else {
-    if (Status st = transport::dial_channel(ep, tls.get(), deadline, &conn_.calls, options_.tcp_timeout); !st.ok()) return st;
+    // The calls channel spins longer for replies: a call is in flight, so its reply will come.
+    if (Status st = transport::dial_channel(ep, tls.get(), deadline, &conn_.calls, options_.tcp_timeout,
+                                            transport::kStreamReplySpin);
+        !st.ok())
+      return st;
     if (Status st = send_handshake(*conn_.calls, hello); !st.ok()) return st;
     if (Status st = receive_welcome(*conn_.calls, deadline, &welcome); !st.ok()) return st;
     if (Status st = transport::dial_channel(ep, tls.get(), deadline, &conn_.events, options_.tcp_timeout); !st.ok()) return st;
@@ -483,22 +504,46 @@ SyncScope::~SyncScope() { t_force_sync = previous_; }
 
 bool Runtime::async_enabled() const { return !options_.all_sync && !t_force_sync; }
 
-wire::Writer& Runtime::begin_call() {
-  ThreadSlot& slot = my_slot();
-  slot.args.clear();
-  return slot.args;
+wire::Writer& Runtime::begin_call(bool queue) {
+  if (!queue) {
+    ThreadSlot& slot = my_slot();
+    slot.args.clear();
+    return slot.args;
+  }
+  // Unlocked in end_async. The header's size is known only then: a placeholder goes in now.
+  batch_mu_.lock();
+  queuing_thread_.store(pthread_self(), std::memory_order_relaxed);
+  queued_header_ = batch_.inline_size();
+  batch_.put(CallHeader{});
+  queued_start_ = batch_.size();
+  return batch_;
 }
 
 Status Runtime::end_async(uint32_t opcode) {
-  ThreadSlot& slot = my_slot();
-  std::unique_lock lock(batch_mu_);
+  std::unique_lock lock(batch_mu_, std::defer_lock);
+  const bool was_empty = [&] {
+    if (queuing_thread_.load(std::memory_order_relaxed) == pthread_self()) {
+      queuing_thread_.store(0, std::memory_order_relaxed);
+      lock = std::unique_lock(batch_mu_, std::adopt_lock);  // taken by begin_call(true)
+      return batch_count_ == 0;
+    }
+    ThreadSlot& slot = my_slot();
+    lock.lock();
+    const bool empty = batch_count_ == 0;
+    batch_.put(CallHeader{});
+    queued_header_ = batch_.inline_size() - sizeof(CallHeader);
+    queued_start_ = batch_.size();
+    batch_.append(slot.args);
+    return empty;
+  }();
+  batch_.patch(queued_header_, CallHeader{opcode, 0, batch_.size() - queued_start_});
+  ++batch_count_;  // even when the session is gone: the batch stays well-formed
   if (state_.load(std::memory_order_acquire) != State::kConnected) return failure_or_closed();
-  const bool was_empty = batch_count_ == 0;
-  batch_.put(CallHeader{opcode, 0, slot.args.size()});
-  batch_.append(slot.args);
-  ++batch_count_;
   if (batch_.size() >= options_.batch_bytes) return send_batch_locked(0);
-  if (was_empty) batch_cv_.notify_one();
+  if (was_empty) {
+    batch_since_ = transport::Clock::now();
+    if (flusher_idle_) batch_cv_.notify_one();
+  }
   return Status::Ok();
 }
 
@@ -586,6 +631,7 @@ Status Runtime::send_batch_locked(uint32_t tag, const CallHeader* last, const wi
   const Status st = conn_.calls->send(segs_);
   batch_.clear();
   batch_count_ = 0;
+  ++batch_serial_;
   if (!st.ok()) {
     const Status lost(Code::kClosed, "sending to the server failed: " + st.message());
     // fail_all takes other locks only; batch_mu_ is held by our caller, which is fine.
@@ -738,11 +784,24 @@ void Runtime::events_loop() {
 void Runtime::flusher_loop() {
   std::unique_lock lock(batch_mu_);
   while (!stopping_.load()) {
-    batch_cv_.wait(lock, [this] { return stopping_.load() || batch_count_ > 0; });
-    if (stopping_.load()) return;
-    // Give the application a moment to add calls or reach a synchronous call, which flushes for free.
-    batch_cv_.wait_for(lock, options_.flush_interval, [this] { return stopping_.load() || batch_count_ == 0; });
-    if (batch_count_ > 0 && state_.load() == State::kConnected) (void)send_batch_locked(0);
+    if (batch_count_ == 0) {
+      flusher_idle_ = true;
+      batch_cv_.wait(lock, [this] { return stopping_.load() || batch_count_ > 0; });
+      flusher_idle_ = false;
+      continue;
+    }
+    // Give the application a moment to add calls or reach a synchronous call, which flushes for
+    // free; sleep without batch_mu_, which the calls being queued take every time.
+    const uint64_t serial = batch_serial_;
+    const transport::Clock::time_point due = batch_since_ + options_.flush_interval;
+    lock.unlock();
+    {
+      std::unique_lock sleep(flusher_mu_);
+      flusher_cv_.wait_until(sleep, due, [this] { return stopping_.load(); });
+    }
+    lock.lock();
+    // A batch sent meanwhile was someone else's to send; a newer one has a later due time.
+    if (batch_serial_ == serial && batch_count_ > 0 && state_.load() == State::kConnected) (void)send_batch_locked(0);
   }
 }
 

@@ -7,13 +7,15 @@
 // One Runtime per API per process. The API glue owns it (for OpenCL: apis/opencl/guest/icd.cpp) and
 // generated functions reach it through a function the glue defines; there is no other global state.
 //
-// Calls. A generated function encodes its arguments into the calling thread's own Writer (no lock),
-// then either
-//   end_async()  appends the call to the process's batch (flushed at the next synchronous call, when the
+// Calls. A generated function encodes its arguments, then either
+//   end_async()  queues the call in the process's batch (flushed at the next synchronous call, when the
 //                batch reaches Options::batch_bytes, or by the flusher thread after flush_interval), or
 //   end_sync()   sends the batch with this call last and waits for the Reply addressed to this thread.
-// Threads hold the batch lock only to append or send, never while waiting for a reply, so a
-// multi-threaded guest is serialised at most for a call's transport time.
+// A synchronous call is encoded into the calling thread's own Writer (no lock) and sent from there. An
+// asynchronous one (begin_call(true)) is encoded straight into the batch, under the batch lock, so
+// its arguments are never copied: a batched call costs the encoding and little else.
+// Threads hold the batch lock only to encode an asynchronous call or to send, never while waiting for
+// a reply, so a multi-threaded guest is serialised at most for a call's transport time.
 //
 // Objects. Each server object the guest can name is an Object (see below); handles travel as ids.
 // Ids of objects created by synchronous calls are chosen by the server; asynchronous calls that
@@ -24,6 +26,8 @@
 // the application's user data) and applies deferred data (non-blocking reads). A reply carries the
 // number of deferred messages sent before it; end_sync returns only once that many were applied.
 #pragma once
+
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -227,8 +231,14 @@ class Runtime {
   bool async_enabled() const;
 
   // ---- Calls -------------------------------------------------------------------------------------
-  // Starts a call: returns the calling thread's Writer, cleared.
-  wire::Writer& begin_call();
+  // Starts a call: returns the Writer to encode its arguments into.
+  //   begin_call()      the calling thread's own Writer, cleared; end with end_sync (or end_async,
+  //                     which then copies the arguments into the batch).
+  //   begin_call(true)  the batch itself, with the batch lock held until end_async, which must follow.
+  //                     In between the caller only encodes: no other runtime call, nothing that may
+  //                     block (generated code guarantees this; it runs a REMORA_THREAD_STATE hook
+  //                     before begin_call).
+  wire::Writer& begin_call(bool queue = false);
   // Queues the call encoded since begin_call. Blobs passed by reference must stay valid until the
   // next synchronous call returns (the API's own rules guarantee that for non-blocking transfers).
   Status end_async(uint32_t opcode);
@@ -288,7 +298,25 @@ class Runtime {
   std::mutex batch_mu_;
   wire::Writer batch_;
   uint32_t batch_count_ = 0;
-  std::condition_variable batch_cv_;  // wakes the flusher
+  uint64_t batch_serial_ = 0;          // batches sent so far
+  transport::Clock::time_point batch_since_;  // when the pending batch got its first call
+  // The flusher. It sleeps on batch_cv_ only while no batch is pending (flusher_idle_, so that only
+  // the call that starts a batch while it sleeps pays for a wake-up), and otherwise on its own
+  // mutex until the pending batch is due: waking it for every batch, and its taking batch_mu_ at
+  // once, cost the calls that were being queued meanwhile about a tenth of their time.
+  std::condition_variable batch_cv_;
+  bool flusher_idle_ = false;  // under batch_mu_
+  std::mutex flusher_mu_;
+  std::condition_variable flusher_cv_;  // interrupts the flusher's timed sleep at shutdown
+  // The call being encoded in place (begin_call(true)): where its CallHeader is and the batch's size
+  // after it. Written and read only by the thread holding batch_mu_.
+  size_t queued_header_ = 0;
+  size_t queued_start_ = 0;
+  // The thread between begin_call(true) and end_async (it holds batch_mu_), else 0. Read without
+  // the lock by end_async to tell an in-place call from a copied one: a thread can only ever find its
+  // own id there if it put it there itself. pthread_self() rather than the thread's slot: it is a
+  // plain load, where a thread_local in a shared library is a call to __tls_get_addr.
+  std::atomic<pthread_t> queuing_thread_{0};
   std::vector<wire::Segment> segs_, batch_segs_;  // scratch for send, under batch_mu_
 
   // Reply routing: one reader at a time receives from the calls channel and hands replies to the

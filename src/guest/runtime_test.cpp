@@ -146,6 +146,32 @@ TEST_F(RuntimeTest, AsyncCallsAreOrderedBeforeTheNextSyncCall) {
   EXPECT_EQ(sync_u64(kOpGetCounter, {}), 100000u);
 }
 
+// begin_call(true): encoded straight into the batch (under its lock), several threads at once, mixed
+// with copied ones and with synchronous calls that send the batch; full batches go out on their own
+// (REMORA_BATCH_BYTES' default, 64 KiB, is about 2000 of these calls).
+TEST_F(RuntimeTest, AsyncCallsEncodedInPlaceFromManyThreadsAllRun) {
+  constexpr int kThreads = 4, kCalls = 20000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        const bool in_place = (i + t) % 3 != 0;
+        rt_->begin_call(in_place).put_u64(1);
+        ASSERT_TRUE(rt_->end_async(kOpIncrement).ok());
+        if (i % 5000 == 4999) ASSERT_EQ(add(i, 1), uint64_t(i) + 1);
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(sync_u64(kOpGetCounter, {}), uint64_t{kThreads} * kCalls);
+}
+
+TEST_F(RuntimeTest, AsyncCallInPlaceIsFlushedByTheTimer) {
+  rt_->begin_call(true).put_u64(3);
+  ASSERT_TRUE(rt_->end_async(kOpIncrement).ok());
+  for (int i = 0; i < 200 && g_counter.load() != 3; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(g_counter.load(), 3u);
+}
+
 TEST_F(RuntimeTest, AsyncCallsAreFlushedByTheTimerWithoutASyncCall) {
   rt_->begin_call().put_u64(7);
   ASSERT_TRUE(rt_->end_async(kOpIncrement).ok());

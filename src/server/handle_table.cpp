@@ -18,6 +18,19 @@ void* HandleTable::lookup(uint64_t id, uint32_t type) const {
   return it->second.real;
 }
 
+void* HandleTable::lookup(uint64_t id, uint32_t type, Cache* cache) const {
+  if (cache == nullptr) return lookup(id, type);
+  Cache::Line& line = cache->lines[(id ^ (id >> 32)) % Cache::kLines];
+  // Read before the table: a change made after this load leaves a newer generation behind it.
+  const uint64_t generation = generation_.load(std::memory_order_acquire);
+  if (line.id == id && line.generation == generation) return line.type == type ? line.real : nullptr;
+  std::shared_lock lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return nullptr;
+  line = Cache::Line{id, generation, it->second.real, it->second.type};
+  return it->second.type == type ? it->second.real : nullptr;
+}
+
 bool HandleTable::insert_guest_id(uint64_t id, uint32_t type, void* real, int64_t app_refs) {
   if (id == 0 || (id & kServerIdBit) != 0) return false;
   std::unique_lock lock(mu_);
@@ -78,6 +91,7 @@ bool HandleTable::release(uint64_t id, Entry* removed) {
   // retain the application made through another handle). Keep the entry and report no removal.
   if (it->second.app_refs <= 0) return false;
   if (--it->second.app_refs > 0) return false;
+  generation_.fetch_add(1, std::memory_order_release);
   if (removed) *removed = it->second;
   void* real = it->second.real;
   auto r = by_real_.find(real);
@@ -107,6 +121,7 @@ void HandleTable::drain(const std::function<void(const Entry&)>& drop) {
   std::unordered_map<uint64_t, Entry> entries;
   {
     std::unique_lock lock(mu_);
+    generation_.fetch_add(1, std::memory_order_release);
     entries.swap(by_id_);
     by_real_.clear();
     released_.clear();

@@ -62,5 +62,32 @@ TEST(HandleTable, DrainDropsEveryReferenceStillHeld) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+// A serving thread's cache must answer exactly as the table does: type-checked, and never with an
+// object that was released (nor with what a reused guest id names now).
+TEST(HandleTable, CachedLookupsAnswerAsTheTableDoes) {
+  HandleTable t;
+  HandleTable::Cache cache;
+  const uint64_t id = t.insert_new(1, &a);
+  EXPECT_EQ(t.lookup(id, 1, &cache), &a);
+  EXPECT_EQ(t.lookup(id, 1, &cache), &a) << "from the cache";
+  EXPECT_EQ(t.lookup(id, 2, &cache), nullptr) << "other type, from the cache";
+  EXPECT_EQ(t.lookup(id + 1, 1, &cache), nullptr) << "forged";
+  EXPECT_EQ(t.lookup(id + HandleTable::Cache::kLines, 1, &cache), nullptr) << "forged, same cache line";
+
+  EXPECT_TRUE(t.release(id, nullptr));
+  EXPECT_EQ(t.lookup(id, 1, &cache), nullptr) << "released: the cached line is stale";
+
+  // A guest id released and registered again names the new object, with its new type.
+  ASSERT_TRUE(t.insert_guest_id(7, 1, &b, 1));
+  EXPECT_EQ(t.lookup(7, 1, &cache), &b);
+  ASSERT_TRUE(t.release(7, nullptr));
+  ASSERT_TRUE(t.insert_guest_id(7, 2, &c, 1));
+  EXPECT_EQ(t.lookup(7, 1, &cache), nullptr);
+  EXPECT_EQ(t.lookup(7, 2, &cache), &c);
+
+  t.drain([](const HandleTable::Entry&) {});
+  EXPECT_EQ(t.lookup(7, 2, &cache), nullptr) << "drained";
+}
+
 }  // namespace
 }  // namespace remora::server

@@ -25,7 +25,7 @@ constexpr auto kReceiveSlice = std::chrono::milliseconds(500);
 
 // ---- Call ------------------------------------------------------------------------------------------
 
-void* Call::lookup(uint64_t id, uint32_t type) const { return session.handles().lookup(id, type); }
+void* Call::lookup(uint64_t id, uint32_t type) const { return session.handles().lookup(id, type, handle_cache_); }
 
 void* Call::scratch(uint64_t bytes) {
   if (bytes > session.options().max_scratch_bytes - std::min(scratch_total_, session.options().max_scratch_bytes)) {
@@ -283,6 +283,14 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
   }
   if (type != MessageType::kBatch) return Status(Code::kMalformed, "unexpected message type from guest");
 
+  // Counted once per batch, however it ends: an atomic add per call showed in the profile of
+  // batched calls.
+  uint64_t calls = 0;
+  struct CountCalls {
+    std::atomic<uint64_t>& total;
+    const uint64_t& n;
+    ~CountCalls() { total.fetch_add(n, std::memory_order_relaxed); }
+  } count_calls{stats_.calls, calls};
   for (uint32_t i = 0; i < hdr.count; ++i) {
     const auto ch = r.get<CallHeader>();
     if (!r.ok()) return Status(Code::kMalformed, "truncated call header");
@@ -296,7 +304,7 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
     wire::Reader args(rest.data(), ch.size);
     r.skip(ch.size);
 
-    stats_.calls.fetch_add(1, std::memory_order_relaxed);
+    ++calls;
     DispatchFn fn = ch.opcode < api_.num_opcodes ? api_.dispatch[ch.opcode] : nullptr;
     if (fn == nullptr) {
       log::warn("unknown opcode {} from guest", ch.opcode);
@@ -307,6 +315,7 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
     w.reply.clear();
     Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
     call.cache_ = &w.scratch;
+    call.handle_cache_ = &w.handles;
     t_call = &call;
     fn(call);
     t_call = nullptr;

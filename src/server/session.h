@@ -93,8 +93,27 @@ class HandleTable {
     uint64_t charge = 0;          // resources to refund when the last reference goes
   };
 
+  // A serving thread's cache of recent lookups: the table is read on every handle argument of every
+  // call and written only when objects come and go, and a shared lock per lookup cost more than the
+  // dispatch of a batched call (perf). A line is valid while the table's generation is the one it
+  // was filled under; every change that removes an entry or could change what an id names bumps the
+  // generation, so a released, re-created or retyped id is never answered from a stale line. Only
+  // successful lookups are cached: an id that is not there now is looked up again next time.
+  struct Cache {
+    static constexpr size_t kLines = 64;  // direct-mapped by id
+    struct Line {
+      uint64_t id = 0;
+      uint64_t generation = 0;  // 0: empty (the table's generation starts at 1)
+      void* real = nullptr;
+      uint32_t type = 0;
+    };
+    Line lines[kLines];
+  };
+
   // The real object for a guest id of the expected type, or nullptr.
   void* lookup(uint64_t id, uint32_t type) const;
+  // Likewise through a serving thread's cache (nullptr: none).
+  void* lookup(uint64_t id, uint32_t type, Cache* cache) const;
   // Registers an object the guest named (async creates). Fails if the id is not in the guest range
   // or already in use.
   bool insert_guest_id(uint64_t id, uint32_t type, void* real, int64_t app_refs);
@@ -113,6 +132,8 @@ class HandleTable {
   size_t size() const;
 
  private:
+  // Bumped (under mu_, before the change) whenever an entry is removed; see Cache.
+  std::atomic<uint64_t> generation_{1};
   mutable std::shared_mutex mu_;
   std::unordered_map<uint64_t, Entry> by_id_;
   std::unordered_map<void*, uint64_t> by_real_;
@@ -197,6 +218,7 @@ struct Call {
   std::vector<std::unique_ptr<uint8_t[]>> scratch_;
   uint64_t scratch_total_ = 0;
   ScratchCache* cache_ = nullptr;          // the serving thread's, if any (set by Session)
+  HandleTable::Cache* handle_cache_ = nullptr;  // likewise
   ScratchCache* scratch_cache_ = nullptr;  // == cache_ while this call holds its block
   bool reserved_reply_ = false;             // reply_scratch reserved transport space
   bool out_of_memory_ = false;              // a scratch allocation failed; see out_of_host_memory()
@@ -297,6 +319,7 @@ class Session {
     bool handed_off = false;  // this thread gave up leadership during its current batch
     transport::Message copy;  // a lent message's private copy (serve_batch); capacity is reused
     ScratchCache scratch;
+    HandleTable::Cache handles;
   };
   Status serve_batch(transport::Message& msg, Worker& w, bool* done);
   Status send_reply(Worker& w, uint32_t tag, protocol::ReplyStatus status, bool with_body);

@@ -41,6 +41,7 @@
 
 #include "common/log.h"
 #include "transport/shared_region.h"
+#include "transport/spin.h"
 
 namespace remora::transport {
 
@@ -66,11 +67,10 @@ constexpr size_t kReservedOffset = 64 * 1024;
 constexpr size_t kMinRingBytes = 4096;
 constexpr size_t kMaxRingBytes = size_t{1} << 30;
 constexpr size_t kMaxBulkBytes = size_t{1} << 36;
+// The guest's longest spin for a reply (reply_spin).
+constexpr auto kGuestReplySpin = std::chrono::nanoseconds(100us);
 // A sleeping waiter wakes at least this often to check that the peer is still alive.
 constexpr auto kSleepSlice = 50ms;
-// A receiver whose adaptive spin window fell to zero still spins on every kProbeEvery-th wait.
-constexpr uint32_t kProbeEvery = 8;
-constexpr uint32_t kMissesBeforeShrinking = 4;
 
 enum RingId { kRequests = 0, kReplies = 1, kEvents = 2, kNumRings = 3 };
 enum BulkId { kGuestToServer = 0, kServerToGuest = 1, kEventsToGuest = 2, kNumBulks = 3 };
@@ -227,14 +227,16 @@ class Region final : public Lender, public std::enable_shared_from_this<Region> 
 // large messages through bulk area `tx_bulk` and receives them from `rx_bulk`.
 class ShmChannel final : public Channel {
  public:
+  // `rx_spin`: the receiver's longest spin (spin.h); region_->spin() unless given.
   ShmChannel(std::shared_ptr<Region> region, int rx, int tx, int rx_bulk, int tx_bulk,
-             std::chrono::milliseconds message_timeout = kMessageTimeout)
+             std::chrono::milliseconds message_timeout = kMessageTimeout,
+             std::chrono::nanoseconds rx_spin = std::chrono::nanoseconds(-1))
       : region_(std::move(region)), rx_(rx), tx_(tx), rx_bulk_(rx_bulk), tx_bulk_(tx_bulk),
         message_timeout_(message_timeout) {
     ring_bytes_ = region_->layout().ring_bytes;
     max_small_ = ring_bytes_ / 4;
     bulk_bytes_ = region_->layout().bulk_bytes;
-    rx_spin_ = region_->spin();
+    rx_spin_.set_max(rx_spin.count() >= 0 ? rx_spin : region_->spin());
     // The region is fresh, so both counters start at zero; afterwards only this object writes them.
     if (rx_ >= 0) rx_tail_ = region_->ring_control(rx_)->tail.load(std::memory_order_relaxed);
     if (tx_ >= 0) tx_head_ = region_->ring_control(tx_)->head.load(std::memory_order_relaxed);
@@ -255,7 +257,6 @@ class ShmChannel final : public Channel {
   // kClosed if this channel or the ring was closed, or the peer died; Ok otherwise.
   Status check_open(int ring, bool check_peer) const;
   Status wait_readable(Deadline deadline, uint64_t* head);
-  void adapt_spin(bool spin_caught_it);
   Status next_record(Deadline deadline, uint64_t* word, uint64_t* pos, uint64_t* avail);
   Status receive_streamed(Message* out, uint64_t total);
   Status bulk_record(uint64_t pos, uint64_t avail, uint64_t length, uint64_t* offset);
@@ -277,9 +278,7 @@ class ShmChannel final : public Channel {
   size_t ring_bytes_ = 0, max_small_ = 0, bulk_bytes_ = 0;
   uint64_t rx_tail_ = 0;  // authoritative; the region's copy is for the producer only
   uint64_t tx_head_ = 0;  // authoritative; likewise
-  std::chrono::nanoseconds rx_spin_;  // current receive spin window, 0 to region_->spin() (receiver only)
-  uint32_t rx_probe_ = 0;             // waits without a window, for the probes
-  uint32_t rx_misses_ = 0;            // waits in a row that spinning did not end
+  AdaptiveSpin rx_spin_;  // the receiver's spin window (spin.h), at most region_->spin()
   // reserve_send's space: the tx bulk area is claimed, and the next send() on this channel uses it.
   uint8_t* reserved_ = nullptr;
   size_t reserved_bytes_ = 0;
@@ -312,23 +311,22 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
   *head = c->head.load(std::memory_order_acquire);
   if (*head != rx_tail_) return Status::Ok();
   // Spin briefly: a reply to a short call usually comes within microseconds, and a futex sleep and
-  // wake cost several of those. How long is adaptive (rx_spin_, see adapt_spin).
-  std::chrono::nanoseconds spin = rx_spin_;
-  if (spin.count() == 0 && ++rx_probe_ % kProbeEvery == 0) spin = region_->spin();
+  // wake cost several of those. How long is adaptive (spin.h).
+  const std::chrono::nanoseconds spin = rx_spin_.next_window();
   if (spin.count() > 0) {
     const auto spin_until = Clock::now() + spin;
     for (unsigned i = 1;; ++i) {
       cpu_relax();
       *head = c->head.load(std::memory_order_acquire);
       if (*head != rx_tail_) {
-        adapt_spin(true);
+        rx_spin_.record(Clock::now() <= spin_until);  // a late hit is a miss: see spin.h
         return Status::Ok();
       }
       if ((i & 63) == 0 && Clock::now() >= spin_until) break;
     }
   }
   auto woke = [&] {
-    if (spin.count() > 0) adapt_spin(false);
+    if (spin.count() > 0) rx_spin_.record(false);
     return Status::Ok();
   };
   for (;;) {
@@ -357,22 +355,6 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
     if (*head != rx_tail_) return woke();
     // Messages the peer sent before it went away are still delivered: the head is checked first.
     if (Status st = check_open(rx_, true); !st.ok()) return st;
-  }
-}
-
-// Spinning pays only while the peer answers within the spin window. When it does not (more busy
-// processes than cores: the peer is waiting for a core, and a spinning receiver takes that core from
-// it), spinning burns the time the peer needs, so many guests on a small machine collapsed. So after
-// kMissesBeforeShrinking waits in a row that spinning did not end (one alone is a preemption), the
-// window halves with each further one, down to none; it is whole again after a wait that it ended. Without a window, every kProbeEvery-th wait spins the whole window anyway, so a
-// peer that became fast again is noticed (a probe shorter than the usual answer would never succeed).
-void ShmChannel::adapt_spin(bool spin_caught_it) {
-  using std::chrono::nanoseconds;
-  if (spin_caught_it) {
-    rx_spin_ = region_->spin();
-    rx_misses_ = 0;
-  } else if (++rx_misses_ >= kMissesBeforeShrinking) {
-    rx_spin_ = rx_spin_ < nanoseconds(2000) ? nanoseconds(0) : rx_spin_ / 2;
   }
 }
 
@@ -731,6 +713,17 @@ void ShmChannel::close() {
   }
 }
 
+// How long the guest spins for a reply: longer than the server spins for a request. A call is in
+// flight, so the reply will come, and a blocking one (a small write, a launch + clFinish) takes the
+// vendor 10-40 us on a CPU device. Sleeping through it costs more than the wake-up: the guest's core
+// goes idle, the vendor's worker threads are then woken onto it through the hypervisor (30-40 us
+// here), and so is the guest. With a 20 us window such calls were caught only while the vendor was
+// fast, so the window collapsed once and stayed collapsed (a 4-byte write: 13 us -> 80 us). The
+// adaptive policy (spin.h) still gives the window up when it does not pay.
+std::chrono::nanoseconds reply_spin(std::chrono::nanoseconds offered) {
+  return offered.count() == 0 ? offered : std::max<std::chrono::nanoseconds>(offered, kGuestReplySpin);
+}
+
 Status map_region(int fd, size_t bytes, uint8_t** out) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return io_error("mmap shm region", errno);
@@ -807,7 +800,8 @@ Status shm_attach(Fd sock, Deadline deadline, Connection* out) {
       h->ring_bytes != layout.ring_bytes || h->bulk_bytes != layout.bulk_bytes) {
     return Status(Code::kMalformed, "shm region header does not match the offer");
   }
-  out->calls = std::make_unique<ShmChannel>(region, kReplies, kRequests, kServerToGuest, kGuestToServer);
+  out->calls = std::make_unique<ShmChannel>(region, kReplies, kRequests, kServerToGuest, kGuestToServer,
+                                            kMessageTimeout, reply_spin(spin));
   out->events = std::make_unique<ShmChannel>(region, kEvents, -1, kEventsToGuest, -1);
   out->regions = make_socket_region_link(region->sock_fd(), region);
   return Status::Ok();

@@ -58,8 +58,14 @@ Status recv_fd(int sock, Fd* fd_out, std::span<uint8_t> payload, Deadline deadli
 // Reads exactly one frame at a time, so no bytes past it are consumed (the handshake relies on this
 // before handing the socket to the shm transport). `kind` is "unix" or "tcp".
 // A frame begun must complete with progress at least every `message_timeout` (see kMessageTimeout).
-std::unique_ptr<Channel> make_stream_channel(Fd fd, const char* kind, size_t max_message = size_t{1} << 34,
-                                             std::chrono::milliseconds message_timeout = kMessageTimeout);
+// A receive on a dry socket polls it for up to `spin` (adaptive, see spin.h) before it blocks.
+inline constexpr std::chrono::nanoseconds kStreamSpin = std::chrono::microseconds(50);
+// For the guest's calls channel: a call is in flight, so its reply will come (see shm.cpp, reply_spin).
+inline constexpr std::chrono::nanoseconds kStreamReplySpin = std::chrono::microseconds(100);
+inline constexpr size_t kDefaultMaxStreamMessage = size_t{1} << 34;
+std::unique_ptr<Channel> make_stream_channel(Fd fd, const char* kind, size_t max_message = kDefaultMaxStreamMessage,
+                                             std::chrono::milliseconds message_timeout = kMessageTimeout,
+                                             std::chrono::nanoseconds spin = kStreamSpin);
 
 // How long a TCP peer may stay unreachable before its socket fails (ETIMEDOUT): keepalive probes on an
 // idle connection, TCP_USER_TIMEOUT on unacknowledged data. Sockets from accept_on and dial get

@@ -435,12 +435,13 @@ Status tls_connect(Fd fd, const TlsContext& ctx, const std::string& server_name,
 }
 
 Status dial_channel(const Endpoint& ep, const TlsContext* tls, Deadline deadline, std::unique_ptr<Channel>* out,
-                    std::chrono::milliseconds tcp_timeout) {
+                    std::chrono::milliseconds tcp_timeout, std::chrono::nanoseconds spin) {
   Fd fd;
   if (Status st = dial(ep, &fd, deadline); !st.ok()) return st;
   set_tcp_timeout(fd.get(), tcp_timeout);  // a no-op on unix sockets
   if (ep.kind != Endpoint::Kind::kTls) {
-    *out = make_stream_channel(std::move(fd), ep.kind == Endpoint::Kind::kTcp ? "tcp" : "unix");
+    *out = make_stream_channel(std::move(fd), ep.kind == Endpoint::Kind::kTcp ? "tcp" : "unix",
+                               kDefaultMaxStreamMessage, kMessageTimeout, spin);
     return Status::Ok();
   }
   if (tls == nullptr) return Status(Code::kInvalid, "dialling " + ep.str() + " needs a TLS context");

@@ -77,7 +77,8 @@ Status tls_connect(Fd fd, const TlsContext& ctx, const std::string& server_name,
 // Dials `ep` and returns a stream Channel over it: plain for unix: and tcp:, TLS for tls: (then `tls`
 // must be given; the server name checked is the endpoint's host).
 Status dial_channel(const Endpoint& ep, const TlsContext* tls, Deadline deadline, std::unique_ptr<Channel>* out,
-                    std::chrono::milliseconds tcp_timeout = kTcpTimeout);
+                    std::chrono::milliseconds tcp_timeout = kTcpTimeout,
+                    std::chrono::nanoseconds spin = kStreamSpin);
 
 // The daemon side of one connection, driven from a poll loop: the socket is non-blocking and no call
 // here waits. Owns the socket.

@@ -79,8 +79,9 @@ extern "C" fake_status remora_remote_fake_get_devices(fake_uint num_entries, fak
     num_devices_bytes = sizeof(fake_uint);
     if (num_devices_bytes > remora::wire::Limits{}.max_array_bytes) return FAKE_INVALID_VALUE;
   }
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put(num_entries);
   w.put_u64(devices_count);
   w.put_u64(num_devices != nullptr ? num_devices_bytes : remora::wire::kAbsent);
@@ -131,8 +132,9 @@ extern "C" fake_status remora_remote_fake_get_device_info(fake_device device, fa
     param_value_size_ret_bytes = sizeof(size_t);
     if (param_value_size_ret_bytes > remora::wire::Limits{}.max_array_bytes) return FAKE_INVALID_VALUE;
   }
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(device_id);
   w.put(param_name);
   w.put(param_value_size);
@@ -198,8 +200,9 @@ extern "C" fake_context remora_remote_fake_create_context(const fake_property *p
   }
   const uint64_t pfn_notify_cb = pfn_notify != nullptr ? rt.callbacks().add(&remora_invoke_remora_fake_create_context_pfn_notify_fn, reinterpret_cast<void*>(pfn_notify), user_data, false) : 0;
   auto remora_undo = [&] { if (pfn_notify_cb) rt.callbacks().remove(pfn_notify_cb); };
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_bytes_copy(properties != nullptr ? properties_list.data() : nullptr, properties_list.size() * sizeof(fake_property));
   w.put(num_devices);
   w.put_bytes_copy(devices != nullptr ? remora_nonnull(devices_ids.data()) : nullptr, devices_ids.size() * sizeof(uint64_t));
@@ -224,8 +227,9 @@ extern "C" fake_status remora_remote_fake_retain_context(fake_context context) {
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) return FAKE_INVALID_CONTEXT;
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(context_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_retain_context, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -242,8 +246,9 @@ extern "C" fake_status remora_remote_fake_release_context(fake_context context) 
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) return FAKE_INVALID_CONTEXT;
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(context_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_context, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -265,8 +270,9 @@ extern "C" fake_buffer remora_remote_fake_create_buffer(fake_context context, fa
     host_ptr_bytes = static_cast<uint64_t>(size);
     if (host_ptr_bytes > remora::wire::Limits{}.max_array_bytes) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
   }
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(context_id);
   w.put(flags);
   w.put(size);
@@ -305,8 +311,9 @@ extern "C" fake_buffer remora_remote_fake_create_image(fake_context context, fak
       std::memcpy(&e.buffer, &buffer_id, sizeof(uint64_t));
     }
   }
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(context_id);
   w.put(flags);
   w.put(format);
@@ -330,8 +337,9 @@ extern "C" fake_status remora_remote_fake_release_buffer(fake_buffer buffer) {
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   uint64_t buffer_id = 0;
   if (!rt.objects().to_id(buffer, kType_fake_buffer, &buffer_id)) return FAKE_INVALID_BUFFER;
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(buffer_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_buffer, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -350,8 +358,9 @@ extern "C" fake_queue remora_remote_fake_create_queue(fake_context context, fake
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_CONTEXT; return nullptr; }
   uint64_t device_id = 0;
   if (!rt.objects().to_id(device, kType_fake_device, &device_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_DEVICE; return nullptr; }
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(context_id);
   w.put_u64(device_id);
   w.put(flags);
@@ -374,8 +383,9 @@ extern "C" fake_status remora_remote_fake_release_queue(fake_queue queue) {
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(queue_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_queue, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -393,8 +403,9 @@ extern "C" fake_program remora_remote_fake_create_program_with_source(fake_conte
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_CONTEXT; return nullptr; }
   if (strings != nullptr && static_cast<uint64_t>(count) > remora::wire::Limits{}.max_array_count) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(context_id);
   w.put(count);
   if (strings == nullptr) {
@@ -440,8 +451,9 @@ extern "C" fake_program remora_remote_fake_create_program_with_binary(fake_conte
     if (remora::wire::mul_overflows(static_cast<uint64_t>(num_devices), sizeof(fake_status), &binary_status_bytes)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
     if (binary_status_bytes > remora::wire::Limits{}.max_array_bytes) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
   }
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(context_id);
   w.put(num_devices);
   w.put_bytes_copy(device_list != nullptr ? remora_nonnull(device_list_ids.data()) : nullptr, device_list_ids.size() * sizeof(uint64_t));
@@ -491,8 +503,9 @@ extern "C" fake_status remora_remote_fake_build_program(fake_program program, fa
   }
   const uint64_t pfn_notify_cb = pfn_notify != nullptr ? rt.callbacks().add(&remora_invoke_remora_fake_build_program_pfn_notify_fn, reinterpret_cast<void*>(pfn_notify), user_data, true) : 0;
   auto remora_undo = [&] { if (pfn_notify_cb) rt.callbacks().remove(pfn_notify_cb); };
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(program_id);
   w.put(num_devices);
   w.put_bytes_copy(device_list != nullptr ? remora_nonnull(device_list_ids.data()) : nullptr, device_list_ids.size() * sizeof(uint64_t));
@@ -522,8 +535,9 @@ extern "C" fake_status remora_remote_fake_release_program(fake_program program) 
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   uint64_t program_id = 0;
   if (!rt.objects().to_id(program, kType_fake_program, &program_id)) return FAKE_INVALID_PROGRAM;
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(program_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_program, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -542,8 +556,9 @@ extern "C" fake_status remora_remote_fake_set_event_callback(fake_event event, f
   if (!rt.objects().to_id(event, kType_fake_event, &event_id)) return FAKE_INVALID_EVENT;
   const uint64_t pfn_notify_cb = pfn_notify != nullptr ? rt.callbacks().add(&remora_invoke_remora_fake_set_event_callback_pfn_notify_fn, reinterpret_cast<void*>(pfn_notify), user_data, true) : 0;
   auto remora_undo = [&] { if (pfn_notify_cb) rt.callbacks().remove(pfn_notify_cb); };
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(event_id);
   w.put(command_exec_callback_type);
   w.put_u64(pfn_notify_cb);
@@ -580,8 +595,9 @@ extern "C" fake_status remora_remote_fake_enqueue_write(fake_queue queue, fake_b
   }
   remora::guest::Object* event_obj = event != nullptr ? rt.objects().create(kType_fake_event) : nullptr;
   auto remora_undo = [&] { if (event_obj) rt.objects().retire(event_obj); };
-  [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
+  [[maybe_unused]] remora::wire::Writer& w = rt.begin_call(remora_async);
+  w.put_u64(remora_thread_state);
   w.put_u64(queue_id);
   w.put_u64(buffer_id);
   w.put(offset);
@@ -630,8 +646,9 @@ extern "C" fake_status remora_remote_fake_enqueue_read(fake_queue queue, fake_bu
   const uint64_t ptr_token = remora_deferred && ptr != nullptr ? rt.deferred().expect(ptr, ptr_bytes) : 0;
   remora::guest::Object* event_obj = event != nullptr ? rt.objects().create(kType_fake_event) : nullptr;
   auto remora_undo = [&] { if (ptr_token) rt.deferred().cancel(ptr_token); if (event_obj) rt.objects().retire(event_obj); };
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(queue_id);
   w.put_u64(buffer_id);
   w.put(blocking_read);
@@ -673,8 +690,9 @@ extern "C" fake_status remora_remote_fake_finish(fake_queue queue) {
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(queue_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_finish, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -699,8 +717,9 @@ extern "C" fake_status remora_remote_fake_release_event(fake_event event) {
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   uint64_t event_id = 0;
   if (!rt.objects().to_id(event, kType_fake_event, &event_id)) return FAKE_INVALID_EVENT;
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(event_id);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_release_event, &reply).ok()) return FAKE_DEVICE_NOT_AVAILABLE;
@@ -722,8 +741,9 @@ extern "C" void *remora_unsupported_fake_svm_alloc(fake_context context, fake_fl
 extern "C" fake_uint remora_remote_fake_get_version(void) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return {};
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_get_version, &reply).ok()) return {};
   remora::wire::Reader& r = reply.body;
@@ -736,8 +756,9 @@ extern "C" fake_uint remora_remote_fake_get_version(void) {
 extern "C" void remora_remote_fake_log(const char *message) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return;
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_string(message);
   remora::guest::Reply reply;
   if (!rt.end_sync(kOp_fake_log, &reply).ok()) return;
@@ -751,8 +772,9 @@ extern "C" fake_status remora_remote_fake_ext_set_level(fake_device device, floa
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   uint64_t device_id = 0;
   if (!rt.objects().to_id(device, kType_fake_device, &device_id)) return FAKE_INVALID_DEVICE;
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(device_id);
   w.put(level);
   remora::guest::Reply reply;
@@ -779,8 +801,9 @@ extern "C" fake_status remora_remote_fake_transform(fake_queue queue, fake_uint 
     format_ret_bytes = sizeof(fake_format);
     if (format_ret_bytes > remora::wire::Limits{}.max_array_bytes) return FAKE_INVALID_VALUE;
   }
+  const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
-  w.put_u64(fake_guest_thread_state(rt));  // REMORA_THREAD_STATE
+  w.put_u64(remora_thread_state);
   w.put_u64(queue_id);
   w.put(count);
   w.put_bytes(values, values_bytes);
