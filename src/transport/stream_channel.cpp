@@ -104,7 +104,6 @@ Status StreamChannel::send(std::span<const wire::Segment> segments) {
 StreamChannel::Read StreamChannel::read_exact(uint8_t* buf, size_t n, Deadline deadline, bool in_frame, int* err) {
   size_t got = 0;
   auto stall_deadline = Clock::now() + message_timeout_;
-  auto stall_deadline = Clock::now() + message_timeout_;
   // Between messages (waiting for a reply or the next request) a dry socket is polled by recv
   // itself for the adaptive window (spin.h) before poll() blocks: a message that comes meanwhile
   // costs no extra system call. Inside a frame the rest is already on its way, and a large one is
