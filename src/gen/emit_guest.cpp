@@ -112,7 +112,7 @@ class StubWriter {
     }
     const Param* deferred = deferred_param(f_);
     if (deferred)
-      w_.line("const bool remora_deferred = {};", f_.blocking_if.empty() ? "true" : "!(" + f_.blocking_if + ")");
+      w_.line("[[maybe_unused]] const bool remora_deferred = {};", f_.blocking_if.empty() ? "true" : "!(" + f_.blocking_if + ")");
     for (const Param& p : f_.params)
       if (!p.consumed) validate(p);
     create();

@@ -416,6 +416,13 @@ void SpecReader::read_function(CXCursor fc) {
     error(f.loc, "return type '" + f.return_type + "' of " + what + " cannot be forwarded");
   }
 
+  // The generated refusal answers the API's status type with its `unsupported` error, a handle or
+  // pointer with NULL; any other value (another library's status enum, a count) could only be 0,
+  // which the caller cannot tell from a real answer (0 is success for cudaError_t and friends).
+  if (f.impl == Implementation::kUnsupported && f.returns == Function::Returns::kScalar)
+    error(f.loc, "REMORA_UNSUPPORTED on function " + what + ", which returns '" + f.return_type +
+                     "', not the API's status type: the generated refusal could only answer 0; refuse it "
+                     "in the function's own terms with a REMORA_LOCAL hook");
   read_params(fc, &f, forwarded);
 
   // Lifetime annotations name a handle parameter.

@@ -625,7 +625,7 @@ extern "C" fake_status remora_remote_fake_enqueue_write(fake_queue queue, fake_b
 extern "C" fake_status remora_remote_fake_enqueue_read(fake_queue queue, fake_buffer buffer, fake_bool blocking_read, size_t offset, size_t size, void *ptr, fake_uint num_events_in_wait_list, const fake_event *event_wait_list, fake_event *event) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
-  const bool remora_deferred = !(blocking_read);
+  [[maybe_unused]] const bool remora_deferred = !(blocking_read);
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
   uint64_t buffer_id = 0;
