@@ -968,3 +968,28 @@ cl_int remora_clEnqueueReadBufferDirect(cl_command_queue command_queue, cl_mem b
                                         cl_uint num_events_in_wait_list,
                                         const cl_event *event_wait_list
                                             REMORA_COUNT(num_events_in_wait_list));
+
+// Shared buffer storage (guest/shared_buffers.cpp, server/shared_buffers.cpp, SECURITY.md): where the
+// session has a region link (the shm transport) and every device of `context` keeps CL_MEM_USE_HOST_PTR
+// buffers in the host memory given (PoCL's CPU device; probed once per device), a buffer is created
+// over a shared region that the server passes to the guest before replying (*region_bytes is then its
+// size, else 0 and the buffer is an ordinary one). The guest then moves the application's data with its
+// own memcpy, where a native application pays one copy too. `flags` never holds USE_HOST_PTR (the guest
+// sends that kind the ordinary way); COPY_HOST_PTR data is placed in the region before the buffer is
+// created over it.
+REMORA_OPCODE(141) REMORA_SERVER(remora_cl_server_create_buffer_shared) REMORA_RESOURCE(device_memory, size)
+cl_mem remora_clCreateBufferShared(cl_context context, cl_mem_flags flags, size_t size,
+                                   void *host_ptr REMORA_IN REMORA_BYTES(remora_cl_buffer_host_bytes(flags, size)),
+                                   cl_ulong *region_bytes, cl_int *errcode_ret REMORA_ERRCODE);
+
+// Orders an access by the guest to a shared buffer as the blocking transfer or map it stands for:
+// returns once every command that transfer would have waited for is complete (all earlier commands of
+// an in-order queue, and the wait list). CL_SUCCESS: the guest may now read or write the buffer's
+// storage. Anything else (REMORA_CL_DIRECT_RETRY: the queue and buffer are not of one context, the
+// buffer is not shared, a wait-list event failed or is invalid): nothing happened, and the guest sends
+// the ordinary call, which reports the native error. Not REMORA_BLOCKING, for the reason the direct
+// calls above are not.
+REMORA_OPCODE(142) REMORA_SERVER(remora_cl_server_shared_access)
+cl_int remora_clEnqueueSharedAccess(cl_command_queue command_queue, cl_mem buffer,
+                                    cl_uint num_events_in_wait_list,
+                                    const cl_event *event_wait_list REMORA_COUNT(num_events_in_wait_list));

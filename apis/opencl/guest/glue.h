@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "opencl_guest.h"  // generated: remote stubs, X-macro lists, handle type ids
+#include "transport/shared_region.h"
 
 namespace remora::opencl::guest_glue {
 
@@ -20,6 +21,7 @@ namespace remora::opencl::guest_glue {
 struct Mapping {
   cl_map_flags flags = 0;
   bool owns_mirror = false;  // the pointer is remora's allocation (freed at unmap), else host_ptr memory
+  bool shared = false;       // the pointer is into the buffer's shared storage: nothing to copy back
   // Buffers: offset and size. Images: origin, region and the pitches of the returned memory.
   size_t offset = 0;
   size_t size = 0;
@@ -41,6 +43,11 @@ struct MemRecord {
   size_t element_size = 0;
   size_t host_row_pitch = 0;
   size_t host_slice_pitch = 0;
+  // Buffers over storage shared with the server (guest/shared_buffers.cpp): this object's bytes, at
+  // its origin for a sub-buffer, and the mapping they live in (kept by sub-buffers too).
+  std::shared_ptr<remora::transport::SharedRegion> shared_region;
+  uint8_t* shared = nullptr;
+  size_t shared_size = 0;
 
   std::mutex mu;
   std::unordered_multimap<void*, Mapping> maps;  // guarded by mu
@@ -89,6 +96,25 @@ struct SvmAllocation {
   std::unordered_multimap<void*, Mapping> maps;
 };
 
+// Shared buffer storage (guest/shared_buffers.cpp).
+// Whether clCreateBuffer with `flags` and `size` asks the server for shared storage.
+bool shared_buffer_wanted(cl_mem_flags flags, size_t size);
+// remora_clCreateBufferShared: the buffer, with `record` given the storage when the server shared it.
+cl_mem create_shared_buffer(cl_context context, cl_mem_flags flags, size_t size, void* host_ptr,
+                            cl_int* errcode_ret, MemRecord* record);
+// A sub-buffer's record shares its parent's storage at `origin`.
+void share_parent_storage(const MemRecord& parent, size_t origin, size_t size, MemRecord* sub);
+// Orders an access to [offset, offset + size) of `buffer`'s shared storage as the blocking transfer
+// or map with this wait list would be ordered. True: the access may be made now and *status is what
+// that call returns. False: the caller sends the ordinary call (which reports any error natively).
+bool shared_access(cl_command_queue queue, cl_mem buffer, const MemRecord& record, size_t offset, size_t size,
+                   cl_uint num_events, const cl_event* wait_list, const char* what, cl_int* status);
+
+// After a blocking remora-own call that succeeded without being REMORA_BLOCKING (direct transfers,
+// shared access): CL_SUCCESS, or the failure of an earlier asynchronous call, reported here as at
+// every synchronisation point.
+cl_int earlier_async_status(const char* what);
+
 // Process-wide glue state, owned next to the Runtime (icd.cpp).
 struct GlueState {
   std::mutex mu;
@@ -104,6 +130,10 @@ struct GlueState {
   // the server says they are unavailable in this session.
   std::once_flag direct_decided;
   std::atomic<bool> direct{false};
+  // Shared buffer storage: creations are serialised (the descriptor that follows a reply on the region
+  // link must be that call's); off for good once the link misbehaved.
+  std::mutex shared_create_mu;
+  std::atomic<bool> shared_broken{false};
 };
 GlueState& glue_state();
 

@@ -1,6 +1,7 @@
 // clEnqueueMapBuffer / clEnqueueMapImage / clEnqueueUnmapMemObject, implemented in the guest.
 //
-// The server's memory is not the application's, so a map returns guest memory: a mirror that remora
+// A buffer over storage shared with the server (shared_buffers.cpp) maps to that storage: no copy.
+// Otherwise the server's memory is not the application's, so a map returns guest memory: a mirror that remora
 // allocates, or the application's own host_ptr for a CL_MEM_USE_HOST_PTR object. Mapping for reading
 // fills it through a read (blocking or deferred, as the application asked: the data arrives before
 // any call that can observe the map's event completing returns); mapping with
@@ -15,7 +16,9 @@ namespace glue = remora::opencl::guest_glue;
 
 namespace {
 
-constexpr size_t kMirrorAlignment = 4096;  // CL_DEVICE_MEM_BASE_ADDR_ALIGN of common devices, and a page
+constexpr size_t kMirrorAlignment = 4096;
+// Host-access restrictions: maps of such buffers are the vendor's errors, left to the ordinary path.
+constexpr cl_mem_flags kHostAccessFlags = CL_MEM_HOST_WRITE_ONLY | CL_MEM_HOST_READ_ONLY | CL_MEM_HOST_NO_ACCESS;  // CL_DEVICE_MEM_BASE_ADDR_ALIGN of common devices, and a page
 
 void* alloc_mirror(size_t bytes) {
   const size_t rounded = (bytes + kMirrorAlignment - 1) / kMirrorAlignment * kMirrorAlignment;
@@ -73,6 +76,31 @@ void* remora_cl_enqueue_map_buffer(cl_command_queue command_queue, cl_mem buffer
   m.flags = map_flags;
   m.offset = offset;
   m.size = size;
+  if (r->shared != nullptr) {
+    // Shared storage: the map is the buffer's own memory, as natively on a host-memory device; only
+    // the ordering is the server's. Non-blocking: a marker orders it (the application waits for its
+    // event, or a later synchronisation, before touching the memory).
+    cl_int status = CL_SUCCESS;
+    bool mapped = false;
+    if (blocking_map) {
+      mapped = glue::shared_access(command_queue, buffer, *r, offset, size, num_events_in_wait_list, event_wait_list,
+                                   "clEnqueueMapBuffer", &status);
+      // The event the application asked for: a marker behind what the access waited for.
+      if (mapped && event != nullptr) {
+        const cl_int err = remora_remote_clEnqueueMarkerWithWaitList(command_queue, 0, nullptr, event);
+        if (err != CL_SUCCESS) return set_errcode(errcode_ret, err), nullptr;
+      }
+    } else if (offset <= r->shared_size && size <= r->shared_size - offset && (r->app_flags & kHostAccessFlags) == 0) {
+      status = remora_remote_clEnqueueMarkerWithWaitList(command_queue, num_events_in_wait_list, event_wait_list, event);
+      if (status != CL_SUCCESS) return set_errcode(errcode_ret, status), nullptr;
+      mapped = true;
+    }
+    if (mapped) {
+      m.shared = true;
+      set_errcode(errcode_ret, status);
+      return record_mapping(r, r->shared + offset, m);
+    }
+  }
   void* ptr;
   if (r->host_ptr != nullptr) {
     ptr = static_cast<char*>(r->host_ptr) + offset;
@@ -156,7 +184,7 @@ cl_int remora_cl_enqueue_unmap_mem_object(cl_command_queue command_queue, cl_mem
     r->maps.erase(it);
   }
   cl_int err;
-  if (maps_for_write(m.flags)) {
+  if (maps_for_write(m.flags) && !m.shared) {
     // Non-blocking: the write is queued with the mirror by reference; flushing the batch below hands
     // the bytes to the transport, after which the mirror may go.
     err = r->is_image

@@ -111,6 +111,11 @@ extern "C" {
 
 cl_mem remora_cl_create_buffer(cl_context context, cl_mem_flags flags, size_t size, void* host_ptr,
                                cl_int* errcode_ret) {
+  if (glue::shared_buffer_wanted(flags, size)) {
+    auto record = buffer_record(flags, host_ptr);
+    cl_mem mem = glue::create_shared_buffer(context, flags, size, host_ptr, errcode_ret, record.get());
+    return adopt(mem, std::move(record));
+  }
   return adopt(remora_remote_clCreateBuffer(context, server_flags(flags), size, host_ptr, errcode_ret),
                buffer_record(flags, host_ptr));
 }
@@ -139,6 +144,12 @@ cl_mem remora_cl_create_sub_buffer(cl_mem buffer, cl_mem_flags flags,
     std::memcpy(&region, buffer_create_info, sizeof(region));
     record->host_ptr = static_cast<char*>(parent->host_ptr) + region.origin;
     record->app_flags |= parent->app_flags & CL_MEM_USE_HOST_PTR;
+  }
+  if (parent != nullptr && parent->shared != nullptr && buffer_create_type == CL_BUFFER_CREATE_TYPE_REGION &&
+      buffer_create_info != nullptr) {
+    cl_buffer_region region;
+    std::memcpy(&region, buffer_create_info, sizeof(region));
+    glue::share_parent_storage(*parent, region.origin, region.size, record.get());
   }
   return adopt(sub, std::move(record));
 }

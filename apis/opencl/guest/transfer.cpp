@@ -1,4 +1,5 @@
-// clEnqueueWriteBuffer / clEnqueueReadBuffer: large blocking transfers go direct where they can.
+// clEnqueueWriteBuffer / clEnqueueReadBuffer: blocking transfers of buffers over shared storage are a
+// memcpy here (shared_buffers.cpp); other large blocking transfers go direct where they can.
 //
 // The ordinary call carries the data in the message (through shared memory: the application's memory
 // is copied into the bulk area and the vendor copies it again; a read the same the other way), which
@@ -75,15 +76,7 @@ bool want_direct(cl_bool blocking, const void* ptr, size_t size, const cl_event*
 // as at every synchronisation point (the direct calls are not REMORA_BLOCKING, see opencl.spec.c).
 bool direct_done(cl_int ret, const char* what, cl_int* status) {
   if (ret == CL_SUCCESS) {
-    remora::guest::Runtime& rt = remora_opencl_runtime();
-    uint32_t op = 0;
-    int64_t value = 0;
-    *status = CL_SUCCESS;
-    if (rt.take_async_error(&op, &value)) {
-      rt.log_error(std::string(what) + ": reporting the failure of an earlier asynchronous " + rt.opcode_name(op) +
-                   ": " + std::to_string(value));
-      *status = static_cast<cl_int>(value);
-    }
+    *status = glue::earlier_async_status(what);
     return true;
   }
   if (ret == REMORA_CL_DIRECT_UNAVAILABLE) {
@@ -104,6 +97,15 @@ cl_int remora_cl_enqueue_write_buffer(cl_command_queue command_queue, cl_mem buf
                                       size_t offset, size_t size, const void* ptr, cl_uint num_events_in_wait_list,
                                       const cl_event* event_wait_list, cl_event* event) {
   cl_int status = CL_SUCCESS;
+  if (blocking_write && ptr != nullptr && event == nullptr) {
+    const glue::MemRecord* r = glue::mem_record(buffer);
+    if (r != nullptr && r->shared != nullptr &&
+        glue::shared_access(command_queue, buffer, *r, offset, size, num_events_in_wait_list, event_wait_list,
+                            "clEnqueueWriteBuffer", &status)) {
+      std::memmove(r->shared + offset, ptr, size);  // memmove: ptr may be a mapping of this very buffer
+      return status;
+    }
+  }
   if (want_direct(blocking_write, ptr, size, event) &&
       direct_done(remora_remote_remora_clEnqueueWriteBufferDirect(command_queue, buffer, offset, size, address_of(ptr),
                                                                   ::getpid(), num_events_in_wait_list,
@@ -118,6 +120,15 @@ cl_int remora_cl_enqueue_read_buffer(cl_command_queue command_queue, cl_mem buff
                                      size_t offset, size_t size, void* ptr, cl_uint num_events_in_wait_list,
                                      const cl_event* event_wait_list, cl_event* event) {
   cl_int status = CL_SUCCESS;
+  if (blocking_read && ptr != nullptr && event == nullptr) {
+    const glue::MemRecord* r = glue::mem_record(buffer);
+    if (r != nullptr && r->shared != nullptr &&
+        glue::shared_access(command_queue, buffer, *r, offset, size, num_events_in_wait_list, event_wait_list,
+                            "clEnqueueReadBuffer", &status)) {
+      std::memmove(ptr, r->shared + offset, size);
+      return status;
+    }
+  }
   if (want_direct(blocking_read, ptr, size, event) &&
       direct_done(remora_remote_remora_clEnqueueReadBufferDirect(command_queue, buffer, offset, size, address_of(ptr),
                                                                  ::getpid(), num_events_in_wait_list,
