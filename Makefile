@@ -24,7 +24,7 @@ GEN_FLAGS = -DREMORA_GEN_EXECUTABLE=$(abspath $(BUILD))/bin/remora-gen
 
 # The sanitized subset: unit tests, then end to end over shm and tcp (the server, the guest library
 # and the test programs are all built with ASan+UBSan there).
-ASAN_E2E ?= ^e2e\.(buffers|kernel_args|events|callbacks|errors)\.(shm|tcp)$$|^e2e\.(dummy_vendor|server_faults)\.tcp$$
+ASAN_E2E ?= ^e2e\.(buffers|kernel_args|events|callbacks|errors)\.(shm|tcp)$$|^e2e\.(dummy_vendor|server_faults)\.tcp$$|^e2e\.(buffers|buffer_rect|transfers)\.shm_shared$$
 ASAN_UNIT_TESTS = remora_common_tests remora_transport_tests remora_guest_rt_tests remora_server_rt_tests \
   remora_hostile_tests
 ASAN_TARGETS = remora remora-opencl remora-opencl-dummy $(ASAN_UNIT_TESTS) e2e_test_programs
