@@ -95,7 +95,6 @@ static void bench_sync(void) {
 
 static void bench_memcpy(void) {
   const size_t max = (quick ? 16u : 256u) << 20;
-  const int reps = quick ? 3 : 7;
   CUdeviceptr d;
   CHECK(cuMemAlloc(&d, max));
   void* pageable = malloc(max);
@@ -106,8 +105,10 @@ static void bench_memcpy(void) {
   for (int p = 0; p < 2; ++p) {
     void* host = p ? pinned : pageable;
     for (size_t size = 4u << 20; size <= max; size *= 4) {
+      // Small copies take well under a millisecond each and vary most: more of them.
+      const int reps = quick ? 3 : size <= (16u << 20) ? 21 : 7;
       for (int dir = 0; dir < 2; ++dir) {
-        double r[16];
+        double r[32];
         // One warm-up (first touch of the pages, staging buffers), then the measured copies.
         for (int k = -1; k < reps; ++k) {
           double t0 = now();
