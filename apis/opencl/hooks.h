@@ -102,6 +102,8 @@ size_t remora_cl_fill_color_bytes(cl_mem image);
 
 #include <memory>
 
+#include "common/host_block.h"
+
 namespace remora::server {
 class Session;
 }
@@ -111,7 +113,7 @@ class Session;
 // `token` once `event` completes (an error status sends none). `release_event`: the server made a
 // local event the guest did not ask for, so drop that reference (the op keeps its own).
 void remora_opencl_server_defer(remora::server::Session& session, cl_event event, bool release_event,
-                                uint64_t token, std::unique_ptr<uint8_t[]> data, uint64_t size);
+                                uint64_t token, remora::HostBlock data, uint64_t size);
 
 // The vendor library the server loads when none is configured: the system's ICD loader.
 const char* remora_opencl_default_vendor_library();

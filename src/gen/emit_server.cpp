@@ -220,7 +220,7 @@ class DispatchWriter {
         if (p.dir == Direction::kOut) {
           w_.line("const uint64_t {}_cap = r.get_u64();", n);
           if (is_length_ret(f_, p)) w_.line("{} {}_storage{{}};", p.elem_type, n);
-          if (!p.deferred_event.empty()) w_.line("std::unique_ptr<uint8_t[]> {}_deferred;", n);
+          if (!p.deferred_event.empty()) w_.line("remora::HostBlock {}_deferred;", n);
         } else {
           w_.line("bool {}_absent = true;", n);
           w_.line("const std::span<const uint8_t> {0}_in = r.get_bytes(&{0}_absent);", n);
@@ -230,7 +230,7 @@ class DispatchWriter {
             // deferred: the vendor may read the data until the command completes (a non-blocking
             // write), so it is kept in a copy of its own until then.
             if (p.dir == Direction::kInOut) w_.line("const uint64_t {}_token = r.get_u64();", n);
-            w_.line("std::unique_ptr<uint8_t[]> {}_deferred;", n);
+            w_.line("remora::HostBlock {}_deferred;", n);
           }
         }
         if (p.dir != Direction::kIn) w_.line("uint64_t {}_out = 0;  // bytes sent back", n);
@@ -374,7 +374,7 @@ class DispatchWriter {
       if (p.dir == Direction::kInOut) w_.line("{0}_out = {0}_in.size();", n);
       if (!p.deferred_event.empty()) {
         w_.open("if (remora_deferred) {{");
-        w_.line("{0}_deferred.reset(new (std::nothrow) uint8_t[{0}_in.size() == 0 ? 1 : {0}_in.size()]);", n);
+        w_.line("{0}_deferred = remora::acquire_host_block({0}_in.size());", n);
         w_.line("if (!{}_deferred) {{ {} break; }}", n, set_error(api_.errors.no_memory));
         w_.line("std::memcpy({0}_deferred.get(), {0}_in.data(), {0}_in.size());", n);
         w_.line("{0}_expect = {0}_in.size();", n);
@@ -392,7 +392,7 @@ class DispatchWriter {
         // The session's per-call cap on out-parameters (SessionOptions::max_scratch_bytes) holds here
         // too, though the storage outlives the call.
         w_.line("if ({}_expect > c.session.options().max_scratch_bytes) return c.malformed(\"{}: larger than the per-call cap\");", n, n);
-        w_.line("{0}_deferred.reset(new (std::nothrow) uint8_t[{0}_expect == 0 ? 1 : {0}_expect]);", n);
+        w_.line("{0}_deferred = remora::acquire_host_block({0}_expect);", n);
         w_.line("if (!{}_deferred) {{ {} break; }}", n, set_error(api_.errors.no_memory));
         w_.line("{0} = reinterpret_cast<{1}>({0}_deferred.get());", n, strip_top_const(p.c_type));
         w_.middle("} else {");
@@ -592,7 +592,7 @@ std::string emit_server_header(const Api& api) {
     w.line("// Defined by the glue: sends deferred OUT data to the guest once `event` completes.");
     w.line("void {}(remora::server::Session& session, {} event, bool release_event, uint64_t token,",
            api_symbol(api, "server_defer"), ev ? ev->handle_type : "void*");
-    w.line("    std::unique_ptr<uint8_t[]> data, uint64_t size);");
+    w.line("    remora::HostBlock data, uint64_t size);");
     break;
   }
   w.blank();

@@ -75,7 +75,7 @@ void op_deferred(server::Call& c) {
   auto op = std::make_shared<server::DeferredOp>();
   op->token = c.args.get_u64();
   const uint64_t value = c.args.get_u64();
-  op->data.reset(new uint8_t[8]);
+  op->data = acquire_host_block(8);
   std::memcpy(op->data.get(), &value, 8);
   op->size = 8;
   op->poll = [] { return 0; };  // already complete: must be sent before this very reply

@@ -40,7 +40,7 @@ void* Call::scratch(uint64_t bytes) {
     if (cache->size < bytes) {
       cache->block.reset();  // before the new one: never hold both
       cache->size = 0;
-      cache->block.reset(new (std::nothrow) uint8_t[bytes]);
+      cache->block = acquire_host_block(bytes);
       if (!cache->block) return no_host_memory(bytes);
       cache->size = bytes;
     }
@@ -49,7 +49,7 @@ void* Call::scratch(uint64_t bytes) {
     scratch_total_ += bytes;
     return cache->block.get();
   }
-  auto block = std::unique_ptr<uint8_t[]>(new (std::nothrow) uint8_t[bytes == 0 ? 1 : bytes]);
+  HostBlock block = acquire_host_block(bytes);
   if (!block) return no_host_memory(bytes);
   scratch_total_ += bytes;
   scratch_.push_back(std::move(block));
@@ -387,6 +387,16 @@ void Session::complete_deferred(DeferredOp& op, bool succeeded) {
   // then takes events_mu_ knows its data is on the wire and counted (flush_completed_deferred).
   std::lock_guard lock(events_mu_);
   if (op.done.exchange(true)) return;
+  // The data goes as soon as it is sent, whoever still holds the op (a vendor may run its completion
+  // callback, which holds one, much later): a stream of large non-blocking transfers must not keep
+  // every one of them.
+  struct DropData {
+    DeferredOp& op;
+    ~DropData() {
+      op.data.reset();
+      op.size = 0;
+    }
+  } drop{op};
   if (op.token == 0) return;  // data only kept alive for the vendor (a non-blocking write): nothing to send
   MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kDeferred), 0, 0, 0};
   const int64_t status = succeeded ? 0 : -1;

@@ -28,6 +28,7 @@
 #include "common/protocol.h"
 #include "common/status.h"
 #include "common/wire.h"
+#include "common/host_block.h"
 #include "server/peer_memory.h"
 #include "transport/channel.h"
 
@@ -151,7 +152,7 @@ class HandleTable {
 struct ScratchCache {
   static constexpr uint64_t kMinBytes = uint64_t{1} << 20;    // smaller ones come from the allocator
   static constexpr uint64_t kMaxKeptBytes = uint64_t{1} << 30;
-  std::unique_ptr<uint8_t[]> block;
+  HostBlock block;
   uint64_t size = 0;
   bool in_use = false;  // lent to the current call
 };
@@ -215,7 +216,7 @@ struct Call {
   void* lookup(uint64_t id, uint32_t type) const;
   void* no_host_memory(uint64_t bytes);  // notes the failure, returns nullptr
   friend class Session;
-  std::vector<std::unique_ptr<uint8_t[]>> scratch_;
+  std::vector<HostBlock> scratch_;
   uint64_t scratch_total_ = 0;
   ScratchCache* cache_ = nullptr;          // the serving thread's, if any (set by Session)
   HandleTable::Cache* handle_cache_ = nullptr;  // likewise
@@ -227,7 +228,7 @@ struct Call {
 // A non-blocking read's data waiting for its command to complete (see Session::add_deferred).
 struct DeferredOp {
   uint64_t token = 0;  // 0: nothing goes to the guest; `data` is only kept alive until completion
-  std::unique_ptr<uint8_t[]> data;
+  remora::HostBlock data;
   uint64_t size = 0;
   // > 0: still running; 0: completed; < 0: failed. Called with no session lock held.
   std::function<int()> poll;

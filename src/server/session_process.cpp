@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/host_block.h"
 #include "common/log.h"
 #include "server/handshake.h"
 #include "server/tenant_usage.h"
@@ -186,6 +187,9 @@ Status receive_events_fd(int control_fd, uint64_t session, std::chrono::millisec
   return Status::Ok();
 }
 
+// What a session process's block pool may keep (common/host_block.h).
+constexpr size_t kSessionPoolBytes = size_t{3} << 29;  // 1.5 GiB
+
 }  // namespace
 
 Status limit_host_memory(uint64_t extra) {
@@ -204,6 +208,10 @@ Status limit_host_memory(uint64_t extra) {
 
 int run_session_process(std::span<const ApiServer* const> apis, const SessionProcessConfig& config) {
   log::set_side("server");
+  // A session process serves one guest: it may keep what a stream of large transfers needs (a
+  // received message and a command's kept data, each up to the buffer's size) for reuse
+  // (common/host_block.h). An address-space limit still holds: the pool empties before a request fails.
+  set_host_block_pool_limit(kSessionPoolBytes);
   transport::Fd conn(config.conn_fd);
   transport::Fd control(config.control_fd);
   if (!conn.valid() || !control.valid()) {

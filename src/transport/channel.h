@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/host_block.h"
 #include "common/status.h"
 #include "common/wire.h"
 
@@ -64,8 +65,8 @@ class Message {
   bool lent() const { return lender_ != nullptr; }
 
  private:
-  std::unique_ptr<uint64_t[]> storage_;  // uint64_t for alignment
-  size_t capacity_words_ = 0;
+  HostBlock storage_;  // at least 8-aligned (heap or page-aligned blocks)
+  size_t capacity_ = 0;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   Lender* lender_ = nullptr;

@@ -1,3 +1,4 @@
+#include <new>
 #include <utility>
 
 #include "transport/channel.h"
@@ -6,8 +7,9 @@ namespace remora::transport {
 
 namespace {
 // Owned storage up to this size is kept across receives (the common case is a stream of similar
-// messages); a larger buffer is released when the Message lets go, so one huge transfer does not pin
-// its memory for the life of the channel.
+// messages); a larger buffer goes back when the Message lets go, so one huge transfer does not pin its
+// memory for the life of the channel. It goes to the process's block pool (common/host_block.h), so
+// a stream of huge messages still reuses pages already there.
 constexpr size_t kKeepStorageBytes = size_t{64} << 20;
 }  // namespace
 
@@ -16,7 +18,7 @@ Message& Message::operator=(Message&& o) noexcept {
   reset();
   // Moving the buffer keeps its address, so data_ stays valid when it points into o.storage_.
   storage_ = std::move(o.storage_);
-  capacity_words_ = std::exchange(o.capacity_words_, 0);
+  capacity_ = std::exchange(o.capacity_, 0);
   data_ = std::exchange(o.data_, nullptr);
   size_ = std::exchange(o.size_, 0);
   lender_ = std::exchange(o.lender_, nullptr);
@@ -26,14 +28,15 @@ Message& Message::operator=(Message&& o) noexcept {
 
 uint8_t* Message::own(size_t size) {
   reset();
-  const size_t words = (size + sizeof(uint64_t) - 1) / sizeof(uint64_t);
   // Grow only, and without initialising: the caller overwrites every byte it asked for, and zeroing
   // a large message first would cost as much as receiving it.
-  if (words > capacity_words_) {
-    storage_.reset(new uint64_t[words]);
-    capacity_words_ = words;
+  if (size > capacity_ || storage_ == nullptr) {
+    storage_.reset();  // back to the pool before a replacement is taken from it
+    storage_ = acquire_host_block(size);
+    if (storage_ == nullptr) throw std::bad_alloc();  // as new[] did
+    capacity_ = size == 0 ? 1 : size;
   }
-  data_ = reinterpret_cast<uint8_t*>(storage_.get());
+  data_ = storage_.get();
   size_ = size;
   return const_cast<uint8_t*>(data_);
 }
@@ -54,9 +57,9 @@ void Message::reset() {
   }
   data_ = nullptr;
   size_ = 0;
-  if (capacity_words_ * sizeof(uint64_t) > kKeepStorageBytes) {
+  if (capacity_ > kKeepStorageBytes) {
     storage_.reset();
-    capacity_words_ = 0;
+    capacity_ = 0;
   }
 }
 

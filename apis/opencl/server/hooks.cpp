@@ -42,7 +42,7 @@ bool refuse_use_host_ptr(cl_mem_flags flags, cl_int* errcode_ret) {
 }  // namespace
 
 void remora_opencl_server_defer(remora::server::Session& session, cl_event event, bool release_event,
-                                uint64_t token, std::unique_ptr<uint8_t[]> data, uint64_t size) {
+                                uint64_t token, remora::HostBlock data, uint64_t size) {
   auto op = std::make_shared<remora::server::DeferredOp>();
   op->token = token;
   op->data = std::move(data);

@@ -804,7 +804,7 @@ static void dispatch_fake_enqueue_read(remora::server::Call& c) {
   void *ptr = nullptr;
   uint64_t ptr_expect = 0;
   const uint64_t ptr_cap = r.get_u64();
-  std::unique_ptr<uint8_t[]> ptr_deferred;
+  remora::HostBlock ptr_deferred;
   uint64_t ptr_out = 0;  // bytes sent back
   fake_uint num_events_in_wait_list = r.get<fake_uint>();
   const fake_event *event_wait_list = nullptr;
@@ -837,7 +837,7 @@ static void dispatch_fake_enqueue_read(remora::server::Call& c) {
       ptr_expect = static_cast<uint64_t>(size);
       if (remora_deferred) {
         if (ptr_expect > c.session.options().max_scratch_bytes) return c.malformed("ptr: larger than the per-call cap");
-        ptr_deferred.reset(new (std::nothrow) uint8_t[ptr_expect == 0 ? 1 : ptr_expect]);
+        ptr_deferred = remora::acquire_host_block(ptr_expect);
         if (!ptr_deferred) { ret = FAKE_OUT_OF_HOST_MEMORY; break; }
         ptr = reinterpret_cast<void *>(ptr_deferred.get());
       } else {

@@ -16,7 +16,7 @@ void fake_server_thread_state(remora::server::Call& c, uint64_t state);
 void* remora_fake_server_extension_lookup(const char* name);
 // Defined by the glue: sends deferred OUT data to the guest once `event` completes.
 void remora_fake_server_defer(remora::server::Session& session, fake_event event, bool release_event, uint64_t token,
-    std::unique_ptr<uint8_t[]> data, uint64_t size);
+    remora::HostBlock data, uint64_t size);
 
 // REMORA_SERVER hooks: called instead of the vendor's function, same signature.
 extern "C" {
