@@ -63,7 +63,11 @@ struct Options {
   // certificate REMORA_TLS_CERT with its key REMORA_TLS_KEY.
   std::string tls_ca, tls_cert, tls_key;
   bool all_sync = false;  // REMORA_SYNC=1: every call synchronous (exact error placement, for debugging)
-  size_t batch_bytes = 64 * 1024;  // REMORA_BATCH_BYTES: flush an async batch at this size
+  // REMORA_BATCH_BYTES: flush an async batch at this size. Small enough that the server executes one
+  // batch while the guest encodes the next (and, still spinning from the last one, needs no wake-up):
+  // 1000 batched clSetKernelArg + clFinish on a quiet 2-core machine, median of 5, shm/unix/tcp:
+  // 8 KiB 18.7/13.3/11.7 M calls/s, 64 KiB 9.1/10.9/10.4 (BENCHMARKS.md).
+  size_t batch_bytes = 8 * 1024;
   std::chrono::microseconds flush_interval{500};  // REMORA_FLUSH_US: flush a waiting batch this late
   // REMORA_CALL_TIMEOUT_MS: a call whose reply takes longer fails with the API's transport error.
   // 0 = no limit (a long kernel is not a failure); the server's death is detected regardless.
