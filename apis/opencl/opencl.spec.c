@@ -984,12 +984,15 @@ cl_mem remora_clCreateBufferShared(cl_context context, cl_mem_flags flags, size_
 
 // Orders an access by the guest to a shared buffer as the blocking transfer or map it stands for:
 // returns once every command that transfer would have waited for is complete (all earlier commands of
-// an in-order queue, and the wait list). CL_SUCCESS: the guest may now read or write the buffer's
-// storage. Anything else (REMORA_CL_DIRECT_RETRY: the queue and buffer are not of one context, the
+// an in-order queue, and the wait list). `wait_us` 0: waits as long as that takes; otherwise at most
+// about that long (a non-blocking transfer, which must not wait on, say, a user event the application
+// sets later), answering REMORA_CL_DIRECT_RETRY when the commands are not complete by then (a marker
+// it enqueued may stay behind: it orders nothing the ordinary call does not). CL_SUCCESS: the guest may
+// now read or write the buffer's storage. Anything else (REMORA_CL_DIRECT_RETRY: the queue and buffer are not of one context, the
 // buffer is not shared, a wait-list event failed or is invalid): nothing happened, and the guest sends
 // the ordinary call, which reports the native error. Not REMORA_BLOCKING, for the reason the direct
 // calls above are not.
 REMORA_OPCODE(142) REMORA_SERVER(remora_cl_server_shared_access)
-cl_int remora_clEnqueueSharedAccess(cl_command_queue command_queue, cl_mem buffer,
+cl_int remora_clEnqueueSharedAccess(cl_command_queue command_queue, cl_mem buffer, cl_uint wait_us,
                                     cl_uint num_events_in_wait_list,
                                     const cl_event *event_wait_list REMORA_COUNT(num_events_in_wait_list));

@@ -124,6 +124,27 @@ int main(void) {
   expect_fill(back, BIG, 6, 0, "read into a mapping, then unmapped");
   printf("through a mapping: crc32=%08x\n", e2e_crc32(back, BIG));
 
+  // Non-blocking transfers behind a command that waits on a user event the application sets only
+  // afterwards: they return at once (remora may complete a non-blocking transfer early only when the
+  // queue lets it) and still run in order.
+  cl_event gate = clCreateUserEvent(ctx, &err);
+  CHECK_ERR(err);
+  CHECK(clEnqueueMarkerWithWaitList(q, 1, &gate, NULL));
+  fill(host, BIG, 7);
+  CHECK(clEnqueueWriteBuffer(q, a, CL_FALSE, 0, BIG, host, 0, NULL, NULL));
+  CHECK(clEnqueueNDRangeKernel(q, k, 1, NULL, &gsize, NULL, 0, NULL, NULL));
+  memset(back, 0, BIG);
+  CHECK(clEnqueueReadBuffer(q, a, CL_FALSE, 0, BIG, back, 0, NULL, NULL));
+  EXPECT(back[0] == 0, "a non-blocking read behind a closed gate completed");
+  CHECK(clSetUserEventStatus(gate, CL_COMPLETE));
+  CHECK(clFinish(q));
+  CHECK(clReleaseEvent(gate));
+  for (size_t i = 0; i < BIG; ++i) host[i] = (unsigned char)(host[i] + 1);
+  EXPECT(memcmp(back, host, BIG) == 0, "gated non-blocking write, kernel, non-blocking read: wrong data");
+  printf("gated: crc32=%08x\n", e2e_crc32(back, BIG));
+  fill(host, BIG, 6);  // what the error cases below expect the buffer to hold
+  CHECK(clEnqueueWriteBuffer(q, a, CL_TRUE, 0, BIG, host, 0, NULL, NULL));
+
   // Errors: each must be the vendor's own.
   EXPECT_CODE("write past the end", clEnqueueWriteBuffer(q, a, CL_TRUE, 1, BIG, host, 0, NULL, NULL),
               CL_INVALID_VALUE);

@@ -83,8 +83,8 @@ void* remora_cl_enqueue_map_buffer(cl_command_queue command_queue, cl_mem buffer
     cl_int status = CL_SUCCESS;
     bool mapped = false;
     if (blocking_map) {
-      mapped = glue::shared_access(command_queue, buffer, *r, offset, size, num_events_in_wait_list, event_wait_list,
-                                   "clEnqueueMapBuffer", &status);
+      mapped = glue::shared_access(command_queue, buffer, *r, offset, size, /*blocking=*/true, num_events_in_wait_list,
+                                   event_wait_list, "clEnqueueMapBuffer", &status);
       // The event the application asked for: a marker behind what the access waited for.
       if (mapped && event != nullptr) {
         const cl_int err = remora_remote_clEnqueueMarkerWithWaitList(command_queue, 0, nullptr, event);

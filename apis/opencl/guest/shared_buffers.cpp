@@ -8,6 +8,10 @@
 // native application pays on that device. Whatever this path does not cover (non-blocking transfers,
 // calls that want an event, invalid arguments) takes the ordinary path, unchanged.
 //
+// A non-blocking write or read without an event is done the same way when the commands it must follow
+// are complete within about a millisecond (an OpenCL implementation may complete a non-blocking
+// transfer before returning); otherwise it is queued the ordinary way.
+//
 // REMORA_SHARED_BUFFERS=0 turns it off; REMORA_SHARED_BUFFER_MIN_BYTES sets the threshold (tests use 1
 // to share every buffer).
 #include <cstdlib>
@@ -24,6 +28,10 @@ namespace {
 // Creating a region costs a memfd, two mappings and a descriptor passed (tens of microseconds); a
 // small buffer's transfers gain less than that.
 constexpr size_t kSharedMinBytes = size_t{1} << 20;
+// A non-blocking transfer may be done at once, as a blocking one, when what it has to wait for is
+// complete within this long (typically: an idle queue). Longer, and it is queued the ordinary way, so
+// that a non-blocking call never waits on, say, a user event the application sets afterwards.
+constexpr std::chrono::microseconds kNonBlockingWait{1000};
 // How long the guest waits for a region's descriptor after the server said it sent it.
 constexpr auto kRegionReceiveTimeout = std::chrono::seconds(10);
 
@@ -101,11 +109,13 @@ void share_parent_storage(const MemRecord& parent, size_t origin, size_t size, M
 }
 
 bool shared_access(cl_command_queue queue, cl_mem buffer, const MemRecord& record, size_t offset, size_t size,
-                   cl_uint num_events, const cl_event* wait_list, const char* what, cl_int* status) {
+                   bool blocking, cl_uint num_events, const cl_event* wait_list, const char* what, cl_int* status) {
   if (record.shared == nullptr || size == 0 || offset > record.shared_size || size > record.shared_size - offset ||
       (record.app_flags & kHostAccessFlags) != 0)
     return false;
-  if (remora_remote_remora_clEnqueueSharedAccess(queue, buffer, num_events, wait_list) != CL_SUCCESS) return false;
+  const cl_uint wait_us = blocking ? 0 : static_cast<cl_uint>(kNonBlockingWait.count());
+  if (remora_remote_remora_clEnqueueSharedAccess(queue, buffer, wait_us, num_events, wait_list) != CL_SUCCESS)
+    return false;
   *status = earlier_async_status(what);
   return true;
 }

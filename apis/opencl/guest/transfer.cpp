@@ -1,5 +1,6 @@
-// clEnqueueWriteBuffer / clEnqueueReadBuffer: blocking transfers of buffers over shared storage are a
-// memcpy here (shared_buffers.cpp); other large blocking transfers go direct where they can.
+// clEnqueueWriteBuffer / clEnqueueReadBuffer: transfers of buffers over shared storage are a memcpy
+// here (shared_buffers.cpp: blocking ones always, non-blocking ones when the queue lets them complete
+// at once); other large blocking transfers go direct where they can.
 //
 // The ordinary call carries the data in the message (through shared memory: the application's memory
 // is copied into the bulk area and the vendor copies it again; a read the same the other way), which
@@ -97,11 +98,11 @@ cl_int remora_cl_enqueue_write_buffer(cl_command_queue command_queue, cl_mem buf
                                       size_t offset, size_t size, const void* ptr, cl_uint num_events_in_wait_list,
                                       const cl_event* event_wait_list, cl_event* event) {
   cl_int status = CL_SUCCESS;
-  if (blocking_write && ptr != nullptr && event == nullptr) {
+  if (ptr != nullptr && event == nullptr) {
     const glue::MemRecord* r = glue::mem_record(buffer);
     if (r != nullptr && r->shared != nullptr &&
-        glue::shared_access(command_queue, buffer, *r, offset, size, num_events_in_wait_list, event_wait_list,
-                            "clEnqueueWriteBuffer", &status)) {
+        glue::shared_access(command_queue, buffer, *r, offset, size, blocking_write != CL_FALSE,
+                            num_events_in_wait_list, event_wait_list, "clEnqueueWriteBuffer", &status)) {
       std::memmove(r->shared + offset, ptr, size);  // memmove: ptr may be a mapping of this very buffer
       return status;
     }
@@ -120,11 +121,11 @@ cl_int remora_cl_enqueue_read_buffer(cl_command_queue command_queue, cl_mem buff
                                      size_t offset, size_t size, void* ptr, cl_uint num_events_in_wait_list,
                                      const cl_event* event_wait_list, cl_event* event) {
   cl_int status = CL_SUCCESS;
-  if (blocking_read && ptr != nullptr && event == nullptr) {
+  if (ptr != nullptr && event == nullptr) {
     const glue::MemRecord* r = glue::mem_record(buffer);
     if (r != nullptr && r->shared != nullptr &&
-        glue::shared_access(command_queue, buffer, *r, offset, size, num_events_in_wait_list, event_wait_list,
-                            "clEnqueueReadBuffer", &status)) {
+        glue::shared_access(command_queue, buffer, *r, offset, size, blocking_read != CL_FALSE,
+                            num_events_in_wait_list, event_wait_list, "clEnqueueReadBuffer", &status)) {
       std::memmove(ptr, r->shared + offset, size);
       return status;
     }

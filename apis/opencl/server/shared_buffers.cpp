@@ -18,11 +18,13 @@
 // Trust: the server creates and seals each region (a guest cannot shrink it under the vendor); the
 // guest may change the bytes at any time, as it may change any buffer's contents through the API, and
 // nothing on the server interprets them. A region holds one buffer of one session only.
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common/log.h"
@@ -49,7 +51,7 @@ bool vendor_has_shared_buffers() {
   return v.clCreateBuffer != nullptr && v.clSetMemObjectDestructorCallback != nullptr &&
          v.clGetContextInfo != nullptr && v.clGetDeviceInfo != nullptr && v.clFinish != nullptr &&
          v.clWaitForEvents != nullptr && v.clGetEventInfo != nullptr && v.clGetMemObjectInfo != nullptr && v.clGetCommandQueueInfo != nullptr &&
-         v.clCreateCommandQueue != nullptr && v.clEnqueueWriteBuffer != nullptr && v.clEnqueueReadBuffer != nullptr;
+         v.clCreateCommandQueue != nullptr && v.clReleaseEvent != nullptr && v.clEnqueueWriteBuffer != nullptr && v.clEnqueueReadBuffer != nullptr;
 }
 
 bool all_bytes(const unsigned char* p, size_t n, unsigned char value) {
@@ -116,6 +118,53 @@ bool context_keeps_host_memory(cl_context context) {
   return true;
 }
 
+// Execution status of `event`: CL_COMPLETE (0), a positive state, or the command's negative error.
+cl_int event_status(cl_event event) {
+  cl_int status = CL_QUEUED;
+  if (vendor().clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr) !=
+      CL_SUCCESS)
+    return -1;
+  return status;
+}
+
+// The bounded wait of a non-blocking transfer: CL_SUCCESS once what the transfer would wait for (an
+// in-order queue's earlier commands, through a marker, and the wait list) is complete, or
+// REMORA_CL_DIRECT_RETRY when that takes longer than `limit` or fails.
+cl_int complete_within(cl_command_queue queue, bool in_order, cl_uint n, const cl_event* wait_list,
+                       std::chrono::microseconds limit) {
+  std::vector<cl_event> pending;
+  cl_event marker = nullptr;
+  if (in_order) {
+    if (vendor().clEnqueueMarkerWithWaitList == nullptr || vendor().clFlush == nullptr ||
+        vendor().clEnqueueMarkerWithWaitList(queue, n, wait_list, &marker) != CL_SUCCESS || marker == nullptr)
+      return REMORA_CL_DIRECT_RETRY;
+    (void)vendor().clFlush(queue);
+    pending.push_back(marker);
+  } else {
+    pending.assign(wait_list, wait_list + n);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  cl_int result = REMORA_CL_DIRECT_RETRY;
+  for (unsigned spins = 0;; ++spins) {
+    bool all_done = true, failed = false;
+    for (cl_event e : pending) {
+      const cl_int st = event_status(e);
+      if (st < 0) failed = true;
+      if (st != CL_COMPLETE) all_done = false;
+    }
+    if (failed) break;
+    if (all_done) {
+      result = CL_SUCCESS;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    // Commands on an idle queue complete within microseconds: poll, then give the core away.
+    if (spins >= 64) std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  if (marker != nullptr) vendor().clReleaseEvent(marker);
+  return result;
+}
+
 // The buffer over a fresh shared region (sent to the guest), or nullptr when this buffer cannot be
 // shared, with nothing left behind: the caller then creates an ordinary one.
 cl_mem create_over_region(remora::transport::RegionLink* link, cl_context context, cl_mem_flags flags, size_t size,
@@ -178,8 +227,8 @@ cl_mem remora_cl_server_create_buffer_shared(cl_context context, cl_mem_flags fl
   return vendor().clCreateBuffer(context, flags, size, host_ptr, errcode_ret);
 }
 
-cl_int remora_cl_server_shared_access(cl_command_queue command_queue, cl_mem buffer, cl_uint num_events_in_wait_list,
-                                      const cl_event* event_wait_list) {
+cl_int remora_cl_server_shared_access(cl_command_queue command_queue, cl_mem buffer, cl_uint wait_us,
+                                      cl_uint num_events_in_wait_list, const cl_event* event_wait_list) {
   remora::server::Call* call = remora::server::Call::current();
   if (call == nullptr || command_queue == nullptr || buffer == nullptr || !vendor_has_shared_buffers())
     return REMORA_CL_DIRECT_RETRY;
@@ -207,10 +256,13 @@ cl_int remora_cl_server_shared_access(cl_command_queue command_queue, cl_mem buf
       return REMORA_CL_DIRECT_RETRY;
   }
   call->about_to_block();
+  const bool in_order = (properties & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) == 0;
+  if (wait_us != 0)
+    return complete_within(command_queue, in_order, num_events_in_wait_list, event_wait_list,
+                           std::chrono::microseconds(wait_us));
   // What a blocking transfer waits for: everything queued before it on an in-order queue, and its
   // wait list. (An out-of-order queue orders only by the wait list.)
-  if ((properties & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) == 0 && vendor().clFinish(command_queue) != CL_SUCCESS)
-    return REMORA_CL_DIRECT_RETRY;
+  if (in_order && vendor().clFinish(command_queue) != CL_SUCCESS) return REMORA_CL_DIRECT_RETRY;
   if (num_events_in_wait_list > 0 &&
       vendor().clWaitForEvents(num_events_in_wait_list, event_wait_list) != CL_SUCCESS)
     return REMORA_CL_DIRECT_RETRY;
