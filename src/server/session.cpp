@@ -327,6 +327,9 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
       return end_reason_.ok() ? Status(Code::kMalformed, "malformed call") : end_reason_;
     }
     if (sync) {
+      // Counted before the reply goes: a guest that reads the statistics after its reply (status,
+      // tests) sees every call the reply covers.
+      stats_.calls.fetch_add(std::exchange(calls, 0), std::memory_order_relaxed);
       const Status st = send_reply(w, hdr.tag, ReplyStatus::kOk, true);
       if (!st.ok()) return st;
     }

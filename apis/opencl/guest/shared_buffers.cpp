@@ -84,7 +84,8 @@ cl_mem create_shared_buffer(cl_context context, cl_mem_flags flags, size_t size,
   remora::transport::Fd fd;
   uint64_t bytes = 0;
   remora::Status st = rt.regions()->receive_region(&fd, &bytes, remora::transport::after(kRegionReceiveTimeout));
-  if (st.ok() && bytes != region_bytes) st = remora::Status(remora::Code::kMalformed, "region of an unexpected size");
+  if (st.ok() && (bytes != region_bytes || bytes < uint64_t{size} + REMORA_CL_SHARED_STORAGE_OFFSET))
+    st = remora::Status(remora::Code::kMalformed, "region of an unexpected size");
   std::unique_ptr<remora::transport::SharedRegion> mapping;
   if (st.ok()) st = remora::transport::map_shared_region(fd, bytes, &mapping);
   if (!st.ok()) {
@@ -95,7 +96,7 @@ cl_mem create_shared_buffer(cl_context context, cl_mem_flags flags, size_t size,
     return mem;
   }
   remora::log::debug("buffer of {} bytes: storage shared with the server", size);
-  record->shared = mapping->base();
+  record->shared = mapping->base() + REMORA_CL_SHARED_STORAGE_OFFSET;
   record->shared_size = size;
   record->shared_region = std::move(mapping);
   return mem;

@@ -68,12 +68,13 @@ bool probe_device(cl_context context, cl_device_id device) {
       unified != CL_TRUE)
     return false;
   std::unique_ptr<unsigned char, decltype(&std::free)> storage(
-      static_cast<unsigned char*>(std::aligned_alloc(4096, kProbeBytes)), &std::free);
+      static_cast<unsigned char*>(std::aligned_alloc(4096, 2 * kProbeBytes)), &std::free);
   if (storage == nullptr) return false;
-  std::memset(storage.get(), 0x11, kProbeBytes);
+  // At the offset real buffers use, so that a vendor that copies less aligned host memory fails here.
+  unsigned char* host = storage.get() + REMORA_CL_SHARED_STORAGE_OFFSET;
+  std::memset(host, 0x11, kProbeBytes);
   cl_int err = CL_SUCCESS;
-  cl_mem buffer = vendor().clCreateBuffer(context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, kProbeBytes,
-                                          storage.get(), &err);
+  cl_mem buffer = vendor().clCreateBuffer(context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, kProbeBytes, host, &err);
   if (buffer == nullptr) return false;
   bool ok = false;
   // clCreateCommandQueue is deprecated but in every 1.2+ vendor library; a default in-order queue.
@@ -82,9 +83,9 @@ bool probe_device(cl_context context, cl_device_id device) {
     std::vector<unsigned char> pattern(kProbeBytes, 0x5a);
     ok = vendor().clEnqueueWriteBuffer(queue, buffer, CL_TRUE, 0, kProbeBytes, pattern.data(), 0, nullptr,
                                        nullptr) == CL_SUCCESS &&
-         all_bytes(storage.get(), kProbeBytes, 0x5a);
+         all_bytes(host, kProbeBytes, 0x5a);
     if (ok) {
-      std::memset(storage.get(), 0xa5, kProbeBytes);
+      std::memset(host, 0xa5, kProbeBytes);
       ok = vendor().clEnqueueReadBuffer(queue, buffer, CL_TRUE, 0, kProbeBytes, pattern.data(), 0, nullptr,
                                         nullptr) == CL_SUCCESS &&
            all_bytes(pattern.data(), kProbeBytes, 0xa5);
@@ -171,15 +172,17 @@ cl_mem create_over_region(remora::transport::RegionLink* link, cl_context contex
                           const void* host_ptr, cl_ulong* region_bytes) {
   remora::transport::Fd fd;
   std::unique_ptr<remora::transport::SharedRegion> mapping;
-  if (remora::Status st = remora::transport::create_shared_region(size, &fd, &mapping); !st.ok()) {
+  if (remora::Status st = remora::transport::create_shared_region(size + REMORA_CL_SHARED_STORAGE_OFFSET, &fd, &mapping);
+      !st.ok()) {
     remora::log::warn("cannot create shared storage of {} bytes for a buffer: {}", size, st.message());
     return nullptr;
   }
-  if ((flags & CL_MEM_COPY_HOST_PTR) != 0) std::memcpy(mapping->base(), host_ptr, size);
+  uint8_t* storage = mapping->base() + REMORA_CL_SHARED_STORAGE_OFFSET;
+  if ((flags & CL_MEM_COPY_HOST_PTR) != 0) std::memcpy(storage, host_ptr, size);
   const cl_mem_flags storage_flags =
       (flags & ~cl_mem_flags{CL_MEM_COPY_HOST_PTR | CL_MEM_ALLOC_HOST_PTR}) | CL_MEM_USE_HOST_PTR;
   cl_int err = CL_SUCCESS;
-  cl_mem buffer = vendor().clCreateBuffer(context, storage_flags, size, mapping->base(), &err);
+  cl_mem buffer = vendor().clCreateBuffer(context, storage_flags, size, storage, &err);
   if (buffer == nullptr) return nullptr;
   auto owner = std::make_unique<RegionOwner>();
   owner->mapping = std::move(mapping);
@@ -217,7 +220,7 @@ cl_mem remora_cl_server_create_buffer_shared(cl_context context, cl_mem_flags fl
   const bool copies = (flags & CL_MEM_COPY_HOST_PTR) != 0;
   // Anything unusual (no link, no size, COPY without data or data without COPY, a vendor without the entry points) is left
   // to the ordinary creation below, which also gives every error its native value.
-  if (link != nullptr && region_bytes != nullptr && size != 0 && size <= remora::transport::kMaxSharedRegionBytes &&
+  if (link != nullptr && region_bytes != nullptr && size != 0 && size <= remora::transport::kMaxSharedRegionBytes - REMORA_CL_SHARED_STORAGE_OFFSET &&
       copies == (host_ptr != nullptr) && vendor_has_shared_buffers() && context_keeps_host_memory(context)) {
     if (cl_mem buffer = create_over_region(link, context, flags, size, host_ptr, region_bytes)) {
       if (errcode_ret != nullptr) *errcode_ret = CL_SUCCESS;
