@@ -71,7 +71,7 @@ Status create_shared_region(uint64_t bytes, Fd* fd, std::unique_ptr<SharedRegion
   return Status::Ok();
 }
 
-Status map_shared_region(const Fd& fd, uint64_t bytes, std::unique_ptr<SharedRegion>* out) {
+Status map_shared_region(const Fd& fd, uint64_t bytes, std::unique_ptr<SharedRegion>* out, Populate populate) {
   if (bytes == 0 || bytes > kMaxSharedRegionBytes || bytes % kPageBytes != 0)
     return Status(Code::kMalformed, "shared region size out of range");
   struct stat sb {};
@@ -81,9 +81,10 @@ Status map_shared_region(const Fd& fd, uint64_t bytes, std::unique_ptr<SharedReg
                                         std::to_string(bytes));
   const int seals = ::fcntl(fd.get(), F_GET_SEALS);
   if (seals < 0 || !(seals & F_SEAL_SHRINK)) return Status(Code::kMalformed, "shared region is not sealed");
-  // Populated now: the server touched (and pinned) every page already, so this only fills our page
-  // tables, in one go rather than one fault per page during the first copies.
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
+  // kPopulate: the server touched (and pinned) every page already, so this only fills our page tables,
+  // in one go rather than one fault per page during the first copies.
+  const int populate_flag = populate == Populate::kPopulate ? MAP_POPULATE : 0;
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | populate_flag, fd.get(), 0);
   if (p == MAP_FAILED) return io_error("mmap region", errno);
   *out = std::make_unique<SharedRegion>(static_cast<uint8_t*>(p), bytes);
   return Status::Ok();

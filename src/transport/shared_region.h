@@ -46,7 +46,12 @@ inline constexpr uint64_t kMaxSharedRegionBytes = uint64_t{1} << 36;  // 64 GiB
 // sending. The memfd is sealed against growing and shrinking.
 Status create_shared_region(uint64_t bytes, Fd* fd, std::unique_ptr<SharedRegion>* out);
 // Guest: maps a region received from the server after checking that it is `bytes` long and sealed.
-Status map_shared_region(const Fd& fd, uint64_t bytes, std::unique_ptr<SharedRegion>* out);
+// How the guest's page tables fill: kPopulate at once (a region whose pages the server already
+// touched, e.g. registered with a driver), kOnTouch page by page as the guest uses them (a region
+// that may be large and mostly unused: its memory is allocated only where someone writes).
+enum class Populate { kPopulate, kOnTouch };
+Status map_shared_region(const Fd& fd, uint64_t bytes, std::unique_ptr<SharedRegion>* out,
+                         Populate populate = Populate::kPopulate);
 
 // Carries region descriptors from the server to the guest. Sends are serialised by the caller (one
 // region in flight per session); the guest receives each region right after the call that created

@@ -87,7 +87,9 @@ cl_mem create_shared_buffer(cl_context context, cl_mem_flags flags, size_t size,
   if (st.ok() && (bytes != region_bytes || bytes < uint64_t{size} + REMORA_CL_SHARED_STORAGE_OFFSET))
     st = remora::Status(remora::Code::kMalformed, "region of an unexpected size");
   std::unique_ptr<remora::transport::SharedRegion> mapping;
-  if (st.ok()) st = remora::transport::map_shared_region(fd, bytes, &mapping);
+  // Pages are allocated where the buffer is used, as a native buffer's would be: populating would
+  // commit the whole buffer at creation.
+  if (st.ok()) st = remora::transport::map_shared_region(fd, bytes, &mapping, remora::transport::Populate::kOnTouch);
   if (!st.ok()) {
     // The buffer itself is fine (its storage is the server's); only this process cannot reach it, and
     // the link may be out of step, so no more buffers are shared in this process.
