@@ -123,6 +123,10 @@ class Session;
 void remora_opencl_server_defer(remora::server::Session& session, cl_event event, bool release_event,
                                 uint64_t token, remora::HostBlock data, uint64_t size);
 
+// The execution status of a vendor event (server glue): CL_COMPLETE (0), a positive state while it
+// runs, or negative: the command's error, or a failed query.
+cl_int remora_opencl_server_event_status(cl_event event);
+
 // The vendor library the server loads when none is configured: the system's ICD loader.
 const char* remora_opencl_default_vendor_library();
 

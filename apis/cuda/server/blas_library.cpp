@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "cuda_server.h"  // generated
 #include "hooks.h"
+#include "server_glue.h"
 
 namespace {
 
@@ -28,24 +29,15 @@ struct Cublas {
 const Cublas& cublas() {
   static const Cublas loaded = [] {
     Cublas c;
-    const char* name = std::getenv("REMORA_CUBLAS_LIBRARY");
-    if (name == nullptr || *name == '\0') name = "libcublas.so.13";
-    void* lib = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      remora::log::error("cublas: cannot load {} on the server ({}); set REMORA_CUBLAS_LIBRARY", name, ::dlerror());
-      return c;
-    }
-    if (::dlsym(lib, "remora_cuda_guest_marker") != nullptr) {
-      remora::log::error("cublas: {} on the server is remora's guest library, not cuBLAS", name);
-      return c;
-    }
+    void* lib = remora::cuda::server_glue::open_library("cublas", "REMORA_CUBLAS_LIBRARY", "libcublas.so.13");
+    if (lib == nullptr) return c;
     c.create = reinterpret_cast<decltype(c.create)>(::dlsym(lib, "cublasCreate_v2"));
     c.destroy = reinterpret_cast<decltype(c.destroy)>(::dlsym(lib, "cublasDestroy_v2"));
     c.get_version = reinterpret_cast<decltype(c.get_version)>(::dlsym(lib, "cublasGetVersion_v2"));
     c.set_stream = reinterpret_cast<decltype(c.set_stream)>(::dlsym(lib, "cublasSetStream_v2"));
     c.sgemm = reinterpret_cast<decltype(c.sgemm)>(::dlsym(lib, "cublasSgemm_v2"));
     if (!c.complete()) {
-      remora::log::error("cublas: {} lacks one of the functions remora forwards", name);
+      remora::log::error("cublas: the server's cuBLAS lacks one of the functions remora forwards");
       return Cublas{};
     }
     return c;

@@ -1,8 +1,12 @@
 // Server-side glue of the CUDA stack: the default vendor library, the thread-state hook that makes the
 // guest thread's context current, and the REMORA_SERVER hooks named in cuda.spec.c.
+#include <dlfcn.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "common/log.h"
 #include "cuda_server.h"  // generated
 #include "hooks.h"
 #include "server_glue.h"
@@ -21,6 +25,34 @@ thread_local remora::server::Session* t_session = nullptr;
 }  // namespace
 
 remora::server::Session* remora::cuda::server_glue::current_session() { return t_session; }
+
+void* remora::cuda::server_glue::open_library(const char* what, const char* env, const char* fallback) {
+  const char* name = std::getenv(env);
+  if (name == nullptr || *name == '\0') name = fallback;
+  void* lib = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    remora::log::error("{}: cannot load {} on the server ({}); set {}", what, name, ::dlerror(), env);
+    return nullptr;
+  }
+  // remora's own guest library exports the same names: it must never be the one loaded here.
+  if (::dlsym(lib, "remora_cuda_guest_marker") != nullptr) {
+    remora::log::error("{}: {} on the server is remora's guest library, not the real one", what, name);
+    return nullptr;
+  }
+  return lib;
+}
+
+CUresult remora::cuda::server_glue::copy_error_text(const char* s, char* text, size_t capacity, size_t* length) {
+  if (s == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const size_t n = std::strlen(s) + 1;
+  *length = n;
+  if (text != nullptr && capacity > 0) {
+    const size_t k = n < capacity ? n : capacity;
+    std::memcpy(text, s, k);
+    text[k - 1] = '\0';
+  }
+  return CUDA_SUCCESS;
+}
 
 // REMORA_THREAD_STATE: every call runs in the context that is current on the guest's calling thread.
 // The server's threads take turns serving a guest (leader/follower), so the context is set per call;
@@ -74,15 +106,7 @@ CUresult remora_cu_server_get_error_text(CUresult error, int which, char* text, 
   const char* s = nullptr;
   const CUresult r = which == 0 ? vendor().cuGetErrorName(error, &s) : vendor().cuGetErrorString(error, &s);
   if (r != CUDA_SUCCESS) return r;
-  if (s == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const size_t n = std::strlen(s) + 1;
-  *length = n;
-  if (text != nullptr && capacity > 0) {
-    const size_t k = n < capacity ? n : capacity;
-    std::memcpy(text, s, k);
-    text[k - 1] = '\0';
-  }
-  return CUDA_SUCCESS;
+  return remora::cuda::server_glue::copy_error_text(s, text, capacity, length);
 }
 
 CUresult remora_cu_server_func_get_param_layout(CUfunction f, unsigned int capacity, uint64_t* layout,

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "cuda_server.h"  // generated
 #include "hooks.h"
+#include "server_glue.h"
 
 namespace {
 
@@ -29,20 +30,9 @@ struct Cudart {
 const Cudart& cudart() {
   static const Cudart loaded = [] {
     Cudart c;
-    const char* name = std::getenv("REMORA_CUDART_LIBRARY");
-    if (name == nullptr || *name == '\0') name = "libcudart.so.13";
-    void* lib = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      remora::log::error("cuda runtime: cannot load {} on the server ({}): runtime error texts and "
-                         "cudaGetDeviceProperties answer CUDA_ERROR_NOT_SUPPORTED; set REMORA_CUDART_LIBRARY",
-                         name, ::dlerror());
-      return c;
-    }
-    // remora's own guest library exports these names too: it must never be the one loaded here.
-    if (::dlsym(lib, "remora_cuda_guest_marker") != nullptr) {
-      remora::log::error("cuda runtime: {} on the server is remora's guest library, not cudart", name);
-      return c;
-    }
+    // Without it, runtime error texts and cudaGetDeviceProperties answer CUDA_ERROR_NOT_SUPPORTED.
+    void* lib = remora::cuda::server_glue::open_library("cudart", "REMORA_CUDART_LIBRARY", "libcudart.so.13");
+    if (lib == nullptr) return c;
     c.get_device_properties = reinterpret_cast<decltype(c.get_device_properties)>(::dlsym(lib, "cudaGetDeviceProperties"));
     c.get_error_name = reinterpret_cast<decltype(c.get_error_name)>(::dlsym(lib, "cudaGetErrorName"));
     c.get_error_string = reinterpret_cast<decltype(c.get_error_string)>(::dlsym(lib, "cudaGetErrorString"));
@@ -66,16 +56,8 @@ CUresult remora_rt_server_get_error_text(int error, int which, char* text, size_
   const Cudart& c = cudart();
   if (c.get_error_name == nullptr || c.get_error_string == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   const cudaError_t e = static_cast<cudaError_t>(error);
-  const char* s = which == 0 ? c.get_error_name(e) : c.get_error_string(e);
-  if (s == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const size_t n = std::strlen(s) + 1;
-  *length = n;
-  if (text != nullptr && capacity > 0) {
-    const size_t k = n < capacity ? n : capacity;
-    std::memcpy(text, s, k);
-    text[k - 1] = '\0';
-  }
-  return CUDA_SUCCESS;
+  return remora::cuda::server_glue::copy_error_text(which == 0 ? c.get_error_name(e) : c.get_error_string(e), text,
+                                                   capacity, length);
 }
 
 }  // extern "C"

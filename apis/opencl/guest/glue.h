@@ -104,13 +104,17 @@ cl_mem create_shared_buffer(cl_context context, cl_mem_flags flags, size_t size,
                             cl_int* errcode_ret, MemRecord* record);
 // A sub-buffer's record shares its parent's storage at `origin`.
 void share_parent_storage(const MemRecord& parent, size_t origin, size_t size, MemRecord* sub);
-// Orders an access to [offset, offset + size) of `buffer`'s shared storage as the transfer or map with
-// this wait list would be ordered. `blocking` false (a non-blocking transfer): only if that takes no
-// more than a short while (kNonBlockingWait in shared_buffers.cpp). True: the access may be made now
-// and *status is what that call returns. False: the caller sends the ordinary call (which reports any
-// error natively).
-bool shared_access(cl_command_queue queue, cl_mem buffer, const MemRecord& record, size_t offset, size_t size,
-                   bool blocking, cl_uint num_events, const cl_event* wait_list, const char* what, cl_int* status);
+// The guest's own address of [offset, offset + size) of a record's shared storage, or nullptr when the
+// guest may not access it directly (not shared, out of range, empty, or host-access flags that make the
+// access the vendor's error).
+uint8_t* shared_range(const MemRecord& record, size_t offset, size_t size);
+// shared_range, once the access is ordered as the transfer or map with this wait list would be.
+// `blocking` false (a non-blocking transfer): only if that takes no more than a short while
+// (kNonBlockingWait in shared_buffers.cpp). Non-null: the access may be made now and *status is what
+// that call returns. nullptr: the caller sends the ordinary call (which reports any error natively).
+uint8_t* shared_access(cl_command_queue queue, cl_mem buffer, const MemRecord& record, size_t offset, size_t size,
+                       bool blocking, cl_uint num_events, const cl_event* wait_list, const char* what,
+                       cl_int* status);
 
 // After a blocking remora-own call that succeeded without being REMORA_BLOCKING (direct transfers,
 // shared access): CL_SUCCESS, or the failure of an earlier asynchronous call, reported here as at

@@ -16,9 +16,7 @@ namespace glue = remora::opencl::guest_glue;
 
 namespace {
 
-constexpr size_t kMirrorAlignment = 4096;
-// Host-access restrictions: maps of such buffers are the vendor's errors, left to the ordinary path.
-constexpr cl_mem_flags kHostAccessFlags = CL_MEM_HOST_WRITE_ONLY | CL_MEM_HOST_READ_ONLY | CL_MEM_HOST_NO_ACCESS;  // CL_DEVICE_MEM_BASE_ADDR_ALIGN of common devices, and a page
+constexpr size_t kMirrorAlignment = 4096;  // CL_DEVICE_MEM_BASE_ADDR_ALIGN of common devices, and a page
 
 void* alloc_mirror(size_t bytes) {
   const size_t rounded = (bytes + kMirrorAlignment - 1) / kMirrorAlignment * kMirrorAlignment;
@@ -81,24 +79,23 @@ void* remora_cl_enqueue_map_buffer(cl_command_queue command_queue, cl_mem buffer
     // the ordering is the server's. Non-blocking: a marker orders it (the application waits for its
     // event, or a later synchronisation, before touching the memory).
     cl_int status = CL_SUCCESS;
-    bool mapped = false;
+    uint8_t* at = nullptr;
     if (blocking_map) {
-      mapped = glue::shared_access(command_queue, buffer, *r, offset, size, /*blocking=*/true, num_events_in_wait_list,
-                                   event_wait_list, "clEnqueueMapBuffer", &status);
+      at = glue::shared_access(command_queue, buffer, *r, offset, size, /*blocking=*/true, num_events_in_wait_list,
+                               event_wait_list, "clEnqueueMapBuffer", &status);
       // The event the application asked for: a marker behind what the access waited for.
-      if (mapped && event != nullptr) {
+      if (at != nullptr && event != nullptr) {
         const cl_int err = remora_remote_clEnqueueMarkerWithWaitList(command_queue, 0, nullptr, event);
         if (err != CL_SUCCESS) return set_errcode(errcode_ret, err), nullptr;
       }
-    } else if (offset <= r->shared_size && size <= r->shared_size - offset && (r->app_flags & kHostAccessFlags) == 0) {
+    } else if ((at = glue::shared_range(*r, offset, size)) != nullptr) {
       status = remora_remote_clEnqueueMarkerWithWaitList(command_queue, num_events_in_wait_list, event_wait_list, event);
       if (status != CL_SUCCESS) return set_errcode(errcode_ret, status), nullptr;
-      mapped = true;
     }
-    if (mapped) {
+    if (at != nullptr) {
       m.shared = true;
       set_errcode(errcode_ret, status);
-      return record_mapping(r, r->shared + offset, m);
+      return record_mapping(r, at, m);
     }
   }
   void* ptr;

@@ -111,16 +111,23 @@ void share_parent_storage(const MemRecord& parent, size_t origin, size_t size, M
   sub->shared_size = size;
 }
 
-bool shared_access(cl_command_queue queue, cl_mem buffer, const MemRecord& record, size_t offset, size_t size,
-                   bool blocking, cl_uint num_events, const cl_event* wait_list, const char* what, cl_int* status) {
+uint8_t* shared_range(const MemRecord& record, size_t offset, size_t size) {
   if (record.shared == nullptr || size == 0 || offset > record.shared_size || size > record.shared_size - offset ||
       (record.app_flags & kHostAccessFlags) != 0)
-    return false;
+    return nullptr;
+  return record.shared + offset;
+}
+
+uint8_t* shared_access(cl_command_queue queue, cl_mem buffer, const MemRecord& record, size_t offset, size_t size,
+                       bool blocking, cl_uint num_events, const cl_event* wait_list, const char* what,
+                       cl_int* status) {
+  uint8_t* at = shared_range(record, offset, size);
+  if (at == nullptr) return nullptr;
   const cl_uint wait_us = blocking ? 0 : static_cast<cl_uint>(kNonBlockingWait.count());
   if (remora_remote_remora_clEnqueueSharedAccess(queue, buffer, wait_us, num_events, wait_list) != CL_SUCCESS)
-    return false;
+    return nullptr;
   *status = earlier_async_status(what);
-  return true;
+  return at;
 }
 
 cl_int earlier_async_status(const char* what) {

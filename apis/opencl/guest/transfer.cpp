@@ -90,6 +90,20 @@ bool direct_done(cl_int ret, const char* what, cl_int* status) {
 
 cl_ulong address_of(const void* p) { return static_cast<cl_ulong>(reinterpret_cast<uintptr_t>(p)); }
 
+// Where a transfer between `ptr` and `buffer` can be the guest's own memcpy (shared storage,
+// shared_buffers.cpp): the storage at `offset`, once the transfer's ordering is done; else nullptr.
+// Not when the application asks for an event (its command type and profiling times would be a
+// marker's).
+uint8_t* shared_target(cl_command_queue queue, cl_mem buffer, cl_bool blocking, size_t offset, size_t size,
+                       const void* ptr, cl_uint num_events, const cl_event* wait_list, const cl_event* event,
+                       const char* what, cl_int* status) {
+  if (ptr == nullptr || event != nullptr) return nullptr;
+  const glue::MemRecord* r = glue::mem_record(buffer);
+  if (r == nullptr) return nullptr;
+  return glue::shared_access(queue, buffer, *r, offset, size, blocking != CL_FALSE, num_events, wait_list, what,
+                             status);
+}
+
 }  // namespace
 
 extern "C" {
@@ -98,14 +112,10 @@ cl_int remora_cl_enqueue_write_buffer(cl_command_queue command_queue, cl_mem buf
                                       size_t offset, size_t size, const void* ptr, cl_uint num_events_in_wait_list,
                                       const cl_event* event_wait_list, cl_event* event) {
   cl_int status = CL_SUCCESS;
-  if (ptr != nullptr && event == nullptr) {
-    const glue::MemRecord* r = glue::mem_record(buffer);
-    if (r != nullptr && r->shared != nullptr &&
-        glue::shared_access(command_queue, buffer, *r, offset, size, blocking_write != CL_FALSE,
-                            num_events_in_wait_list, event_wait_list, "clEnqueueWriteBuffer", &status)) {
-      std::memmove(r->shared + offset, ptr, size);  // memmove: ptr may be a mapping of this very buffer
-      return status;
-    }
+  if (uint8_t* at = shared_target(command_queue, buffer, blocking_write, offset, size, ptr, num_events_in_wait_list,
+                                  event_wait_list, event, "clEnqueueWriteBuffer", &status)) {
+    std::memmove(at, ptr, size);  // memmove: ptr may be a mapping of this very buffer
+    return status;
   }
   if (want_direct(blocking_write, ptr, size, event) &&
       direct_done(remora_remote_remora_clEnqueueWriteBufferDirect(command_queue, buffer, offset, size, address_of(ptr),
@@ -121,14 +131,10 @@ cl_int remora_cl_enqueue_read_buffer(cl_command_queue command_queue, cl_mem buff
                                      size_t offset, size_t size, void* ptr, cl_uint num_events_in_wait_list,
                                      const cl_event* event_wait_list, cl_event* event) {
   cl_int status = CL_SUCCESS;
-  if (ptr != nullptr && event == nullptr) {
-    const glue::MemRecord* r = glue::mem_record(buffer);
-    if (r != nullptr && r->shared != nullptr &&
-        glue::shared_access(command_queue, buffer, *r, offset, size, blocking_read != CL_FALSE,
-                            num_events_in_wait_list, event_wait_list, "clEnqueueReadBuffer", &status)) {
-      std::memmove(ptr, r->shared + offset, size);
-      return status;
-    }
+  if (uint8_t* at = shared_target(command_queue, buffer, blocking_read, offset, size, ptr, num_events_in_wait_list,
+                                  event_wait_list, event, "clEnqueueReadBuffer", &status)) {
+    std::memmove(ptr, at, size);
+    return status;
   }
   if (want_direct(blocking_read, ptr, size, event) &&
       direct_done(remora_remote_remora_clEnqueueReadBufferDirect(command_queue, buffer, offset, size, address_of(ptr),

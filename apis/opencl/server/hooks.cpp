@@ -51,10 +51,7 @@ void remora_opencl_server_defer(remora::server::Session& session, cl_event event
   // before the read completes.
   vendor().clRetainEvent(event);
   op->poll = [event] {
-    cl_int status = CL_QUEUED;
-    if (vendor().clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr) !=
-        CL_SUCCESS)
-      return -1;
+    const cl_int status = remora_opencl_server_event_status(event);
     return status == CL_COMPLETE ? 0 : (status < 0 ? -1 : 1);
   };
   op->cleanup = [event] { vendor().clReleaseEvent(event); };
@@ -66,6 +63,14 @@ void remora_opencl_server_defer(remora::server::Session& session, cl_event event
       vendor().clSetEventCallback(event, CL_COMPLETE, deferred_complete, ref.get()) == CL_SUCCESS)
     ref.release();
   if (release_event) vendor().clReleaseEvent(event);
+}
+
+cl_int remora_opencl_server_event_status(cl_event event) {
+  cl_int status = CL_QUEUED;
+  if (vendor().clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr) !=
+      CL_SUCCESS)
+    return -1;
+  return status;
 }
 
 const char* remora_opencl_default_vendor_library() { return "libOpenCL.so.1"; }

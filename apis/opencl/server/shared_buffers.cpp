@@ -119,15 +119,6 @@ bool context_keeps_host_memory(cl_context context) {
   return true;
 }
 
-// Execution status of `event`: CL_COMPLETE (0), a positive state, or the command's negative error.
-cl_int event_status(cl_event event) {
-  cl_int status = CL_QUEUED;
-  if (vendor().clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr) !=
-      CL_SUCCESS)
-    return -1;
-  return status;
-}
-
 // The bounded wait of a non-blocking transfer: CL_SUCCESS once what the transfer would wait for (an
 // in-order queue's earlier commands, through a marker, and the wait list) is complete, or
 // REMORA_CL_DIRECT_RETRY when that takes longer than `limit` or fails.
@@ -149,7 +140,7 @@ cl_int complete_within(cl_command_queue queue, bool in_order, cl_uint n, const c
   for (unsigned spins = 0;; ++spins) {
     bool all_done = true, failed = false;
     for (cl_event e : pending) {
-      const cl_int st = event_status(e);
+      const cl_int st = remora_opencl_server_event_status(e);
       if (st < 0) failed = true;
       if (st != CL_COMPLETE) all_done = false;
     }

@@ -1,6 +1,8 @@
-// Fuzz target: the server's decoding and dispatch of every OpenCL opcode, end to end through a real
-// Session (server/session.h) over an in-memory connection, with the recording dummy vendor library
-// (REMORA_FUZZ_DUMMY_LIBRARY) as the "device". Each input is one guest session:
+// Fuzz targets opencl_session_fuzz and cuda_session_fuzz (one source, tests/fuzz/CMakeLists.txt): the
+// server's decoding and dispatch of every opcode of one API (REMORA_FUZZ_API, whose generated server is
+// REMORA_FUZZ_SERVER_HEADER), end to end through a real Session (server/session.h) over an in-memory
+// connection, with that API's recording dummy vendor library (REMORA_FUZZ_DUMMY_LIBRARY) as the
+// "device". Each input is one guest session:
 //
 //   byte 0 even: a recorded session: [u32 length][message bytes]... as SessionOptions::record_dir
 //                writes them (the seed corpus is made so, tests/fuzz/README.md);
@@ -19,7 +21,7 @@
 
 #include "common/log.h"
 #include "common/protocol.h"
-#include "opencl_server.h"
+#include REMORA_FUZZ_SERVER_HEADER
 #include "server/session.h"
 #include "transport/memory_channel.h"
 
@@ -37,7 +39,7 @@ void send(transport::Channel& ch, const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   ::setenv("REMORA_LOG", "error", 0);
   std::string error;
-  if (!opencl::server_api().load_vendor(REMORA_FUZZ_DUMMY_LIBRARY, &error)) {
+  if (!REMORA_FUZZ_API::server_api().load_vendor(REMORA_FUZZ_DUMMY_LIBRARY, &error)) {
     std::fprintf(stderr, "cannot load the dummy vendor library %s: %s\n", REMORA_FUZZ_DUMMY_LIBRARY, error.c_str());
     std::abort();
   }
@@ -82,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // memory, so little coverage is lost.
   options.max_scratch_bytes = 16 << 10;
   {
-    server::Session session(opencl::server_api(), std::move(server), options);
+    server::Session session(REMORA_FUZZ_API::server_api(), std::move(server), options);
     (void)session.run();
   }
   return 0;
