@@ -9,28 +9,11 @@ set -u
 remora="$1"
 guest="$2"
 kind="$3"
-work="$(mktemp -d "${TMPDIR:-/tmp}/remora-hostmem.XXXXXX")"
+. "$(dirname "$0")/lib.sh"
 serve_pid=""
-cleanup() {
-  [ -n "$serve_pid" ] && kill -9 "$serve_pid" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log "$work"/*.out; do
-    [ -f "$f" ] && { echo "--- $(basename "$f") (last 30 lines)"; tail -n 30 "$f"; }
-  done
-  exit 1
-}
-case "$kind" in
-  unix) endpoint="unix:$work/s.sock" ;;
-  tcp)
-    port="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    endpoint="tcp:127.0.0.1:$port" ;;
-  *) echo "usage: $0 REMORA_BIN GUEST_BIN unix|tcp" >&2; exit 2 ;;
-esac
+E2E_KILL="serve_pid"
+e2e_workdir hostmem
+e2e_endpoint "$kind" || { echo "usage: $0 REMORA_BIN GUEST_BIN unix|tcp" >&2; exit 2; }
 REMORA_LOG=info "$remora" serve --listen "$endpoint" --admin "unix:$work/admin.sock" \
   --max-session-host-memory 256MiB >"$work/server.log" 2>&1 &
 serve_pid=$!

@@ -20,30 +20,12 @@ if [ "$mode" = hang ]; then
   limit_ms=15000
 fi
 session_pid=""
-work="$(mktemp -d "${TMPDIR:-/tmp}/remora-faults.XXXXXX")"
+. "$(dirname "$0")/lib.sh"
 serve_pid=""
 guest_pid=""
-cleanup() {
-  for p in $guest_pid $session_pid $serve_pid; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log "$work"/*.out; do
-    [ -f "$f" ] && { echo "--- $(basename "$f") (last 30 lines)"; tail -n 30 "$f"; }
-  done
-  exit 1
-}
-
-case "$kind" in
-  unix) endpoint="unix:$work/s.sock" ;;
-  tcp)
-    port="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    endpoint="tcp:127.0.0.1:$port" ;;
-  *) echo "usage: $0 REMORA_BIN FAULT_GUEST_BIN unix|tcp [kill|hang]" >&2; exit 2 ;;
-esac
+E2E_KILL="guest_pid session_pid serve_pid"
+e2e_workdir faults
+e2e_endpoint "$kind" || { echo "usage: $0 REMORA_BIN FAULT_GUEST_BIN unix|tcp [kill|hang]" >&2; exit 2; }
 
 REMORA_LOG=info "$remora" serve --listen "$endpoint" >"$work/server.log" 2>&1 &
 serve_pid=$!

@@ -10,33 +10,12 @@ set -u
 remora="$1"
 guest="$2"
 kind="$3"
-work="$(mktemp -d "${TMPDIR:-/tmp}/remora-robust.XXXXXX")"
+. "$(dirname "$0")/lib.sh"
 serve_pid=""
 pids=()
-cleanup() {
-  for p in "${pids[@]}" $serve_pid; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log; do
-    [ -f "$f" ] || continue
-    echo "--- $(basename "$f") (last 30 lines)"
-    tail -n 30 "$f"
-  done
-  exit 1
-}
-
-case "$kind" in
-  unix) endpoint="unix:$work/s.sock" ;;
-  tcp)
-    # A free port from the kernel; the small race until the server binds it is acceptable here.
-    port="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    endpoint="tcp:127.0.0.1:$port" ;;
-  *) echo "usage: $0 REMORA_BIN LONG_GUEST_BIN unix|tcp" >&2; exit 2 ;;
-esac
+E2E_KILL="pids[@] serve_pid"
+e2e_workdir robust
+e2e_endpoint "$kind" || { echo "usage: $0 REMORA_BIN LONG_GUEST_BIN unix|tcp" >&2; exit 2; }
 
 # info: the session processes log what they released at the end (checked below).
 REMORA_LOG=info "$remora" serve --listen "$endpoint" >"$work/server.log" 2>&1 &

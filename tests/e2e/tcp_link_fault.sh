@@ -23,25 +23,16 @@ ns_g="remora-lf-g-$tag"
 vd="rlfd$tag"
 vg="rlfg$tag"
 subnet="10.232.$(( tag % 250 ))"
-work="$(mktemp -d "${TMPDIR:-/tmp}/remora-linkfault.XXXXXX")"
+. "$(dirname "$0")/lib.sh"
 serve_pid=""
 guest_pid=""
-cleanup() {
-  for p in $guest_pid $serve_pid; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
+E2E_KILL="guest_pid serve_pid"
+e2e_extra_cleanup() {
   ip link del "$vd" 2>/dev/null
   ip netns del "$ns_d" 2>/dev/null
   ip netns del "$ns_g" 2>/dev/null
-  rm -rf "$work"
 }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log "$work"/*.out; do
-    [ -f "$f" ] && { echo "--- $(basename "$f") (last 30 lines)"; tail -n 30 "$f"; }
-  done
-  exit 1
-}
+e2e_workdir linkfault
 for c in "ip netns add $ns_d" "ip netns add $ns_g" "ip link add $vd type veth peer name $vg" \
          "ip link set $vd netns $ns_d" "ip link set $vg netns $ns_g" \
          "ip -n $ns_d addr add $subnet.1/24 dev $vd" "ip -n $ns_g addr add $subnet.2/24 dev $vg" \

@@ -53,6 +53,28 @@ bool in_region(const remora_cu_host_region_st* region, uint64_t offset, size_t b
   return offset <= size && bytes <= size - offset;
 }
 
+// A region copy in `mode` (REMORA_CU_COPY_*, cuda_host_region.h): `sync` is its synchronous form,
+// `async` queues it on `stream`.
+template <typename Sync, typename Async>
+CUresult copy_in_mode(unsigned int mode, CUstream stream, Sync sync, Async async) {
+  switch (mode) {
+    case REMORA_CU_COPY_SYNC:
+      return sync();
+    case REMORA_CU_COPY_ASYNC:
+      return async();
+    case REMORA_CU_COPY_ASYNC_WAIT: {
+      const CUresult r = async();
+      return r != CUDA_SUCCESS ? r : vendor().cuStreamSynchronize(stream);
+    }
+    case REMORA_CU_COPY_WAIT_ASYNC: {
+      const CUresult r = vendor().cuStreamSynchronize(stream);
+      return r != CUDA_SUCCESS ? r : async();
+    }
+    default:
+      return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -100,44 +122,18 @@ CUresult remora_cu_server_memcpy_htod_region(CUdeviceptr dst, remora_cu_host_reg
                                              size_t bytes, CUstream stream, unsigned int mode) {
   if (region == nullptr || !in_region(region, offset, bytes)) return CUDA_ERROR_INVALID_VALUE;
   const uint8_t* src = region->mapping->base() + offset;
-  switch (mode) {
-    case REMORA_CU_COPY_SYNC:
-      return vendor().cuMemcpyHtoD_v2(dst, src, bytes);
-    case REMORA_CU_COPY_ASYNC:
-      return vendor().cuMemcpyHtoDAsync_v2(dst, src, bytes, stream);
-    case REMORA_CU_COPY_ASYNC_WAIT: {
-      const CUresult r = vendor().cuMemcpyHtoDAsync_v2(dst, src, bytes, stream);
-      return r != CUDA_SUCCESS ? r : vendor().cuStreamSynchronize(stream);
-    }
-    case REMORA_CU_COPY_WAIT_ASYNC: {
-      const CUresult r = vendor().cuStreamSynchronize(stream);
-      return r != CUDA_SUCCESS ? r : vendor().cuMemcpyHtoDAsync_v2(dst, src, bytes, stream);
-    }
-    default:
-      return CUDA_ERROR_INVALID_VALUE;
-  }
+  return copy_in_mode(
+      mode, stream, [&] { return vendor().cuMemcpyHtoD_v2(dst, src, bytes); },
+      [&] { return vendor().cuMemcpyHtoDAsync_v2(dst, src, bytes, stream); });
 }
 
 CUresult remora_cu_server_memcpy_dtoh_region(remora_cu_host_region region, uint64_t offset, CUdeviceptr src,
                                              size_t bytes, CUstream stream, unsigned int mode) {
   if (region == nullptr || !in_region(region, offset, bytes)) return CUDA_ERROR_INVALID_VALUE;
   uint8_t* dst = region->mapping->base() + offset;
-  switch (mode) {
-    case REMORA_CU_COPY_SYNC:
-      return vendor().cuMemcpyDtoH_v2(dst, src, bytes);
-    case REMORA_CU_COPY_ASYNC:
-      return vendor().cuMemcpyDtoHAsync_v2(dst, src, bytes, stream);
-    case REMORA_CU_COPY_ASYNC_WAIT: {
-      const CUresult r = vendor().cuMemcpyDtoHAsync_v2(dst, src, bytes, stream);
-      return r != CUDA_SUCCESS ? r : vendor().cuStreamSynchronize(stream);
-    }
-    case REMORA_CU_COPY_WAIT_ASYNC: {
-      const CUresult r = vendor().cuStreamSynchronize(stream);
-      return r != CUDA_SUCCESS ? r : vendor().cuMemcpyDtoHAsync_v2(dst, src, bytes, stream);
-    }
-    default:
-      return CUDA_ERROR_INVALID_VALUE;
-  }
+  return copy_in_mode(
+      mode, stream, [&] { return vendor().cuMemcpyDtoH_v2(dst, src, bytes); },
+      [&] { return vendor().cuMemcpyDtoHAsync_v2(dst, src, bytes, stream); });
 }
 
 }  // extern "C"
