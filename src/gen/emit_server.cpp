@@ -70,7 +70,7 @@ void emit_trampoline(CodeWriter& w, const Api& api, const Callback& cb, const st
     }
   }
   w.line("(void)slot->session->send_callback(slot->callback_id, w);");
-  if (cb.once) w.line("slot->session->free_callback_slot(slot);");
+  if (cb.once) w.line("slot->session->callback_fired(slot);");
   if (cb.return_type != "void") w.line("return {{}};  // the application's return value stays in the guest");
   w.close();
   w.blank();
@@ -128,7 +128,7 @@ class DispatchWriter {
     }
     for (const Param& p : f_.params)
       if (p.kind == ParamKind::kCallback && p.callback)
-        w_.line("if (!remora_ok && {0}_slot != nullptr) c.session.free_callback_slot({0}_slot);", p.name);
+        w_.line("if ({0}_slot != nullptr) c.session.callback_call_done({0}_slot, remora_ok);", p.name);
     if (f_.resource) w_.line("if (!remora_ok) c.session.refund({}, remora_charge);", resource_kind(f_.resource->kind));
     if (f_.returns == Function::Returns::kHandle) {
       w_.open("if (ret != nullptr) {{");

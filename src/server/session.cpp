@@ -455,12 +455,27 @@ bool Session::release_handle(uint64_t id) {
 }
 
 CallbackSlot* Session::new_callback_slot(uint64_t callback_id, bool once) {
-  if (once) return new CallbackSlot{this, callback_id};
+  auto slot = std::make_unique<CallbackSlot>();
+  slot->session = this;
+  slot->callback_id = callback_id;
+  slot->once = once;
+  if (once) {
+    slot->holds.store(2, std::memory_order_relaxed);
+    return slot.release();
+  }
   std::lock_guard lock(slots_mu_);
-  many_slots_.push_back(std::make_unique<CallbackSlot>(CallbackSlot{this, callback_id}));
+  many_slots_.push_back(std::move(slot));
   return many_slots_.back().get();
 }
 
-void Session::free_callback_slot(CallbackSlot* slot) { delete slot; }
+void Session::callback_fired(CallbackSlot* slot) {
+  if (slot->once && slot->holds.fetch_sub(1, std::memory_order_acq_rel) == 1) delete slot;
+}
+
+void Session::callback_call_done(CallbackSlot* slot, bool vendor_kept) {
+  if (!slot->once) return;
+  // Failed: the vendor's hold is void too, whether or not its callback already ran.
+  if (slot->holds.fetch_sub(1, std::memory_order_acq_rel) == 1 || !vendor_kept) delete slot;
+}
 
 }  // namespace remora::server

@@ -241,11 +241,15 @@ struct DeferredOp {
 };
 
 // User data the server registers with the vendor for an application callback: which session and
-// which guest-side callback entry to notify. Heap-allocated by generated code; a `once` callback's
-// trampoline frees it after firing, `many` ones live until the session ends (the session owns them).
+// which guest-side callback entry to notify. `many` slots live until the session ends (the session
+// owns them). A `once` slot is held twice: by the vendor until its callback fires (callback_fired)
+// and by the registering call until it returns (callback_call_done); the last to let go frees it. A
+// vendor may fire the callback inside a call that then fails (PoCL's clLinkProgram does).
 struct CallbackSlot {
   Session* session;
   uint64_t callback_id;
+  bool once = false;
+  std::atomic<int> holds{0};  // once slots: 2 at creation
 };
 
 struct SessionOptions {
@@ -301,9 +305,13 @@ class Session {
   // The guest process's memory, for direct transfers on the same host (server/peer_memory.h).
   PeerMemory& peer_memory() { return peer_memory_; }
 
-  // Keeps a `many` callback's slot alive until the session ends.
+  // Callback slots (CallbackSlot): a `many` slot is kept until the session ends.
   CallbackSlot* new_callback_slot(uint64_t callback_id, bool once);
-  void free_callback_slot(CallbackSlot* slot);
+  // A once slot's callback ran (its trampoline, after notifying the guest).
+  void callback_fired(CallbackSlot* slot);
+  // The call that registered the slot returned; `vendor_kept` false when it failed, after which the
+  // vendor will not call back (if it has already, the slot goes now all the same).
+  void callback_call_done(CallbackSlot* slot, bool vendor_kept);
 
   // Counters for status and metrics.
   struct Stats {

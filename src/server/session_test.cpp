@@ -89,5 +89,34 @@ TEST(Session, ALentMessageIsDecodedFromAPrivateCopy) {
   g_channel = nullptr;
 }
 
+// A once callback slot is freed exactly once whatever the order of its callback and the end of the
+// call that registered it, including a vendor that calls back inside a call that then fails (PoCL's
+// clLinkProgram). Double frees and leaks are the findings of the ASan run (make test-asan).
+TEST(Session, OnceCallbackSlotsAreFreedOnceInEveryOrder) {
+  static const DispatchFn dispatch[] = {nullptr};
+  static const char* const names[] = {"none"};
+  static const HandleTypeInfo types[] = {{"none", nullptr}};
+  const ApiServer api{"fake", 1, 1, dispatch, names, 0, types, nullptr};
+  transport::Connection conn;
+  conn.calls = std::make_unique<SharedAreaChannel>(std::vector<uint8_t>(8, 0));  // never run
+  Session session(api, std::move(conn), SessionOptions{});
+  for (const bool fired_first : {true, false}) {
+    for (const bool call_ok : {true, false}) {
+      CallbackSlot* slot = session.new_callback_slot(7, /*once=*/true);
+      ASSERT_TRUE(slot->once);
+      EXPECT_EQ(slot->holds.load(), 2);
+      if (fired_first) session.callback_fired(slot);
+      session.callback_call_done(slot, call_ok);
+      // A failed call's vendor never calls back afterwards; only a kept registration still can.
+      if (!fired_first && call_ok) session.callback_fired(slot);
+    }
+  }
+  // A many slot stays with the session whatever happens (freed when the session goes).
+  CallbackSlot* many = session.new_callback_slot(8, /*once=*/false);
+  session.callback_call_done(many, false);
+  session.callback_fired(many);
+  EXPECT_EQ(many->callback_id, 8u);
+}
+
 }  // namespace
 }  // namespace remora::server

@@ -81,7 +81,7 @@ void remora_trampoline_remora_fake_build_program_pfn_notify_fn(fake_program prog
   remora::wire::Writer w;
   w.put_u64(program != nullptr ? slot->session->handles().id_for((void*)program, kType_fake_program) : 0);
   (void)slot->session->send_callback(slot->callback_id, w);
-  slot->session->free_callback_slot(slot);
+  slot->session->callback_fired(slot);
 }
 
 void remora_trampoline_remora_fake_set_event_callback_pfn_notify_fn(fake_event event, fake_int event_command_status, void *user_data) {
@@ -90,7 +90,7 @@ void remora_trampoline_remora_fake_set_event_callback_pfn_notify_fn(fake_event e
   w.put_u64(event != nullptr ? slot->session->handles().id_for((void*)event, kType_fake_event) : 0);
   w.put(event_command_status);
   (void)slot->session->send_callback(slot->callback_id, w);
-  slot->session->free_callback_slot(slot);
+  slot->session->callback_fired(slot);
 }
 
 static void dispatch_fake_get_devices(remora::server::Call& c) {
@@ -261,7 +261,7 @@ static void dispatch_fake_create_context(remora::server::Call& c) {
     }
     ret = vendor().fake_create_context(properties, num_devices, devices, pfn_notify, user_data, errcode_ret);
     remora_ok = ret != nullptr;
-    if (!remora_ok && pfn_notify_slot != nullptr) c.session.free_callback_slot(pfn_notify_slot);
+    if (pfn_notify_slot != nullptr) c.session.callback_call_done(pfn_notify_slot, remora_ok);
     if (ret != nullptr) {
       ret_id = c.session.handles().insert_new(kType_fake_context, ret);
     }
@@ -661,7 +661,7 @@ static void dispatch_fake_build_program(remora::server::Call& c) {
     c.about_to_block();
     ret = vendor().fake_build_program(program, num_devices, device_list, options, pfn_notify, user_data);
     remora_ok = ret == FAKE_SUCCESS;
-    if (!remora_ok && pfn_notify_slot != nullptr) c.session.free_callback_slot(pfn_notify_slot);
+    if (pfn_notify_slot != nullptr) c.session.callback_call_done(pfn_notify_slot, remora_ok);
   } while (false);
   if (!c.sync) {
     if (!remora_ok) c.async_failed(ret);
@@ -717,7 +717,7 @@ static void dispatch_fake_set_event_callback(remora::server::Call& c) {
     }
     ret = vendor().fake_set_event_callback(event, command_exec_callback_type, pfn_notify, user_data);
     remora_ok = ret == FAKE_SUCCESS;
-    if (!remora_ok && pfn_notify_slot != nullptr) c.session.free_callback_slot(pfn_notify_slot);
+    if (pfn_notify_slot != nullptr) c.session.callback_call_done(pfn_notify_slot, remora_ok);
   } while (false);
   if (!c.sync) {
     if (!remora_ok) c.async_failed(ret);
