@@ -337,6 +337,14 @@ int run_command(const RunOptions& options) {
       {"REMORA_TRANSPORT", transport::transport_kind_name(kind)},
   };
   if (!library_path.empty()) vars.emplace_back("LD_LIBRARY_PATH", library_path);
+  // A program with nvcc's default static cudart: the preload points that cudart's entry points at the
+  // guest library's runtime API before the program's constructors run (apis/cuda/preload).
+  if (const std::string preload = fs::path(lib).parent_path() / "libremora-cuda-preload.so";
+      !library_path.empty() && fs::exists(preload)) {
+    std::string value = preload;
+    if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != '\0') value += std::string(":") + old;
+    vars.emplace_back("LD_PRELOAD", value);
+  }
   if (!options.tenant.empty()) vars.emplace_back("REMORA_TENANT", options.tenant);
   if (!options.token_file.empty()) {
     std::error_code ec;

@@ -152,14 +152,6 @@ void futex_wake(std::atomic<uint32_t>* word, int count) {
   ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 // The mapping, the liveness socket, and the bulk loans; shared by a side's calls and events channels
 // and kept alive by any Message that still borrows bulk memory.
 class Region final : public Lender, public std::enable_shared_from_this<Region> {

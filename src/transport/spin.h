@@ -19,6 +19,13 @@
 // An idle receiver therefore spins at most one window per kProbeEvery waits, soon one per
 // kMaxProbeEvery: with the session's 500 ms receive slices, nothing measurable.
 //
+// A caller that knows its reply will be long in coming (a synchronous device copy of megabytes: the
+// reply comes when the DMA is done) says so with an ExpectedWait around the call: the receiving
+// thread then spins up to that long, whatever the window, and the outcome does not count towards it.
+// Otherwise a run of long calls collapses the window and the next copies each pay a sleep and a
+// wake-up (measured on the H100 machine: ~9 us on a 4 MiB pinned copy of ~85 us). A synchronous copy
+// in the native driver spins for its whole duration too.
+//
 // One instance per receiver; not thread-safe (a channel has one receiver at a time).
 #pragma once
 
@@ -27,6 +34,33 @@
 #include <cstdint>
 
 namespace remora::transport {
+
+// One polling step of a spin loop: tells the core (and a hyperthread sibling) that this is one.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// The calling thread's expectation for the replies it waits for meanwhile (see above). Nests.
+class ExpectedWait {
+ public:
+  // Longer waits sleep after this much spinning: a copy queued behind long work is not spun through.
+  static constexpr std::chrono::nanoseconds kMax{2'000'000};
+
+  explicit ExpectedWait(std::chrono::nanoseconds wait) : saved_(current_) { current_ = std::min(wait, kMax); }
+  ~ExpectedWait() { current_ = saved_; }
+  ExpectedWait(const ExpectedWait&) = delete;
+  ExpectedWait& operator=(const ExpectedWait&) = delete;
+
+  static std::chrono::nanoseconds current() { return current_; }
+
+ private:
+  static inline thread_local std::chrono::nanoseconds current_{0};
+  std::chrono::nanoseconds saved_;
+};
 
 class AdaptiveSpin {
  public:
@@ -48,6 +82,9 @@ class AdaptiveSpin {
   // How long the next wait spins before it blocks (0: block at once). Counts probes, so call it once
   // per wait that found nothing ready.
   std::chrono::nanoseconds next_window() {
+    // A receiver that never spins (max 0) keeps to that; an expected long wait is not a probe.
+    hinted_ = max_.count() > 0 && ExpectedWait::current() > window_;
+    if (hinted_) return ExpectedWait::current();
     if (window_.count() > 0) return window_;
     if (++probe_ < probe_every_) return std::chrono::nanoseconds(0);
     probe_ = 0;
@@ -57,6 +94,10 @@ class AdaptiveSpin {
 
   // The outcome of a wait that spun (next_window() > 0): whether the spin ended it.
   void record(bool spin_caught_it) {
+    if (hinted_) {
+      hinted_ = false;
+      return;
+    }
     if (spin_caught_it) {
       window_ = max_;
       misses_ = 0;
@@ -75,6 +116,7 @@ class AdaptiveSpin {
   uint32_t probe_ = 0;               // waits without a window since the last probe
   uint32_t probe_every_ = kProbeEvery;
   bool probing_ = false;             // the current wait is a probe
+  bool hinted_ = false;              // the current wait spins for an ExpectedWait
   uint32_t misses_ = 0;              // waits in a row that spinning did not end
 };
 

@@ -61,7 +61,34 @@ TEST(AdaptiveSpin, ShrinksToNoneThenProbesLessAndLessOften) {
 
 TEST(AdaptiveSpin, ZeroMaxNeverSpins) {
   AdaptiveSpin s(nanoseconds(0));
+  ExpectedWait long_copy(microseconds(500));
   for (int i = 0; i < 5000; ++i) ASSERT_EQ(s.next_window().count(), 0);
+}
+
+// A run of long calls collapses the window; a wait the caller expects to be long still spins for the
+// expected time (capped), its outcome does not move the window, and the expectation ends with its scope.
+TEST(AdaptiveSpin, ExpectedWaitSpinsWithoutMovingTheWindow) {
+  AdaptiveSpin s(microseconds(20));
+  while (s.next_window().count() != 0) s.record(false);
+  {
+    ExpectedWait copy(microseconds(300));
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_EQ(s.next_window(), microseconds(300));
+      s.record(i % 3 == 0);  // neither a hit nor a miss counts
+    }
+    {
+      ExpectedWait huge(std::chrono::seconds(5));
+      EXPECT_EQ(s.next_window(), ExpectedWait::kMax);
+      s.record(true);
+    }
+    EXPECT_EQ(ExpectedWait::current(), microseconds(300));
+  }
+  EXPECT_EQ(ExpectedWait::current().count(), 0);
+  EXPECT_EQ(s.next_window().count(), 0);  // still collapsed: the hinted hits did not restore it
+  // A window wider than the expectation is kept.
+  AdaptiveSpin wide(microseconds(100));
+  ExpectedWait short_copy(microseconds(10));
+  EXPECT_EQ(wide.next_window(), microseconds(100));
 }
 
 }  // namespace

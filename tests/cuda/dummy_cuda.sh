@@ -4,10 +4,13 @@
 # against remora's libcudart/libcublas) run through `remora run`, and the dummy's log checked for what
 # must have reached the "driver".
 #
-#   dummy_cuda.sh REMORA_BIN DUMMY_LIBRARY DUMMY_DRIVER_BIN DUMMY_RUNTIME_BIN TRANSPORT [SERVER_CUDART]
+#   dummy_cuda.sh REMORA_BIN DUMMY_LIBRARY DUMMY_DRIVER_BIN DUMMY_RUNTIME_BIN TRANSPORT [SERVER_CUDART
+#                 [STATIC_RUNTIME_BIN STATIC_PER_THREAD_BIN]]
 #   SERVER_CUDART: a real libcudart.so.13 for the server's error texts (optional; no GPU needed)
+#   STATIC_*: static_runtime.cu and static_per_thread.cu built by nvcc with its default static cudart
 set -u
 remora="$1" dummy="$2" prog="$3" runtime_prog="$4" transport="$5" cudart="${6:-}"
+static_prog="${7:-}" static_per_thread_prog="${8:-}"
 [ -f "$cudart" ] || cudart=/nonexistent/libcudart.so.13
 work="$(mktemp -d "${TMPDIR:-/tmp}/remora-cuda-dummy.XXXXXX")"
 serve_pid=""
@@ -101,4 +104,35 @@ expect_rt '^cuCtxSynchronize$'
 expect_rt '^cuMemcpyHtoD_v2 dstDevice=1 srcHost=<in 1 bytes crc32=[0-9a-f]{8}> ByteCount=1$'
 [ "$(grep -c '^cuModuleLoadData' "$work/runtime.log")" = 1 ] || fail "the fatbin was loaded more than once"
 grep -qE '^cuMemAllocManaged' "$work/runtime.log" && fail "cudaMallocManaged reached the driver"
+
+# nvcc's default static cudart: the preload `remora run` adds points its entry points at remora's
+# runtime API, so the program's registration, launch and calls reach the driver as the shared
+# runtime's do; with the redirect off, the static cudart stops at the export tables.
+if [ -n "$static_prog" ]; then
+  run_static() {  # program, then extra environment
+    local p="$1"
+    shift
+    env "$@" timeout --kill-after=10 60 "$remora" run --connect "$endpoint" --transport "$transport" -- "$p" \
+      >"$work/guest.out" 2>"$work/guest.err" </dev/null
+  }
+  runtime_lines="$(wc -l <"$work/dummy.log")"
+  run_static "$static_prog" || fail "static_runtime through remora: status $?"
+  [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "static_runtime through remora did not pass"
+  sleep 0.2
+  tail -n +"$((runtime_lines + 1))" "$work/dummy.log" >"$work/runtime.log"
+  expect_rt '^cuModuleLoadData module=<out> image=<in [0-9]+ bytes crc32=[0-9a-f]{8}>$'
+  expect_rt '^cuModuleGetFunction hfunc=<out> hmod=@[0-9]+ name="_Z3addPii"$'
+  expect_rt '^cuModuleGetGlobal_v2 dptr=<out> bytes=<out> hmod=@[0-9]+ name="counter"$'
+  expect_rt '^cuStreamCreate phStream=<out> Flags=1$'
+  run_static "$static_prog" REMORA_STATIC_CUDART=0 && fail "static_runtime passed with the redirect off"
+  grep -q 'FAIL: cudaGetDeviceCount' "$work/guest.out" || fail "static_runtime with the redirect off: $(head -n 1 "$work/guest.out")"
+
+  run_static "$static_per_thread_prog"
+  rc=$?
+  [ "$rc" = 134 ] || fail "static_per_thread: status $rc, expected 134 (SIGABRT at the per-thread launch)"
+  [ "$(cat "$work/guest.out")" = PASS ] || fail "static_per_thread: $(cat "$work/guest.out")"
+  grep -q 'cudaMemcpy_ptds is not supported by remora' "$work/guest.err" || fail "static_per_thread: no message for cudaMemcpy_ptds"
+  grep -q 'calls __cudaLaunchKernel_ptsz, which remora does not implement' "$work/guest.err" ||
+    fail "static_per_thread: no message for the launch"
+fi
 echo PASS

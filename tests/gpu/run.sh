@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # `make test-gpu`: on a machine with an NVIDIA GPU, builds the driver-API test programs (and their
-# kernels, with nvcc) and the runtime-API programs (-cudart shared, cuBLAS with -cudart shared, and
-# nvcc's default static cudart), runs each natively and through `remora run` over shm and tcp, and
-# compares the outputs line for line. The static-cudart program is expected to fail through remora
-# (docs/cuda-export-tables.md): it is reported as a known failure, and fails the run only natively.
+# kernels, with nvcc) and the runtime-API programs (with nvcc's default static cudart and with
+# -cudart shared; cuBLAS both ways), runs each natively and through `remora run` over shm and tcp, and
+# compares the outputs line for line.
 #
 #   tests/gpu/run.sh [BUILD_DIR]     (default: build; needs BUILD_DIR/bin/remora and lib/libremora-cuda.so)
 #   CUDA_RUNTIME_LIBS: a directory with libcudart.so.13 and libcublas.so.13 when the toolkit's lib64
@@ -29,21 +28,28 @@ for prog in device_query kernels_driver; do
     { echo "FAIL: building $prog"; exit 1; }
 done
 
-# Runtime-API programs. cuBLAS is optional (a toolkit without it skips that program).
+# Runtime-API programs, with nvcc's default static cudart (redirected to remora's runtime API by the
+# preload `remora run` adds) and with -cudart shared. cuBLAS is optional (a toolkit without it skips it).
 runtime_progs=()
-for variant in static shared; do
-  flags=()
-  [ "$variant" = shared ] && flags=(-cudart shared)
-  "$nvcc" -arch="$arch" "${flags[@]}" -o "$out/runtime_basic_$variant" "$here/runtime_basic.cu" ||
-    { echo "FAIL: building runtime_basic ($variant cudart)"; exit 1; }
-  runtime_progs+=("runtime_basic_$variant")
-done
+build_runtime() {  # program name, source, then nvcc flags
+  local name="$1" src="$2"
+  shift 2
+  "$nvcc" -arch="$arch" "$@" -o "$out/$name" "$here/$src" || { echo "FAIL: building $name"; exit 1; }
+  runtime_progs+=("$name")
+}
+build_runtime runtime_basic_static runtime_basic.cu
+build_runtime runtime_basic_shared runtime_basic.cu -cudart shared
+build_runtime runtime_streams runtime_streams.cu
 if [ -f "$cuda_inc/cublas_v2.h" ]; then
-  if "$nvcc" -arch="$arch" -cudart shared -o "$out/runtime_cublas" "$here/runtime_cublas.cu" -lcublas; then
-    runtime_progs+=(runtime_cublas)
-  else
-    echo "skip: runtime_cublas (cannot link cuBLAS)"
-  fi
+  for variant in static shared; do
+    flags=(-lcublas)
+    [ "$variant" = shared ] && flags+=(-cudart shared)
+    if "$nvcc" -arch="$arch" "${flags[@]}" -o "$out/runtime_cublas_$variant" "$here/runtime_cublas.cu"; then
+      runtime_progs+=("runtime_cublas_$variant")
+    else
+      echo "skip: runtime_cublas_$variant (cannot link cuBLAS)"
+    fi
+  done
 fi
 runtime_libs="${CUDA_RUNTIME_LIBS:-$(dirname "$cuda_inc")/lib64}"
 
@@ -65,33 +71,12 @@ run_one() {  # name, then the command
   done
   echo "--- $name output:"; cat "$out/$name.native"
 }
-run_known_failure() {  # name, then the command: must pass natively; through remora, a failure is known
-  local name="$1"
-  shift
-  if ! timeout 120 "$@" >"$out/$name.native" 2>"$out/$name.native.err"; then
-    echo "FAIL: $name natively"; cat "$out/$name.native" "$out/$name.native.err"; failed=1; return
-  fi
-  for t in shm tcp; do
-    if timeout 120 "$remora" run --transport "$t" -- "$@" >"$out/$name.$t" 2>"$out/$name.$t.err" &&
-      diff -q "$out/$name.native" "$out/$name.$t" >/dev/null; then
-      echo "ok: $name ($t): passes through remora (was a known failure: update run.sh and the docs)"
-    else
-      echo "known failure: $name ($t): $(grep -m1 FAIL "$out/$name.$t" || echo "status $?")"
-    fi
-  done
-}
 run_one device_query "$out/device_query"
 run_one kernels_driver "$out/kernels_driver" "$out/kernels.cubin" "$out/kernels.ptx"
 # The runtime API: remora's libcudart.so.13 (and libcublas.so.13) in the program, the real ones in the
 # server (found on the same library path, which the private server keeps).
 for prog in "${runtime_progs[@]}"; do
-  if [ "$prog" = runtime_basic_static ]; then
-    # A static cudart checks the driver's private export tables, which no stand-in libcuda can pass
-    # (docs/cuda-export-tables.md): a known failure through remora.
-    LD_LIBRARY_PATH="$runtime_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_known_failure "$prog" "$out/$prog"
-  else
-    LD_LIBRARY_PATH="$runtime_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_one "$prog" "$out/$prog"
-  fi
+  LD_LIBRARY_PATH="$runtime_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" run_one "$prog" "$out/$prog"
 done
 # remora's answers where it differs from a native driver on purpose.
 cat >"$out/unsupported.c" <<'C'

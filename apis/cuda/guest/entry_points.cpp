@@ -86,17 +86,19 @@ extern "C" CUresult remora_cu_get_proc_address(const char* symbol, void** pfn, i
 }
 
 // The driver's undocumented tables (docs/cuda-export-tables.md): the CUDA runtime asks for seven at
-// start-up, one of them a challenge that establishes the driver's "software validity". remora has
-// none of them, so the runtime API does not work through remora yet; the answer is an error the
-// runtime reports, never a table with entries that could not be served.
+// start-up, one of them a challenge that establishes the driver's "software validity", which no
+// stand-in driver can answer. A real cudart therefore never works over remora: `remora run` gives a
+// -cudart shared program remora's libcudart.so.13, and points a static cudart's entry points at it
+// (apis/cuda/preload). A cudart that still asks lands here; the answer is an error it reports, never
+// a table with entries that could not be served.
 extern "C" __attribute__((visibility("default"))) CUresult cuGetExportTable(const void** table, const CUuuid* id) {
   if (table == nullptr || id == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *table = nullptr;
   char hex[33];
   for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", static_cast<unsigned char>(id->bytes[i]));
-  remora::log::warn("cuGetExportTable({}): the driver's private tables are not forwarded by remora (a "
-                    "statically linked CUDA runtime cannot work: build with -cudart shared; see "
-                    "docs/cuda-export-tables.md)", hex);
+  remora::log::warn("cuGetExportTable({}): the driver's private tables are not forwarded by remora: a "
+                    "CUDA runtime other than remora's is running (a static cudart in a shared library or "
+                    "a stripped program, or REMORA_STATIC_CUDART=0; see docs/cuda-export-tables.md)", hex);
   return CUDA_ERROR_NOT_SUPPORTED;
 }
 

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "transport/spin.h"
 #include "glue.h"
 
 namespace remora::cuda::guest_glue {
@@ -187,6 +188,24 @@ Copier::~Copier() {
   for (std::thread& t : threads_) t.join();
 }
 
+namespace {
+
+// How long a helper waits for the next copy, and the caller for the helpers, before sleeping.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+// Spins until `ready()` or kSpin has passed; whether it is ready.
+template <typename Ready>
+bool spin_until(Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (unsigned i = 1;; ++i) {
+    if (ready()) return true;
+    remora::transport::cpu_relax();
+    if ((i & 63) == 0 && std::chrono::steady_clock::now() >= until) return ready();
+  }
+}
+
+}  // namespace
+
 void Copier::copy(uint8_t* dst, const uint8_t* src, size_t bytes) {
   const size_t helpers = threads_.size();
   if (helpers == 0 || bytes < kMinSplitBytes) {
@@ -195,33 +214,39 @@ void Copier::copy(uint8_t* dst, const uint8_t* src, size_t bytes) {
   }
   // Equal parts on 4 KiB boundaries; the caller takes the first and whatever is left over.
   const size_t part = bytes / (helpers + 1) / 4096 * 4096;
+  for (size_t i = 0; i < helpers; ++i) {
+    const size_t at = bytes - (helpers - i) * part;
+    parts_[i] = Part{dst + at, src + at, part};
+  }
+  pending_.store(static_cast<unsigned>(helpers), std::memory_order_relaxed);
   {
+    // Under the lock, so a helper that found no work and is about to sleep sees the change first.
     std::lock_guard lock(mu_);
-    for (size_t i = 0; i < helpers; ++i) {
-      const size_t at = bytes - (helpers - i) * part;
-      parts_[i] = Part{dst + at, src + at, part};
-    }
-    pending_ = static_cast<unsigned>(helpers);
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);  // publishes parts_ and pending_
   }
   work_cv_.notify_all();
   std::memcpy(dst, src, bytes - helpers * part);
+  if (spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) return;
   std::unique_lock lock(mu_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
+  done_cv_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
 }
 
 void Copier::helper(unsigned index) {
   uint64_t seen = 0;
-  std::unique_lock lock(mu_);
   for (;;) {
-    work_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-    if (stopping_) return;
-    seen = generation_;
+    auto has_work = [&] { return stopping_.load() || generation_.load(std::memory_order_acquire) != seen; };
+    if (!spin_until(has_work)) {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, has_work);
+    }
+    if (stopping_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
     const Part p = parts_[index];
-    lock.unlock();
     std::memcpy(p.dst, p.src, p.bytes);
-    lock.lock();
-    if (--pending_ == 0) done_cv_.notify_one();
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard lock(mu_);  // the caller checks pending_ under it before it sleeps
+      done_cv_.notify_one();
+    }
   }
 }
 
@@ -282,7 +307,18 @@ CUresult remora_cu_mem_free_host(void* p) {
 
 // ---- Copies ------------------------------------------------------------------------------------------
 
+namespace {
+
+// What a synchronous copy of `bytes` lets the calling thread expect of its reply (spin.h): the DMA at
+// a conservative 10 GB/s plus a round trip, so the reply is caught by spinning, not by a wake-up.
+remora::transport::ExpectedWait expect_copy(size_t bytes) {
+  return remora::transport::ExpectedWait(std::chrono::microseconds(20) + std::chrono::nanoseconds(bytes / 10));
+}
+
+}  // namespace
+
 CUresult remora_cu_memcpy_htod(CUdeviceptr dst, const void* src, size_t bytes) {
+  const remora::transport::ExpectedWait wait = expect_copy(bytes);
   remora_cu_host_region region;
   uint64_t offset;
   if (find_region(src, bytes, &region, &offset))
@@ -296,6 +332,7 @@ CUresult remora_cu_memcpy_htod(CUdeviceptr dst, const void* src, size_t bytes) {
 }
 
 CUresult remora_cu_memcpy_dtoh(void* dst, CUdeviceptr src, size_t bytes) {
+  const remora::transport::ExpectedWait wait = expect_copy(bytes);
   remora_cu_host_region region;
   uint64_t offset;
   if (find_region(dst, bytes, &region, &offset))
@@ -322,6 +359,7 @@ CUresult remora_cu_memcpy_htod_async(CUdeviceptr dst, const void* src, size_t by
 // memory the call waits for the stream (as the message path does: the data must be in place before
 // anything can observe the copy's completion).
 CUresult remora_cu_memcpy_dtoh_async(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
+  const remora::transport::ExpectedWait wait = expect_copy(bytes);
   remora_cu_host_region region;
   uint64_t offset;
   if (find_region(dst, bytes, &region, &offset))

@@ -1,6 +1,7 @@
 // Page-locked host memory and host copies in the CUDA guest (host_memory.cpp).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -43,12 +44,15 @@ class Copier {
   };
   void helper(unsigned index);
 
+  // Waits on mu_ and a condition variable, after spinning a while (kSpin in host_memory.cpp): the
+  // copies come in bursts (a staged copy is chunk after chunk), and a helper woken from a sleep starts
+  // 10-30 us late, a large part of a chunk's copy.
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
-  std::vector<Part> parts_;   // parts_[i] is helper i's part of the current copy
-  uint64_t generation_ = 0;   // bumped per copy; helpers run once per generation
-  unsigned pending_ = 0;      // helpers still copying
-  bool stopping_ = false;
+  std::vector<Part> parts_;                // parts_[i] is helper i's part of the current copy
+  std::atomic<uint64_t> generation_{0};    // bumped per copy (under mu_); helpers run once per generation
+  std::atomic<unsigned> pending_{0};       // helpers still copying
+  std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
 };
 

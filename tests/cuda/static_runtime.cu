@@ -1,0 +1,48 @@
+// A runtime-API program built by nvcc with its default flags (static cudart), run through remora
+// against the recording dummy vendor library (static_cuda.sh): nvcc's registration at start-up, a
+// <<<>>> launch, a __device__ variable, memory and streams, all of which must reach remora's runtime API (the
+// preload redirects the static cudart's entry points) rather than the static cudart, which would stop
+// at the driver's export tables. Prints PASS last when every answer is as expected.
+#include <cuda_runtime.h>
+#include <stdio.h>
+
+static int failures = 0;
+#define EXPECT(call, want)                                                     \
+  do {                                                                         \
+    int got_ = (int)(call);                                                    \
+    if (got_ != (int)(want)) {                                                 \
+      printf("FAIL: %s returned %d, expected %d\n", #call, got_, (int)(want)); \
+      failures++;                                                              \
+    }                                                                          \
+  } while (0)
+
+__device__ int counter;
+
+__global__ void add(int* p, int v) { p[threadIdx.x] += v + counter; }
+
+int main(void) {
+  int n = -1, version = 0;
+  EXPECT(cudaGetDeviceCount(&n), cudaSuccess);
+  EXPECT(n > 0, 1);
+  EXPECT(cudaRuntimeGetVersion(&version), cudaSuccess);
+  int* d = nullptr;
+  EXPECT(cudaMalloc(&d, 64 * sizeof(int)), cudaSuccess);
+  int host[64];
+  for (int i = 0; i < 64; ++i) host[i] = i;
+  EXPECT(cudaMemcpy(d, host, sizeof host, cudaMemcpyHostToDevice), cudaSuccess);
+  cudaStream_t s;
+  EXPECT(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  // The dummy's parameter layout is not one a launch can be built from: the layout query's refusal
+  // comes back through cudaGetLastError (remora's runtime, which looked the kernel up by its name).
+  add<<<1, 64, 0, s>>>(d, 3);
+  EXPECT(cudaGetLastError(), cudaErrorInvalidValue);
+  EXPECT(cudaGetLastError(), cudaSuccess);
+  EXPECT(cudaStreamSynchronize(s), cudaSuccess);
+  int* counter_address = nullptr;
+  EXPECT(cudaGetSymbolAddress((void**)&counter_address, counter), cudaSuccess);
+  EXPECT(cudaMemcpy(host, d, 16, cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT(cudaStreamDestroy(s), cudaSuccess);
+  EXPECT(cudaFree(d), cudaSuccess);
+  printf("%s\n", failures == 0 ? "PASS" : "FAILED");
+  return failures == 0 ? 0 : 1;
+}
