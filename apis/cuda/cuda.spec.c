@@ -44,6 +44,13 @@ REMORA_API(cuda, "type=CUresult,success=CUDA_SUCCESS,transport=CUDA_ERROR_DEVICE
                  "unsupported=CUDA_ERROR_NOT_SUPPORTED,invalid=CUDA_ERROR_INVALID_VALUE,"
                  "no_memory=CUDA_ERROR_OUT_OF_MEMORY,quota=CUDA_ERROR_OUT_OF_MEMORY");
 
+// The functions of the three headers this spec leaves out are exported all the same and answer each
+// library's "not supported" (logged once per function): a program that calls one gets an error it can
+// report, where it would otherwise fail to load with ld.so's "undefined symbol".
+REMORA_REFUSE_UNLISTED(CUresult, CUDA_ERROR_NOT_SUPPORTED);
+REMORA_REFUSE_UNLISTED(cudaError_t, cudaErrorNotSupported);
+REMORA_REFUSE_UNLISTED(cublasStatus_t, CUBLAS_STATUS_NOT_SUPPORTED);
+
 REMORA_THREAD_STATE(remora_cuda_guest_thread_state, remora_cuda_server_thread_state);
 
 REMORA_HANDLE(CUcontext, CUDA_ERROR_INVALID_CONTEXT);
@@ -72,6 +79,11 @@ CUresult cuGetErrorName(CUresult error, const char **pStr);
 REMORA_LOCAL(remora_cu_get_proc_address)
 CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
                           CUdriverProcAddressQueryResult *symbolStatus);
+
+// The driver's private tables: remora has none and answers an error, logging the table's UUID
+// (guest/entry_points.cpp, docs/cuda-export-tables.md).
+REMORA_LOCAL(remora_cu_get_export_table)
+CUresult cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId);
 
 // ---- Devices ----------------------------------------------------------------------------------------
 

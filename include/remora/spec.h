@@ -45,6 +45,19 @@
 #define REMORA_THREAD_STATE(guest_fn, server_fn) \
   static const int remora_thread_state REMORA_ANNOTATE_("thread_state=" #guest_fn "," #server_fn) = 0
 
+// Refuses, rather than leaves out, the functions the vendor headers declare and the spec does not:
+// each one whose return type is spelled `type` (the typedef name as the header writes it, e.g.
+// cudaError_t) is exported by the guest library all the same, with the header's prototype, and
+// answers `value` without reading its arguments, logging its name on the first call. A program that
+// calls one then gets an error the API defines instead of an "undefined symbol" from the loader.
+// Only for guest libraries that export the API's entry points (REMORA_<API>_EXPORT_ENTRY_POINTS).
+// Repeat for each status type; a type may be given once. The variable is of `type`, so that clang
+// checks `value` against it; the line number keeps the names of several of them apart.
+#define REMORA_REFUSE_UNLISTED(type, value) REMORA_REFUSE_UNLISTED_(type, value, #value, __LINE__)
+#define REMORA_REFUSE_UNLISTED_(type, value, text, line) REMORA_REFUSE_UNLISTED__(type, value, text, line)
+#define REMORA_REFUSE_UNLISTED__(type, value, text, line) \
+  static const type remora_refuse_unlisted_##type##_##line REMORA_ANNOTATE_("refuse_unlisted=" text) = value
+
 // Declares an opaque handle type and the API error for a bad handle of that type.
 #define REMORA_HANDLE(type, invalid_error)                                                     \
   extern type remora_handle_##type REMORA_ANNOTATE_("handle") REMORA_ANNOTATE_("invalid=" #invalid_error)

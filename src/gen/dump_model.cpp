@@ -157,7 +157,14 @@ std::string dump_model(const Api& api) {
     out += fmt::format(" at {}\n", where(f.loc));
     for (const Param& p : f.params) dump_param(out, p);
   }
-  for (const std::string& u : api.undeclared) out += fmt::format("undeclared {}\n", u);
+  for (const Refusal& r : api.refusals)
+    out += fmt::format("refuse_unlisted type=\"{}\" value=\"{}\" at {}\n", r.type, r.value, where(r.loc));
+  for (const UnlistedFunction& u : api.undeclared) {
+    out += fmt::format("undeclared {} return_type=\"{}\"", u.name, u.return_type);
+    for (const std::string& t : u.param_types) out += fmt::format(" param=\"{}\"", t);
+    field(out, "refusal", u.refusal);
+    out += "\n";
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@ struct Row {
   std::string opcode;
   std::string category;  // for totals
   std::string status;    // the full text
+  bool refused = false;  // not in spec, answered by a REMORA_REFUSE_UNLISTED refusal
 };
 
 std::vector<Row> rows(const Api& api) {
@@ -52,9 +53,15 @@ std::vector<Row> rows(const Api& api) {
     }
     out.push_back(std::move(r));
   }
-  std::vector<std::string> missing = api.undeclared;
-  std::sort(missing.begin(), missing.end());
-  for (const std::string& n : missing) out.push_back(Row{n, "", "not in spec", "not in spec"});
+  std::vector<UnlistedFunction> missing = api.undeclared;
+  std::sort(missing.begin(), missing.end(),
+            [](const UnlistedFunction& a, const UnlistedFunction& b) { return a.name < b.name; });
+  for (const UnlistedFunction& u : missing) {
+    if (u.refusal.empty())
+      out.push_back(Row{u.name, "", "not in spec", "not in spec"});
+    else
+      out.push_back(Row{u.name, "", "not in spec", "not in spec: answers " + u.refusal, true});
+  }
   return out;
 }
 
@@ -63,13 +70,18 @@ const char* const kCategories[] = {"generated",   "generated (async)", "hand-wri
 
 std::string totals(const std::vector<Row>& rs, const char* bullet) {
   std::map<std::string, size_t> n;
-  for (const Row& r : rs) ++n[r.category];
+  size_t refused = 0;
+  for (const Row& r : rs) {
+    ++n[r.category];
+    if (r.refused) ++refused;
+  }
   std::string out;
   for (const char* c : kCategories) out += fmt::format("{}{}: {}\n", bullet, c, n[c]);
   size_t forwarded = n["generated"] + n["generated (async)"] + n["hand-written guest"] + n["hand-written server"] + n["local"];
-  out += fmt::format("{}total: {} functions, {} implemented, {} unsupported, {} not in spec\n", bullet, rs.size(),
+  out += fmt::format("{}total: {} functions, {} implemented, {} unsupported, {} not in spec", bullet, rs.size(),
                      forwarded, n["unsupported"], n["not in spec"]);
-  return out;
+  if (refused != 0) out += fmt::format(" ({} of them refused)", refused);  // REMORA_REFUSE_UNLISTED
+  return out + "\n";
 }
 
 std::string cell(const std::string& s) {

@@ -1,5 +1,6 @@
 // <api>_guest.cpp: one extern "C" stub per forwarded function (remora_remote_<fn>), the unsupported
-// stubs, one callback invoker per callback type, and the ApiDescriptor.
+// stubs, one callback invoker per callback type, the exported entry points (with the refusals of
+// REMORA_REFUSE_UNLISTED), and the ApiDescriptor.
 //
 // Contract decisions (where docs/generated-code.md is silent):
 // - Validation first, side effects second: handles are translated, lengths computed and
@@ -472,6 +473,22 @@ void emit_unsupported(CodeWriter& w, const Api& api, const Function& f) {
   w.blank();
 }
 
+// REMORA_REFUSE_UNLISTED: a vendor function the spec leaves out, exported under its own name with the
+// header's prototype (the header's declaration in the same translation unit checks it). Its parameters
+// are unnamed, as the header need not name them: a refusal reads none.
+void emit_refusal(CodeWriter& w, const Api& api, const UnlistedFunction& u) {
+  std::string params;
+  for (const std::string& t : u.param_types) params += (params.empty() ? "" : ", ") + t;
+  w.open("extern \"C\" __attribute__((visibility(\"default\"))) {}({}) {{", declare(u.return_type, u.name),
+         params.empty() ? "void" : params);
+  w.line("static std::atomic<bool> logged{{false}};");
+  w.line("if (!logged.exchange(true))");
+  w.line("  {}().log_error({});", api_symbol(api, "runtime"),
+         quote(u.name + " is not implemented by remora (answers " + u.refusal + ")"));
+  w.line("return {};", u.refusal);
+  w.close();
+}
+
 }  // namespace
 
 std::string emit_guest_source(const Api& api) {
@@ -536,7 +553,8 @@ std::string emit_guest_source(const Api& api) {
   }
   // Exported entry points, for a guest library that stands in for the vendor's own (CUDA's libcuda)
   // rather than being reached through a dispatch table (OpenCL's ICD): compiled only when the build
-  // defines REMORA_<API>_EXPORT_ENTRY_POINTS. remora's own auxiliary calls are never exported.
+  // defines REMORA_<API>_EXPORT_ENTRY_POINTS. remora's own auxiliary calls are never exported; the
+  // vendor functions the spec leaves out are, where REMORA_REFUSE_UNLISTED refuses them.
   w.line("#ifdef REMORA_{}_EXPORT_ENTRY_POINTS", upper(api.name));
   for (const Function& f : api.functions) {
     if (f.auxiliary) continue;
@@ -552,6 +570,8 @@ std::string emit_guest_source(const Api& api) {
     w.line("{}{}({});", f.returns == Function::Returns::kVoid ? "" : "return ", entry, arg_names(f));
     w.close();
   }
+  for (const UnlistedFunction& u : api.undeclared)
+    if (!u.refusal.empty()) emit_refusal(w, api, u);
   w.line("#endif  // REMORA_{}_EXPORT_ENTRY_POINTS", upper(api.name));
   w.blank();
   // The descriptor.

@@ -114,9 +114,36 @@ TEST(Emit, CoverageCountsEveryCategory) {
   const std::string summary = coverage_summary(api);
   EXPECT_NE(summary.find("  generated (async): 1\n"), std::string::npos) << summary;
   EXPECT_NE(summary.find("  unsupported: 1\n"), std::string::npos) << summary;
-  EXPECT_NE(summary.find("  not in spec: 2\n"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("  not in spec: 3\n"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("3 not in spec (2 of them refused)\n"), std::string::npos) << summary;
   EXPECT_NE(summary.find("  fake_svm_alloc: unsupported: shared virtual memory"), std::string::npos) << summary;
   EXPECT_EQ(summary.find("  fake_finish:"), std::string::npos) << summary;
+}
+
+TEST(Emit, RefusalsOfUnlistedFunctionsAreExportedEntryPoints) {
+  Api api = testing::fake_api_model();
+  const std::string s = emit_guest_source(api);
+  const size_t begin = s.find("#ifdef REMORA_FAKE_EXPORT_ENTRY_POINTS");
+  const size_t end = s.find("#endif  // REMORA_FAKE_EXPORT_ENTRY_POINTS");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  // The header's prototype, parameters unnamed, answering the rule's value and logging once.
+  const size_t at = s.find(
+      "extern \"C\" __attribute__((visibility(\"default\"))) fake_status fake_set_logger(void (*)(const char *)) {\n"
+      "  static std::atomic<bool> logged{false};\n"
+      "  if (!logged.exchange(true))\n"
+      "    remora_fake_runtime().log_error(\"fake_set_logger is not implemented by remora (answers "
+      "FAKE_INVALID_OPERATION)\");\n"
+      "  return FAKE_INVALID_OPERATION;\n"
+      "}\n");
+  EXPECT_TRUE(at > begin && at < end) << s.substr(begin, end - begin);
+  EXPECT_NE(s.find("fake_status fake_not_in_spec(fake_device) {"), std::string::npos);
+  // A function whose return type no rule covers stays undefined.
+  EXPECT_EQ(s.find("fake_count_not_in_spec"), std::string::npos);
+
+  const std::string report = emit_coverage_report(api);
+  EXPECT_NE(report.find("| `fake_not_in_spec` |  | not in spec: answers FAKE_INVALID_OPERATION |"), std::string::npos);
+  EXPECT_NE(report.find("| `fake_count_not_in_spec` |  | not in spec |"), std::string::npos);
 }
 
 }  // namespace

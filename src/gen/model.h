@@ -176,6 +176,24 @@ struct Function {
   bool sync_point() const { return blocking || !blocking_if.empty(); }
 };
 
+// REMORA_REFUSE_UNLISTED: the vendor functions the spec leaves out that return `type` are exported by
+// the guest all the same and answer `value`.
+struct Refusal {
+  std::string type;   // the return type as the header spells it, e.g. "cudaError_t"
+  std::string value;  // C expression, e.g. "cudaErrorNotSupported"
+  SourceLoc loc;
+};
+
+// A function the vendor headers declare and the spec does not.
+struct UnlistedFunction {
+  std::string name;
+  std::string return_type;               // as the header spells it
+  std::vector<std::string> param_types;  // as the header spells them (it need not name parameters)
+  // What the guest's refusal of it answers (a Refusal's value); empty where no REMORA_REFUSE_UNLISTED
+  // covers its return type or the guest cannot define it (variadic, defined by the header itself).
+  std::string refusal;
+};
+
 struct Api {
   std::string name;         // "opencl"
   std::string spec_path;    // as given on the command line
@@ -187,8 +205,10 @@ struct Api {
   // and apply it on the server before each call; both empty when the API has none.
   std::string thread_state_guest;
   std::string thread_state_server;
-  // Functions declared by the vendor headers but absent from the spec (for the coverage report).
-  std::vector<std::string> undeclared;
+  std::vector<Refusal> refusals;  // in spec order
+  // Functions declared by the vendor headers but absent from the spec, in header order (for the
+  // coverage report, and for the guest's refusals).
+  std::vector<UnlistedFunction> undeclared;
 
   const HandleType* find_handle(const std::string& name) const {
     for (const auto& h : handle_types)

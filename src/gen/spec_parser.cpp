@@ -1,4 +1,4 @@
-// remora-gen's front end: the translation unit, file-scope declarations (REMORA_API, REMORA_HANDLE),
+// remora-gen's front end: the translation unit, file-scope declarations (REMORA_API, REMORA_HANDLE, ...),
 // the vendor headers, and function-level annotations. Parameters are in spec_params.cpp.
 #include "gen/spec_parser.h"
 
@@ -102,7 +102,8 @@ constexpr std::string_view kParamKeys[] = {"in", "out", "inout", "count", "bytes
                                            "nonnull", "errcode", "existing", "strings", "binaries",
                                            "handles_when", "properties_when", "struct_handles", "properties", "callback",
                                            "user_data", "deferred"};
-constexpr std::string_view kFileScopeKeys[] = {"api", "errors", "handle", "invalid", "thread_state"};
+constexpr std::string_view kFileScopeKeys[] = {"api", "errors", "handle", "invalid", "thread_state",
+                                               "refuse_unlisted"};
 // Keys that may be given more than once on one declaration.
 constexpr std::string_view kRepeatableKeys[] = {"handles_when", "properties_when"};
 
@@ -236,6 +237,8 @@ void SpecReader::collect(CXCursor tu_cursor) {
             api_vars_.push_back(c);
           } else if (a.value("thread_state")) {
             thread_state_vars_.push_back(c);
+          } else if (a.value("refuse_unlisted")) {
+            refusal_vars_.push_back(c);
           }
         }
         break;
@@ -292,6 +295,24 @@ void SpecReader::read_thread_state(CXCursor var) {
   if (!is_identifier(api_.thread_state_guest) || !is_identifier(api_.thread_state_server))
     error(loc, "REMORA_THREAD_STATE(" + value + ") does not name a guest and a server function");
   report_leftovers(a, loc, "REMORA_THREAD_STATE", false);
+}
+
+void SpecReader::read_refusal(CXCursor var) {
+  Refusal r;
+  r.loc = location(var);
+  Annotations a = Annotations::of(var);
+  r.value = trim(a.value("refuse_unlisted").value_or(""));
+  // The macro declares a variable of the type, so that clang checks the value against it.
+  CXType t = peel(clang_getCursorType(var));
+  r.type = t.kind == CXType_Typedef ? take(clang_getTypedefName(t)) : unqualified_spelling(t);
+  if (t.kind != CXType_Typedef) error(r.loc, "REMORA_REFUSE_UNLISTED type '" + r.type + "' is not a typedef name");
+  if (r.value.empty()) error(r.loc, "REMORA_REFUSE_UNLISTED(" + r.type + ", ...) has no value");
+  for (const Refusal& other : api_.refusals)
+    if (other.type == r.type)
+      error(r.loc, "REMORA_REFUSE_UNLISTED(" + r.type + ", ...) is given twice (first at " + other.loc.str() +
+                       "): functions returning '" + r.type + "' can answer one value");
+  report_leftovers(a, r.loc, "REMORA_REFUSE_UNLISTED(" + r.type + ")", false);
+  api_.refusals.push_back(std::move(r));
 }
 
 void SpecReader::read_handle(CXCursor var) {
@@ -504,8 +525,25 @@ void SpecReader::finish() {
     std::error_code ec;
     std::string path = std::filesystem::weakly_canonical(take(clang_getFileName(file)), ec).string();
     if (path.rfind(vendor_dir_, 0) != 0) continue;
-    std::string name = spelling(c);
-    if (seen.insert(name).second) api_.undeclared.push_back(name);
+    UnlistedFunction u;
+    u.name = spelling(c);
+    if (!seen.insert(u.name).second) continue;
+    const CXType type = clang_getCursorType(c);
+    const CXType rt = clang_getResultType(type);
+    u.return_type = spelling(rt);
+    for (int i = 0, n = clang_getNumArgTypes(type); i < n; ++i)
+      u.param_types.push_back(spelling(clang_getArgType(type, i)));
+    // Not refused: a variadic function (the parameter types kept here have no ellipsis, so the
+    // refusal could not be defined with the header's prototype; none of the headers at hand declares
+    // one), and a function the header defines itself (static or inline: no library exports it, and
+    // the guest source, which includes the header, cannot define it again).
+    const bool defined_by_header =
+        clang_Cursor_getStorageClass(c) == CX_SC_Static || !clang_Cursor_isNull(clang_getCursorDefinition(c));
+    if (!clang_isFunctionTypeVariadic(type) && !defined_by_header) {
+      for (const Refusal& r : api_.refusals)
+        if (r.type == unqualified_spelling(rt)) u.refusal = r.value;
+    }
+    api_.undeclared.push_back(std::move(u));
   }
 }
 
@@ -582,6 +620,7 @@ bool SpecReader::read(const ParseOptions& opts) {
     }
     read_thread_state(thread_state_vars_[i]);
   }
+  for (CXCursor r : refusal_vars_) read_refusal(r);
   for (CXCursor f : spec_functions_) read_function(f);
   finish();
   return diags_.empty();

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "gen/emitters.h"
@@ -97,9 +98,34 @@ TEST_F(MiniSpec, ApiHandlesHeaders) {
   EXPECT_EQ(api_.find_handle("mini_context")->retain_fn, "mini_retain_context");
   EXPECT_EQ(api_.find_handle("mini_context")->release_fn, "mini_release_context");
   EXPECT_EQ(api_.find_handle("mini_event")->release_fn, "mini_release_event");
-  EXPECT_EQ(api_.undeclared, (std::vector<std::string>{"mini_not_in_spec", "mini_ext_not_in_spec"}));
+  std::vector<std::string> undeclared;
+  for (const UnlistedFunction& u : api_.undeclared) undeclared.push_back(u.name);
+  EXPECT_EQ(undeclared, (std::vector<std::string>{"mini_not_in_spec", "mini_set_handler_not_in_spec",
+                                                  "mini_count_not_in_spec", "mini_print_not_in_spec",
+                                                  "mini_inline_not_in_spec", "mini_ext_not_in_spec"}));
   EXPECT_TRUE(fn("mini_ext_set_level").extension);
   EXPECT_FALSE(fn("mini_get_devices").extension);
+}
+
+TEST_F(MiniSpec, RefusalsOfUnlistedFunctions) {
+  ASSERT_EQ(api_.refusals.size(), 2u);
+  EXPECT_EQ(api_.refusals[0].type, "mini_status");
+  EXPECT_EQ(api_.refusals[0].value, "MINI_INVALID_OPERATION");  // as written, not the macro's expansion
+  EXPECT_EQ(api_.refusals[1].type, "mini_flags");  // no function returns it: allowed
+  std::map<std::string, const UnlistedFunction*> by_name;
+  for (const UnlistedFunction& u : api_.undeclared) by_name[u.name] = &u;
+  ASSERT_EQ(by_name.size(), 6u);
+  const UnlistedFunction& handler = *by_name["mini_set_handler_not_in_spec"];
+  EXPECT_EQ(handler.return_type, "mini_status");
+  EXPECT_EQ(handler.param_types, (std::vector<std::string>{"void (*)(mini_event, void *)", "void *"}));
+  EXPECT_EQ(handler.refusal, "MINI_INVALID_OPERATION");
+  EXPECT_EQ(by_name["mini_not_in_spec"]->refusal, "MINI_INVALID_OPERATION");
+  EXPECT_EQ(by_name["mini_ext_not_in_spec"]->refusal, "MINI_INVALID_OPERATION");
+  // Another return type, a variadic function, and one the header defines: not refused.
+  EXPECT_EQ(by_name["mini_count_not_in_spec"]->return_type, "mini_uint");
+  EXPECT_EQ(by_name["mini_count_not_in_spec"]->refusal, "");
+  EXPECT_EQ(by_name["mini_print_not_in_spec"]->refusal, "");
+  EXPECT_EQ(by_name["mini_inline_not_in_spec"]->refusal, "");
 }
 
 TEST_F(MiniSpec, ParameterKinds) {

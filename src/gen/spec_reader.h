@@ -74,6 +74,7 @@ class SpecReader {
   void read_api(CXCursor var);
   void read_handle(CXCursor var);
   void read_thread_state(CXCursor var);
+  void read_refusal(CXCursor var);
   void read_function(CXCursor fn);
   void check_async(const Function& f);
   void finish();
@@ -87,6 +88,7 @@ class SpecReader {
   std::vector<CXCursor> api_vars_;
   std::vector<CXCursor> handle_vars_;
   std::vector<CXCursor> thread_state_vars_;
+  std::vector<CXCursor> refusal_vars_;
   std::vector<CXCursor> spec_functions_;
   std::vector<CXCursor> other_functions_;
   std::set<std::string> known_names_;  // everything the TU declares, for check_expr

@@ -77,6 +77,12 @@ expect '^cuMemFree_v2 dptr=1$'
 # Refused in the guest: never reach the driver.
 grep -qE '^cuMemAllocManaged' "$work/dummy.log" && fail "cuMemAllocManaged reached the driver"
 [ "$(grep -c '^cuStreamDestroy_v2' "$work/dummy.log")" = 1 ] || fail "the second cuStreamDestroy reached the driver"
+# Not in the spec (REMORA_REFUSE_UNLISTED): called twice, logged once.
+refused() {
+  [ "$(grep -cF "$1 is not implemented by remora (answers $2)" "$work/guest.err")" = 1 ] ||
+    fail "the guest did not log the refusal of $1 exactly once"
+}
+refused cuGraphCreate CUDA_ERROR_NOT_SUPPORTED
 
 # The runtime API: its calls reach the driver as the driver API's, in the primary context.
 driver_lines="$(wc -l <"$work/dummy.log")"
@@ -84,6 +90,8 @@ timeout --kill-after=10 60 "$remora" run --connect "$endpoint" --transport "$tra
   >"$work/guest.out" 2>"$work/guest.err" </dev/null
 rc=$?
 [ "$rc" = 0 ] && [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "dummy_runtime through remora: status $rc"
+refused cudaGraphCreate cudaErrorNotSupported
+refused cublasSgemv_v2 CUBLAS_STATUS_NOT_SUPPORTED
 sleep 0.2
 tail -n +"$((driver_lines + 1))" "$work/dummy.log" >"$work/runtime.log"
 expect_rt() {

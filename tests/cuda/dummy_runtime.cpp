@@ -120,11 +120,18 @@ int main(void) {
   EXPECT(cudaMallocHost(&pinned, 4096), cudaSuccess);
   EXPECT(cudaFreeHost(pinned), cudaSuccess);
   EXPECT(cudaMallocManaged(&pinned, 4096, cudaMemAttachGlobal), cudaErrorNotSupported);
+  // Functions the spec leaves out are exported all the same and refused (logged once each).
+  cudaGraph_t graph = nullptr;
+  EXPECT(cudaGraphCreate(&graph, 0), cudaErrorNotSupported);
+  EXPECT(cudaGraphCreate(&graph, 0), cudaErrorNotSupported);
 
   // cuBLAS: the server has none here (REMORA_CUBLAS_LIBRARY names no file): refused, not crashed.
   cublasHandle_t h = nullptr;
   EXPECT(cublasCreate_v2(&h), CUBLAS_STATUS_NOT_SUPPORTED);
   EXPECT(cublasSetPointerMode_v2((cublasHandle_t)&h, CUBLAS_POINTER_MODE_DEVICE), CUBLAS_STATUS_NOT_SUPPORTED);
+  const float one = 1;
+  EXPECT(cublasSgemv_v2(h, CUBLAS_OP_N, 1, 1, &one, nullptr, 1, nullptr, 1, &one, nullptr, 1),
+         CUBLAS_STATUS_NOT_SUPPORTED);  // not in the spec: refused in the guest
 
   EXPECT(cudaEventDestroy(e), cudaSuccess);
   EXPECT(cudaStreamDestroy(s), cudaSuccess);

@@ -69,10 +69,6 @@ extern "C" CUresult remora_cu_get_proc_address(const char* symbol, void** pfn, i
   // stream, so these are not forwarded. TODO: forward them (the server would call the _ptsz entries).
   if ((flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0) return unsupported("per-thread default stream");
   const std::string_view wanted(symbol);
-  if (wanted == "cuGetExportTable") {
-    *pfn = reinterpret_cast<void*>(&cuGetExportTable);
-    return answer(CU_GET_PROC_ADDRESS_SUCCESS);
-  }
 #define REMORA_CU_MATCH(name, entry)                                                          \
   if (base_name(#name) == wanted) {                                                           \
     if (#name != base_name(#name) && cuda_version < introduced(#name))                        \
@@ -91,7 +87,7 @@ extern "C" CUresult remora_cu_get_proc_address(const char* symbol, void** pfn, i
 // -cudart shared program remora's libcudart.so.13, and points a static cudart's entry points at it
 // (apis/cuda/preload). A cudart that still asks lands here; the answer is an error it reports, never
 // a table with entries that could not be served.
-extern "C" __attribute__((visibility("default"))) CUresult cuGetExportTable(const void** table, const CUuuid* id) {
+extern "C" CUresult remora_cu_get_export_table(const void** table, const CUuuid* id) {
   if (table == nullptr || id == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *table = nullptr;
   char hex[33];

@@ -104,6 +104,7 @@ fake_uint fake_get_version(void);
 void fake_log(const char *message);
 fake_status fake_set_logger(void (*logger)(const char *message));
 fake_status fake_not_in_spec(fake_device device);
+fake_uint fake_count_not_in_spec(fake_device device);
 
 
 fake_status fake_transform(fake_queue queue, fake_uint count, fake_uint *values, fake_format *format_ret);

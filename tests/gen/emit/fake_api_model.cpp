@@ -336,7 +336,14 @@ Api fake_api_model() {
     fns.push_back(fn("fake_transform", 23, "fake_status", R::kStatus,
                      {handle("queue", "fake_queue"), scalar("count", "fake_uint"), io, fmt_out}));
   }
-  api.undeclared = {"fake_not_in_spec", "fake_set_logger"};
+  // REMORA_REFUSE_UNLISTED(fake_status, FAKE_INVALID_OPERATION): the status functions the spec leaves
+  // out are refused; fake_count_not_in_spec returns something else.
+  api.refusals = {Refusal{"fake_status", "FAKE_INVALID_OPERATION", {}}};
+  api.undeclared = {
+      UnlistedFunction{"fake_not_in_spec", "fake_status", {"fake_device"}, "FAKE_INVALID_OPERATION"},
+      UnlistedFunction{"fake_set_logger", "fake_status", {"void (*)(const char *)"}, "FAKE_INVALID_OPERATION"},
+      UnlistedFunction{"fake_count_not_in_spec", "fake_uint", {"fake_device"}, ""},
+  };
   return api;
 }
 

@@ -100,5 +100,13 @@ mini_uint mini_get_version(void);
 void mini_log(const char *message);
 mini_status mini_set_logger(void (*logger)(const char *message));
 mini_status mini_not_in_spec(mini_device device);
+/* More functions the spec leaves out, for REMORA_REFUSE_UNLISTED: a function pointer parameter, another
+ * return type, a variadic function and one the header defines itself. */
+mini_status mini_set_handler_not_in_spec(void (*handler)(mini_event event, void *user_data), void *user_data);
+mini_uint mini_count_not_in_spec(mini_device device);
+mini_status mini_print_not_in_spec(const char *format, ...);
+static inline mini_status mini_inline_not_in_spec(mini_device device) {
+  return device != NULL ? MINI_SUCCESS : MINI_INVALID_DEVICE;
+}
 
 #endif

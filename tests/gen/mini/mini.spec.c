@@ -126,3 +126,8 @@ void mini_log(const char *message);
 
 REMORA_OPCODE(22)
 mini_status mini_ext_set_level(mini_device device, float level);
+
+// The functions of mini.h this spec leaves out answer MINI_INVALID_OPERATION where they return the
+// status; no function returns mini_flags, which is allowed.
+REMORA_REFUSE_UNLISTED(mini_status, MINI_INVALID_OPERATION);
+REMORA_REFUSE_UNLISTED(mini_flags, 0);

@@ -907,6 +907,18 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_ext_set_level
 extern "C" __attribute__((visibility("default"))) fake_status fake_transform(fake_queue queue, fake_uint count, fake_uint *values, fake_format *format_ret) {
   return remora_remote_fake_transform(queue, count, values, format_ret);
 }
+extern "C" __attribute__((visibility("default"))) fake_status fake_not_in_spec(fake_device) {
+  static std::atomic<bool> logged{false};
+  if (!logged.exchange(true))
+    remora_fake_runtime().log_error("fake_not_in_spec is not implemented by remora (answers FAKE_INVALID_OPERATION)");
+  return FAKE_INVALID_OPERATION;
+}
+extern "C" __attribute__((visibility("default"))) fake_status fake_set_logger(void (*)(const char *)) {
+  static std::atomic<bool> logged{false};
+  if (!logged.exchange(true))
+    remora_fake_runtime().log_error("fake_set_logger is not implemented by remora (answers FAKE_INVALID_OPERATION)");
+  return FAKE_INVALID_OPERATION;
+}
 #endif  // REMORA_FAKE_EXPORT_ENTRY_POINTS
 
 extern const remora::guest::ApiDescriptor remora_fake_api = {
