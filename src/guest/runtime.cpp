@@ -497,10 +497,14 @@ void Runtime::fail_all(const Status& why) {
 
 namespace {
 thread_local bool t_force_sync = false;
+thread_local bool t_pause_follows = false;
 }  // namespace
 
 SyncScope::SyncScope() : previous_(t_force_sync) { t_force_sync = true; }
 SyncScope::~SyncScope() { t_force_sync = previous_; }
+
+PauseFollowsScope::PauseFollowsScope(bool pause) : previous_(t_pause_follows) { t_pause_follows = pause; }
+PauseFollowsScope::~PauseFollowsScope() { t_pause_follows = previous_; }
 
 bool Runtime::async_enabled() const { return !options_.all_sync && !t_force_sync; }
 
@@ -616,9 +620,21 @@ Status Runtime::flush() {
   return send_batch_locked(0);
 }
 
+void Runtime::announce_pause() {
+  std::lock_guard lock(batch_mu_);
+  if (state_.load() != State::kConnected) return;
+  if (batch_count_ > 0 && !send_batch_locked(0).ok()) return;
+  const MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kBatch), protocol::kBatchPauseFollows,
+                         0, 0};
+  const wire::Segment seg{reinterpret_cast<const uint8_t*>(&mh), sizeof mh};
+  (void)conn_.calls->send(std::span<const wire::Segment>(&seg, 1));
+}
+
 Status Runtime::send_batch_locked(uint32_t tag, const CallHeader* last, const wire::Writer* last_args) {
   const uint32_t count = batch_count_ + (last != nullptr ? 1 : 0);
-  MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kBatch), 0, tag, count};
+  // A batch another thread's call flushes (tag 0) says nothing about this thread's pace.
+  const uint16_t flags = tag != 0 && t_pause_follows ? protocol::kBatchPauseFollows : 0;
+  MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kBatch), flags, tag, count};
   segs_.clear();
   segs_.push_back({reinterpret_cast<const uint8_t*>(&mh), sizeof mh});
   batch_.segments(&batch_segs_);

@@ -205,6 +205,20 @@ class SyncScope {
   bool previous_;
 };
 
+// Tells the server, with the calling thread's batches sent while in scope, that once they are
+// answered the thread works a while before its next call (protocol::kBatchPauseFollows): API glue
+// uses it around the calls of a copy it pipelines through a staging area.
+class PauseFollowsScope {
+ public:
+  explicit PauseFollowsScope(bool pause = true);
+  ~PauseFollowsScope();
+  PauseFollowsScope(const PauseFollowsScope&) = delete;
+  PauseFollowsScope& operator=(const PauseFollowsScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class Runtime {
  public:
   Runtime(const ApiDescriptor& api, void* dispatch);
@@ -262,6 +276,11 @@ class Runtime {
 
   // Flushes the pending batch (used by the flusher thread and before process exit).
   Status flush();
+
+  // Tells the server that the calling thread works a while before its next call (a staged copy
+  // about to fill its first chunk): an empty batch with protocol::kBatchPauseFollows, after what is
+  // queued. A hint; failures are the next call's to report.
+  void announce_pause();
 
   // Logs to stderr (common/log.h), never stdout.
   void log_error(const std::string& msg) const;

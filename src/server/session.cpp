@@ -210,6 +210,8 @@ void Session::thread_loop(bool start_as_leader) {
       break;
     }
     record(msg);
+    protocol::MessageHeader head{};
+    if (msg.size() >= sizeof head) std::memcpy(&head, msg.bytes().data(), sizeof head);
     bool done = false;
     worker.handed_off = false;
     Status served;
@@ -225,6 +227,7 @@ void Session::thread_loop(bool start_as_leader) {
       if (!ending_.exchange(true)) end_reason_ = served;
       break;
     }
+    if ((head.flags & protocol::kBatchPauseFollows) != 0) conn_.calls->expect_pause();
     if (worker.handed_off) leader = false;  // another thread took over while we blocked
   }
   std::lock_guard lock(lf_mu_);

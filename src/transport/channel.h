@@ -96,6 +96,10 @@ class Channel {
   // close() was called. One receiver at a time.
   virtual Status receive(Message* out, Deadline deadline) = 0;
 
+  // The next receive is expected to wait long for a reason of the peer's own (kBatchPauseFollows):
+  // it blocks at once, and the adaptive spin (spin.h) does not learn from it. A hint only.
+  virtual void expect_pause() {}
+
   // Makes blocked and later send/receive calls fail with kClosed. Safe from any thread, idempotent.
   virtual void close() = 0;
 

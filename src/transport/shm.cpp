@@ -238,6 +238,7 @@ class ShmChannel final : public Channel {
   Status send(std::span<const wire::Segment> segments) override;
   uint8_t* reserve_send(size_t bytes) override;
   Status receive(Message* out, Deadline deadline) override;
+  void expect_pause() override { rx_spin_.skip_next(); }
   void close() override;
   size_t max_message_size() const override { return bulk_bytes_ != 0 ? kMaxStreamedBytes : max_small_; }
   const char* kind() const override { return "shm"; }

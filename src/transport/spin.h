@@ -81,7 +81,16 @@ class AdaptiveSpin {
 
   // How long the next wait spins before it blocks (0: block at once). Counts probes, so call it once
   // per wait that found nothing ready.
+  // The next wait is expected to be long for a reason of its own (Channel::expect_pause): it blocks
+  // at once and its outcome is not recorded.
+  void skip_next() { skip_ = true; }
+
   std::chrono::nanoseconds next_window() {
+    if (skip_) {
+      skip_ = false;
+      hinted_ = false;
+      return std::chrono::nanoseconds(0);  // no spin, so nothing for record() either
+    }
     // A receiver that never spins (max 0) keeps to that; an expected long wait is not a probe.
     hinted_ = max_.count() > 0 && ExpectedWait::current() > window_;
     if (hinted_) return ExpectedWait::current();
@@ -117,6 +126,7 @@ class AdaptiveSpin {
   uint32_t probe_every_ = kProbeEvery;
   bool probing_ = false;             // the current wait is a probe
   bool hinted_ = false;              // the current wait spins for an ExpectedWait
+  bool skip_ = false;                // skip_next() was called
   uint32_t misses_ = 0;              // waits in a row that spinning did not end
 };
 

@@ -59,6 +59,26 @@ TEST(AdaptiveSpin, ShrinksToNoneThenProbesLessAndLessOften) {
   EXPECT_EQ(s.next_window(), microseconds(20));
 }
 
+// A wait the peer announced as long (Channel::expect_pause) blocks at once, is not a probe, and leaves
+// the window as it was; only that one wait.
+TEST(AdaptiveSpin, SkippedWaitNeitherSpinsNorCounts) {
+  AdaptiveSpin s(microseconds(20));
+  s.skip_next();
+  EXPECT_EQ(s.next_window().count(), 0);
+  EXPECT_EQ(s.next_window(), microseconds(20));
+  s.record(true);
+  // Collapsed, then skipped waits between probes do not advance the count to the next probe.
+  while (s.next_window().count() != 0) s.record(false);
+  int waits = 1;  // the wait that returned 0 above
+  for (;;) {
+    s.skip_next();
+    ASSERT_EQ(s.next_window().count(), 0);
+    if (s.next_window().count() != 0) break;
+    ++waits;
+  }
+  EXPECT_EQ(waits + 1, static_cast<int>(AdaptiveSpin::kProbeEvery));
+}
+
 TEST(AdaptiveSpin, ZeroMaxNeverSpins) {
   AdaptiveSpin s(nanoseconds(0));
   ExpectedWait long_copy(microseconds(500));

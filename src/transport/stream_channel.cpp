@@ -39,6 +39,7 @@ class StreamChannel final : public Channel {
 
   Status send(std::span<const wire::Segment> segments) override;
   Status receive(Message* out, Deadline deadline) override;
+  void expect_pause() override { spin_.skip_next(); }
   void close() override;
   size_t max_message_size() const override { return max_message_; }
   const char* kind() const override { return kind_; }

@@ -136,11 +136,15 @@ unsigned int chunk_mode(size_t done, size_t chunk, size_t total, CUstream stream
 
 // Host to device through the staging region, done when it returns (cuMemcpyHtoD's contract).
 CUresult staged_htod(Staging& s, CUdeviceptr dst, const uint8_t* src, size_t bytes, CUstream stream) {
+  // The server waits for the first chunk's call while this thread fills the chunk.
+  remora_cuda_runtime().announce_pause();
   for (size_t done = 0, k = 0; done < bytes; ++k) {
     const size_t chunk = std::min(s.chunk, bytes - done);
     const uint64_t half = (k % 2) * s.chunk;
     // Free: the call for the chunk before waited for the stream, so the DMA from this half is done.
     s.copier->copy(s.mapping->base() + half, src + done, chunk);
+    // Each call but the last is followed by the copy of the next chunk.
+    const remora::guest::PauseFollowsScope pause(done + chunk < bytes);
     const CUresult r = remora_remote_remora_cuMemcpyHtoDRegion(dst + done, s.region, half, chunk, stream,
                                                                chunk_mode(done, chunk, bytes, stream));
     if (r != CUDA_SUCCESS) return r;
@@ -157,6 +161,8 @@ CUresult staged_dtoh(Staging& s, uint8_t* dst, CUdeviceptr src, size_t bytes, CU
   for (size_t done = 0, k = 0; done < bytes; ++k) {
     const size_t chunk = std::min(s.chunk, bytes - done);
     const uint64_t half = (k % 2) * s.chunk;
+    // Each call is followed by the copy of a chunk out of the staging region.
+    const remora::guest::PauseFollowsScope pause;
     const CUresult r = remora_remote_remora_cuMemcpyDtoHRegion(s.region, half, src + done, chunk, stream,
                                                                chunk_mode(done, chunk, bytes, stream));
     if (r != CUDA_SUCCESS) return r;
