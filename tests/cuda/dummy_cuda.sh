@@ -8,6 +8,7 @@
 #                 [STATIC_RUNTIME_BIN STATIC_PER_THREAD_BIN]]
 #   SERVER_CUDART: a real libcudart.so.13 for the server's error texts (optional; no GPU needed)
 #   STATIC_*: static_runtime.cu and static_per_thread.cu built by nvcc with its default static cudart
+#   (the second with --default-stream per-thread)
 set -u
 remora="$1" dummy="$2" prog="$3" runtime_prog="$4" transport="$5" cudart="${6:-}"
 static_prog="${7:-}" static_per_thread_prog="${8:-}"
@@ -102,6 +103,7 @@ expect_rt "^cuMemcpyHtoD_v2 dstDevice=1 srcHost=<in 64 bytes crc32=$(python3 -c 
 expect_rt '^cuMemcpyDtoH_v2 dstHost=<out 16> srcDevice=1 ByteCount=16$'
 expect_rt '^cuMemsetD8_v2 dstDevice=1 uc=127 N=64$'
 expect_rt '^cuStreamCreate phStream=<out> Flags=1$'
+expect_rt '^cuStreamCreate phStream=<out> Flags=0$'  # cudaStreamPerThread
 expect_rt '^cuEventCreate phEvent=<out> Flags=2$'
 # The fatbin by its header's size (16 + 32 bytes), loaded once, then the variable and the kernel by name.
 expect_rt '^cuModuleLoadData module=<out> image=<in 48 bytes crc32=[0-9a-f]{8}>$'
@@ -135,12 +137,18 @@ if [ -n "$static_prog" ]; then
   run_static "$static_prog" REMORA_STATIC_CUDART=0 && fail "static_runtime passed with the redirect off"
   grep -q 'FAIL: cudaGetDeviceCount' "$work/guest.out" || fail "static_runtime with the redirect off: $(head -n 1 "$work/guest.out")"
 
-  run_static "$static_per_thread_prog"
-  rc=$?
-  [ "$rc" = 134 ] || fail "static_per_thread: status $rc, expected 134 (SIGABRT at the per-thread launch)"
-  [ "$(cat "$work/guest.out")" = PASS ] || fail "static_per_thread: $(cat "$work/guest.out")"
-  grep -q 'cudaMemcpy_ptds is not supported by remora' "$work/guest.err" || fail "static_per_thread: no message for cudaMemcpy_ptds"
-  grep -q 'calls __cudaLaunchKernel_ptsz, which remora does not implement' "$work/guest.err" ||
-    fail "static_per_thread: no message for the launch"
+  # --default-stream per-thread: each thread's NULL stream is a stream of its own.
+  runtime_lines="$(wc -l <"$work/dummy.log")"
+  run_static "$static_per_thread_prog" || fail "static_per_thread through remora: status $?"
+  [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "static_per_thread through remora did not pass"
+  sleep 0.2
+  tail -n +"$((runtime_lines + 1))" "$work/dummy.log" >"$work/runtime.log"
+  [ "$(grep -c '^cuStreamCreate phStream=<out> Flags=0$' "$work/runtime.log")" = 2 ] ||
+    fail "static_per_thread: expected two per-thread streams (main thread, other thread)"
+  expect_rt '^cuMemcpyHtoDAsync_v2 dstDevice=1 srcHost=<in 16 bytes crc32=[0-9a-f]{8}> ByteCount=16 hStream=@[0-9]+$'
+  expect_rt '^cuMemsetD8Async dstDevice=1 uc=0 N=16 hStream=@[0-9]+$'
+  expect_rt '^cuStreamSynchronize hStream=@[0-9]+$'
+  grep -q 'cudaStreamGetPriority_ptsz is not implemented by remora' "$work/guest.err" ||
+    fail "static_per_thread: no message for cudaStreamGetPriority_ptsz"
 fi
 echo PASS

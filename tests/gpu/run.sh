@@ -40,6 +40,8 @@ build_runtime() {  # program name, source, then nvcc flags
 build_runtime runtime_basic_static runtime_basic.cu
 build_runtime runtime_basic_shared runtime_basic.cu -cudart shared
 build_runtime runtime_streams runtime_streams.cu
+build_runtime runtime_streams_per_thread runtime_streams.cu --default-stream per-thread
+build_runtime runtime_streams_per_thread_shared runtime_streams.cu --default-stream per-thread -cudart shared
 if [ -f "$cuda_inc/cublas_v2.h" ]; then
   for variant in static shared; do
     flags=(-lcublas)

@@ -49,9 +49,9 @@ cublasStatus_t remora_blas_get_version(cublasHandle_t handle, int* version) {
 }
 
 cublasStatus_t remora_blas_set_stream(cublasHandle_t handle, cudaStream_t stream) {
-  CUstream s = nullptr;
-  if (!rt_stream(stream, &s)) return CUBLAS_STATUS_NOT_SUPPORTED;  // cudaStreamPerThread
   if (rt_ensure_context() != cudaSuccess) return CUBLAS_STATUS_NOT_INITIALIZED;
+  CUstream s = nullptr;
+  if (rt_stream(stream, &s) != cudaSuccess) return CUBLAS_STATUS_NOT_INITIALIZED;
   return blas_status(remora_remote_remora_cublasSetStream(handle, s));
 }
 

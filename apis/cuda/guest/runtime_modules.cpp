@@ -72,7 +72,7 @@ RegisteredKernel* kernel_of(const void* func) {
 cudaError_t launch(const void* func, dim3 grid, dim3 block, void** args, size_t shared, cudaStream_t stream) {
   if (cudaError_t e = rt_ensure_context(); e != cudaSuccess) return e;
   CUstream s = nullptr;
-  if (!rt_stream(stream, &s)) return cudaErrorNotSupported;
+  if (cudaError_t e = rt_stream(stream, &s); e != cudaSuccess) return e;
   CUfunction f = nullptr;
   if (cudaError_t e = rt_function(func, &f); e != cudaSuccess) return e;
   // Shapes no device accepts are refused by cuLaunchKernel's guest side at once, with the driver's

@@ -13,13 +13,14 @@
 // private copy of its code pages changes.
 //
 // Which function goes where:
-//  - a name the guest library exports (its runtime API, and the refusals it exports for every other
-//    runtime function returning cudaError_t): that function;
-//  - a per-thread-default-stream variant (_ptsz, _ptds) of such a name: a refusal answering
-//    cudaErrorNotSupported (remora has no per-thread default stream yet);
+//  - a name the guest library exports (its runtime API with the per-thread-default-stream variants it
+//    implements, and the refusals it exports for every other runtime function returning
+//    cudaError_t): that function;
+//  - another per-thread-default-stream variant (_ptsz, _ptds) of such a name: a refusal answering
+//    cudaErrorNotSupported, as the plain function's does;
 //  - one of nvcc's registration entry points remora does not implement (kUnimplementedEntryPoints):
-//    a stop with a message naming it; these run from constructors and kernel launches, where an error
-//    code would be ignored and the program would go on with wrong results;
+//    a stop with a message naming it; these run from constructors, where an error code would be
+//    ignored and the program would go on with wrong results;
 //  - anything else keeps cudart's own code (a helper that needs no driver still works; one that does
 //    gets remora's libcuda.so.1 and the export-table refusal, an error, as before).
 // Programs without a static cudart, and stripped executables (no symbol table: a warning when the
@@ -57,7 +58,6 @@ constexpr std::string_view kUnimplementedEntryPoints[] = {
     "__cudaRegisterSurface",
     "__cudaRegisterHostVar",
     "__cudaRegisterUnifiedTable",
-    "__cudaLaunchKernel_ptsz",    // launches of a program built with --default-stream per-thread
 };
 
 // ---- Messages: remora's log format (src/common/log.h), without its dependencies -----------------------
@@ -100,7 +100,7 @@ extern "C" int remora_static_cudart_refuse(const char* name) {
       if (t == name) return kCudaErrorNotSupported;
     told.push_back(name);
   }
-  say(1, "%s is not supported by remora (per-thread default stream): answers cudaErrorNotSupported", name);
+  say(1, "%s is not implemented by remora (answers cudaErrorNotSupported)", name);
   return kCudaErrorNotSupported;
 }
 
@@ -412,7 +412,7 @@ __attribute__((constructor)) void redirect_static_runtime() {
     stopped += p.action == Action::kStop;
   }
   say(3, "static cudart: %d of the program's %zu runtime functions go to remora, %d refuse (per-thread "
-         "default stream), %d stop (not implemented)",
+         "variants of unimplemented functions), %d stop (not implemented)",
       redirected, scan.entries.size(), refused, stopped);
 }
 
