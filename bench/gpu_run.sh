@@ -4,7 +4,8 @@
 #
 #   bench/gpu_run.sh [BUILD_DIR] [--quick]
 #     BUILD_DIR (default build) must hold bin/remora and lib/libremora-cuda.so. Results go to
-#     BUILD_DIR/gpu-bench/results.json. TRANSPORTS (default "shm tcp") picks the transports.
+#     BUILD_DIR/gpu-bench/results.json. TRANSPORTS (default "shm tcp") picks the transports, ROUNDS
+#     (default 3) how many times each benchmark runs in each setting (the median is reported).
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:-build}" && pwd)"
@@ -37,10 +38,15 @@ run_one() {  # setting, bench, command...
   printf '{"setting": "%s", "bench": "%s_wall", "value": %s, "unit": "s"}\n' "$setting" "$bench" \
     "$(((t1 - t0) / 1000000000)).$(printf '%09d' $(((t1 - t0) % 1000000000)))" >>"$out/raw.jsonl"
 }
+# ROUNDS (default 3) rounds per benchmark, native and remora interleaved: the lent machine's figures
+# drift by 10-20% between minutes (native launches/s 2.3e5-3.0e5 in one session), so each figure is the
+# median over the rounds, and the report shows how far the per-round ratios spread.
 for bench in check launch sync memcpy e2e; do
-  run_one native "$bench" "$out/cuda_micro"
-  for t in ${TRANSPORTS:-shm tcp}; do
-    run_one "$t" "$bench" "$remora" run --transport "$t" -- "$out/cuda_micro"
+  for _ in $(seq "${ROUNDS:-3}"); do
+    run_one native "$bench" "$out/cuda_micro"
+    for t in ${TRANSPORTS:-shm tcp}; do
+      run_one "$t" "$bench" "$remora" run --transport "$t" -- "$out/cuda_micro"
+    done
   done
 done
 python3 "$here/gpu_report.py" "$out/raw.jsonl" "$out/results.json" || failed=1
