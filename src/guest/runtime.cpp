@@ -141,9 +141,13 @@ Object* Objects::create(uint32_t type) {
 }
 
 bool Objects::to_id(const void* handle, uint32_t type, uint64_t* id) const {
-  if (handle == nullptr) {
-    *id = 0;
-    return true;
+  if (reinterpret_cast<uintptr_t>(handle) < kMinObjectAddress) {
+    if (type < kMaxSpecialTypes && special_[type] != nullptr && !special_[type](handle, &handle)) return false;
+    if (handle == nullptr) {
+      *id = 0;
+      return true;
+    }
+    if (reinterpret_cast<uintptr_t>(handle) < kMinObjectAddress) return false;
   }
   const Object* o = static_cast<const Object*>(handle);
   if (o->magic != Object::kLive || o->type != type) return false;

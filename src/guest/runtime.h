@@ -119,8 +119,21 @@ class Objects {
   // A new object with a fresh guest-chosen id, one application reference.
   Object* create(uint32_t type);
   // The id of an application handle. Returns false when `handle` is not a live object of `type`;
-  // a null handle is id 0 (true), leaving it to the API to report.
+  // a null handle is id 0 (true), leaving it to the API to report. Values below kMinObjectAddress
+  // are never objects (nothing is mapped there): false, unless the type has a SpecialHandleFn.
   bool to_id(const void* handle, uint32_t type, uint64_t* id) const;
+
+  // Handle values an API gives a meaning of their own (CUDA's CU_STREAM_LEGACY and
+  // CU_STREAM_PER_THREAD): below kMinObjectAddress, null included. The function puts the object (or
+  // null) the value stands for in *resolved, or returns false for an invalid handle. to_id calls it
+  // before the call is encoded (generated stubs convert handles first), so it may make calls itself.
+  static constexpr uintptr_t kMinObjectAddress = 4096;
+  using SpecialHandleFn = bool (*)(const void* handle, const void** resolved);
+  static constexpr uint32_t kMaxSpecialTypes = 64;
+  // Set once at start-up, before calls are made.
+  void set_special_handles(uint32_t type, SpecialHandleFn fn) {
+    if (type < kMaxSpecialTypes) special_[type] = fn;
+  }
   static Object* as_object(const void* handle) {
     return const_cast<Object*>(static_cast<const Object*>(handle));
   }
@@ -144,6 +157,7 @@ class Objects {
   // application's own pointer back.
   std::unordered_map<uint64_t, Object*> dead_by_id_;
   uint64_t next_guest_id_ = 1;
+  SpecialHandleFn special_[kMaxSpecialTypes] = {};
 };
 
 // Application callbacks registered with the server. The server sends the id back in a Callback

@@ -301,3 +301,34 @@ TEST(SessionMalformedTest, GarbageEndsOnlyThatSession) {
 
 }  // namespace
 }  // namespace remora
+
+// Handle values in the first page are never objects: invalid unless the type gives them a meaning,
+// and then they stand for what the type's function says (CUDA's CU_STREAM_LEGACY/PER_THREAD).
+TEST(ObjectsTest, SmallHandleValuesAreInvalidOrSpecial) {
+  remora::guest::Objects objects(nullptr);
+  constexpr uint32_t kStream = 3, kOther = 4;
+  remora::guest::Object* real = objects.create(kStream);
+  static const void* g_real = nullptr;
+  g_real = real;
+  uint64_t id = 99;
+  EXPECT_FALSE(objects.to_id(reinterpret_cast<const void*>(0x2), kStream, &id));  // no meaning given yet
+  EXPECT_TRUE(objects.to_id(nullptr, kStream, &id));
+  EXPECT_EQ(id, 0u);
+  objects.set_special_handles(kStream, [](const void* h, const void** resolved) {
+    if (h == reinterpret_cast<const void*>(0x1)) *resolved = nullptr;  // "legacy": the null handle
+    else if (h == reinterpret_cast<const void*>(0x2)) *resolved = g_real;
+    else if (h == reinterpret_cast<const void*>(0x3)) *resolved = reinterpret_cast<const void*>(0x5);
+    else return h == nullptr;
+    return true;
+  });
+  EXPECT_TRUE(objects.to_id(reinterpret_cast<const void*>(0x2), kStream, &id));
+  EXPECT_EQ(id, real->id);
+  EXPECT_TRUE(objects.to_id(reinterpret_cast<const void*>(0x1), kStream, &id));
+  EXPECT_EQ(id, 0u);
+  EXPECT_TRUE(objects.to_id(nullptr, kStream, &id));
+  EXPECT_EQ(id, 0u);
+  EXPECT_FALSE(objects.to_id(reinterpret_cast<const void*>(0x3), kStream, &id));  // resolved to a non-object
+  EXPECT_FALSE(objects.to_id(reinterpret_cast<const void*>(0x7), kStream, &id));  // no meaning
+  EXPECT_FALSE(objects.to_id(reinterpret_cast<const void*>(0x2), kOther, &id));   // another type
+  EXPECT_FALSE(objects.to_id(reinterpret_cast<const void*>(0xfff), kOther, &id));
+}

@@ -70,6 +70,11 @@ expect '^cuMemcpyDtoH_v2 dstHost=<out 64> srcDevice=1 ByteCount=64$'
 expect '^cuModuleLoadData module=<out> image=<in 45 bytes crc32=[0-9a-f]{8}>$'
 expect '^cuModuleGetFunction hfunc=<out> hmod=@[0-9]+ name="k"$'
 expect '^cuStreamCreate phStream=<out> Flags=0$'
+# Two streams with the default flags: the program's own and its per-thread stream (made once, used
+# by CU_STREAM_PER_THREAD twice and by a per-thread entry point's NULL stream).
+[ "$(grep -c '^cuStreamCreate phStream=<out> Flags=0$' "$work/dummy.log")" = 2 ] ||
+  fail "expected the program's stream and one per-thread stream"
+expect '^cuStreamSynchronize hStream=NULL$'
 expect '^cuEventRecord hEvent=@[0-9]+ hStream=@[0-9]+$'
 expect '^cuMemsetD32Async dstDevice=1 ui=7 N=4 hStream=@[0-9]+$'
 expect '^cuStreamSynchronize hStream=@[0-9]+$'
@@ -77,7 +82,8 @@ expect '^cuStreamDestroy_v2 hStream=@[0-9]+$'
 expect '^cuMemFree_v2 dptr=1$'
 # Refused in the guest: never reach the driver.
 grep -qE '^cuMemAllocManaged' "$work/dummy.log" && fail "cuMemAllocManaged reached the driver"
-[ "$(grep -c '^cuStreamDestroy_v2' "$work/dummy.log")" = 1 ] || fail "the second cuStreamDestroy reached the driver"
+# The program's stream once (its second destroy is refused in the guest), the per-thread stream at exit.
+[ "$(grep -c '^cuStreamDestroy_v2' "$work/dummy.log")" = 2 ] || fail "expected two stream destroys (the second cuStreamDestroy of the program's stream reached the driver, or the per-thread stream was not destroyed)"
 # Not in the spec (REMORA_REFUSE_UNLISTED): called twice, logged once.
 refused() {
   [ "$(grep -cF "$1 is not implemented by remora (answers $2)" "$work/guest.err")" = 1 ] ||

@@ -95,6 +95,23 @@ int main(void) {
   EXPECT(cuGraphCreate(&graph, 0), CUDA_ERROR_NOT_SUPPORTED);
   EXPECT(cuGraphCreate(&graph, 0), CUDA_ERROR_NOT_SUPPORTED);
 
+  // The special stream handles: the legacy NULL stream, the thread's per-thread stream (a stream of
+  // its own, made once: dummy_cuda.sh counts the creations), anything else in the first page invalid.
+  EXPECT(cuStreamSynchronize(CU_STREAM_LEGACY), CUDA_SUCCESS);
+  EXPECT(cuStreamSynchronize(CU_STREAM_PER_THREAD), CUDA_SUCCESS);
+  EXPECT(cuStreamQuery(CU_STREAM_PER_THREAD), CUDA_SUCCESS);
+  EXPECT(cuStreamQuery((CUstream)0x7), CUDA_ERROR_INVALID_HANDLE);
+  // Per-thread entry points, as cuGetProcAddress hands them out: the NULL stream is the per-thread one.
+  CUresult (*sync_ptsz)(CUstream) = NULL;
+  EXPECT(cuGetProcAddress("cuStreamSynchronize", (void**)&sync_ptsz, 12000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM,
+                          NULL), CUDA_SUCCESS);
+  if (sync_ptsz == NULL || (void*)sync_ptsz == (void*)&cuStreamSynchronize)
+    printf("FAIL: cuGetProcAddress(cuStreamSynchronize, per-thread) is not a per-thread entry point\n"), failures++;
+  else
+    EXPECT(sync_ptsz(NULL), CUDA_SUCCESS);
+  EXPECT(cuGetProcAddress("cuMemAlloc", &entry, 12000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, NULL),
+         CUDA_SUCCESS);
+  if (entry != (void*)&cuMemAlloc) printf("FAIL: cuGetProcAddress(cuMemAlloc, per-thread) is not cuMemAlloc_v2\n"), failures++;
   EXPECT(cuEventDestroy(e), CUDA_SUCCESS);
   EXPECT(cuStreamDestroy(s), CUDA_SUCCESS);
   EXPECT(cuStreamDestroy(s), CUDA_ERROR_INVALID_HANDLE);  // released: the guest knows it is gone

@@ -134,6 +134,22 @@ int main(int argc, char** argv) {
   CHECK(cuMemcpyDtoH(raw, da, sizeof raw));
   printf("memset bytes: %02x %02x %02x %02x %02x\n", raw[0], raw[63], raw[64], raw[65], raw[128]);
 
+  // The special stream handles: the per-thread stream (a launch and a memset on it, in order), the
+  // legacy NULL stream, and the per-thread entry point cuGetProcAddress gives for the per-thread flag.
+  CHECK(cuMemsetD32Async(da, 5, 4, CU_STREAM_PER_THREAD));
+  CHECK(cuLaunchKernel(count, 1, 1, 1, 32, 1, 1, 0, CU_STREAM_PER_THREAD, args3, NULL));
+  CHECK(cuStreamSynchronize(CU_STREAM_PER_THREAD));
+  CHECK(cuStreamSynchronize(CU_STREAM_LEGACY));
+  CUresult (*sync_ptsz)(CUstream) = NULL;
+  CHECK(cuGetProcAddress("cuStreamSynchronize", (void**)&sync_ptsz, 12000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM,
+                         NULL));
+  CHECK(sync_ptsz(NULL));
+  unsigned int fives[4];
+  CHECK(cuMemcpyDtoH(fives, da, sizeof fives));
+  CHECK(cuMemcpyDtoH(&counter, dcounter, sizeof counter));
+  printf("per-thread stream: %u %u, counter %d, query legacy %d\n", fives[0], fives[3], counter,
+         (int)cuStreamQuery(CU_STREAM_LEGACY));
+
   // Attributes and occupancy.
   int regs = -1, maxthreads = -1, blocks = -1;
   CHECK(cuFuncGetAttribute(&maxthreads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, vecadd));

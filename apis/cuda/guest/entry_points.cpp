@@ -65,10 +65,15 @@ extern "C" CUresult remora_cu_get_proc_address(const char* symbol, void** pfn, i
     *pfn = reinterpret_cast<void*>(&remora_cu_not_supported);
     return answer(CU_GET_PROC_ADDRESS_SUCCESS);
   };
-  // Per-thread default stream variants (_ptds/_ptsz): remora's NULL stream is the legacy default
-  // stream, so these are not forwarded. TODO: forward them (the server would call the _ptsz entries).
-  if ((flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0) return unsupported("per-thread default stream");
   const std::string_view wanted(symbol);
+  // Per-thread default stream semantics: the _ptsz/_ptds entry point where the function has one
+  // (per_thread.cpp); a function without stream semantics is its plain self (below).
+  if ((flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0) {
+    if (void* entry = remora::cuda::guest_glue::per_thread_entry(wanted)) {
+      *pfn = entry;
+      return answer(CU_GET_PROC_ADDRESS_SUCCESS);
+    }
+  }
 #define REMORA_CU_MATCH(name, entry)                                                          \
   if (base_name(#name) == wanted) {                                                           \
     if (#name != base_name(#name) && cuda_version < introduced(#name))                        \

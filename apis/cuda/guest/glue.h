@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
 
@@ -27,5 +28,29 @@ GlueState& glue_state();
 bool initialized();
 // The calling thread's current context (top of its stack), or nullptr.
 CUcontext current_context();
+
+// per_thread.cpp: the per-thread default stream.
+// While in scope, the calling thread's NULL stream is its per-thread default stream (the *_ptsz and
+// *_ptds entry points of both APIs).
+class PerThreadDefaultScope {
+ public:
+  PerThreadDefaultScope();
+  ~PerThreadDefaultScope();
+  PerThreadDefaultScope(const PerThreadDefaultScope&) = delete;
+  PerThreadDefaultScope& operator=(const PerThreadDefaultScope&) = delete;
+
+ private:
+  bool previous_;
+};
+// What a CUstream handle below the first page stands for (Objects::SpecialHandleFn): CU_STREAM_LEGACY
+// is the NULL stream; CU_STREAM_PER_THREAD, and the NULL stream within a PerThreadDefaultScope, the
+// calling thread's per-thread stream in its current context.
+bool special_stream(const void* handle, const void** resolved);
+// Contexts went away (cuCtxDestroy, a primary context reset or release): per-thread streams are
+// made anew.
+void forget_per_thread_streams();
+// The per-thread entry point cuGetProcAddress hands out for an API name, or nullptr where remora has
+// none (a function without stream semantics: its plain entry point serves).
+void* per_thread_entry(std::string_view name);
 
 }  // namespace remora::cuda::guest_glue

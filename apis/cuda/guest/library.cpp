@@ -16,6 +16,9 @@ using remora::cuda::guest_glue::GlueState;
 // The process's one CUDA guest, built on first use. CUDA handles are read by nobody but remora, so
 // Objects need no dispatch table.
 struct Guest {
+  Guest() {
+    runtime.objects().set_special_handles(remora::cuda::kType_CUstream, &remora::cuda::guest_glue::special_stream);
+  }
   remora::guest::Runtime runtime{remora_cuda_api, nullptr};
   GlueState glue;
   remora::cuda::guest_glue::RuntimeApiState runtime_api;  // the runtime API's (runtime_*.cpp)
@@ -106,7 +109,10 @@ CUresult remora_cu_ctx_create(CUcontext* pctx, CUctxCreateParams* params, unsign
 
 CUresult remora_cu_ctx_destroy(CUcontext ctx) {
   const CUresult r = remora_remote_cuCtxDestroy_v2(ctx);
-  if (r == CUDA_SUCCESS) std::erase(context_stack(), ctx);  // no longer current anywhere on this thread
+  if (r == CUDA_SUCCESS) {
+    std::erase(context_stack(), ctx);  // no longer current anywhere on this thread
+    remora::cuda::guest_glue::forget_per_thread_streams();
+  }
   return r;
 }
 

@@ -132,54 +132,6 @@ cudaError_t rt_ensure_context() {
   return make_primary_current(thread_device());
 }
 
-namespace {
-
-thread_local bool t_per_thread_default = false;
-// Bumped when contexts go away under the runtime (cudaDeviceReset): per-thread streams made in an
-// earlier epoch are forgotten, not used or destroyed.
-std::atomic<uint64_t> g_stream_epoch{0};
-
-// The calling thread's per-thread default streams, by context.
-struct PerThreadStreams {
-  uint64_t epoch = 0;
-  std::map<CUcontext, CUstream> streams;
-  ~PerThreadStreams() {
-    if (epoch != g_stream_epoch.load()) return;
-    for (const auto& [ctx, stream] : streams) (void)remora_remote_cuStreamDestroy_v2(stream);
-  }
-};
-thread_local PerThreadStreams t_streams;
-
-cudaError_t per_thread_stream(CUstream* out) {
-  if (cudaError_t e = rt_ensure_context(); e != cudaSuccess) return e;
-  if (const uint64_t epoch = g_stream_epoch.load(); t_streams.epoch != epoch) {
-    t_streams.streams.clear();
-    t_streams.epoch = epoch;
-  }
-  CUcontext ctx = current_context();
-  if (auto it = t_streams.streams.find(ctx); it != t_streams.streams.end()) {
-    *out = it->second;
-    return cudaSuccess;
-  }
-  CUstream s = nullptr;
-  if (CUresult r = remora_remote_cuStreamCreate(&s, CU_STREAM_DEFAULT); r != CUDA_SUCCESS)
-    return static_cast<cudaError_t>(r);
-  t_streams.streams.emplace(ctx, s);
-  *out = s;
-  return cudaSuccess;
-}
-
-}  // namespace
-
-PerThreadDefaultScope::PerThreadDefaultScope() : previous_(t_per_thread_default) { t_per_thread_default = true; }
-PerThreadDefaultScope::~PerThreadDefaultScope() { t_per_thread_default = previous_; }
-
-cudaError_t rt_stream(cudaStream_t s, CUstream* out) {
-  if (s == cudaStreamPerThread || (s == nullptr && t_per_thread_default)) return per_thread_stream(out);
-  *out = s == cudaStreamLegacy ? nullptr : s;
-  return cudaSuccess;
-}
-
 }  // namespace remora::cuda::guest_glue
 
 using namespace remora::cuda::guest_glue;
@@ -268,13 +220,13 @@ cudaError_t remora_rt_device_reset(void) {
     if (auto it = st.primary.find(device); it != st.primary.end()) {
       ctx = it->second;
       st.primary.erase(it);
-      g_stream_epoch.fetch_add(1);  // every thread's per-thread streams go with the context
       for (auto& m : st.modules) m->loaded.erase(ctx);
       for (auto& k : st.kernel_records) k->functions.erase(ctx);
       for (auto& v : st.var_records) v->addresses.erase(ctx);
     }
   }
   if (ctx != nullptr && current_context() == ctx) (void)remora_cu_ctx_set_current(nullptr);
+  forget_per_thread_streams();  // every thread's per-thread streams go with the context
   return rt_result(remora_remote_cuDevicePrimaryCtxReset_v2(device));
 }
 

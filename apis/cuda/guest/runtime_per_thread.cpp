@@ -2,7 +2,7 @@
 // `--default-stream per-thread` (or defining CUDA_API_PER_THREAD_DEFAULT_STREAM) calls
 // cudaMemcpyAsync_ptsz for cudaMemcpyAsync, cudaMemcpy_ptds for cudaMemcpy, __cudaLaunchKernel_ptsz
 // for its <<<>>> launches, and so on (cuda_runtime_api.h). Each is the plain function with the NULL
-// stream meaning the calling thread's per-thread default stream (rt_stream, runtime_api.cpp).
+// stream meaning the calling thread's per-thread default stream (per_thread.cpp).
 //
 // The _ptds forms of the synchronous calls run on that stream and wait for it, which is what cudart
 // does: unlike the legacy forms they do not wait for other threads' work.

@@ -72,26 +72,12 @@ inline cudaError_t rt_result(CUresult r) { return rt_result(static_cast<cudaErro
 // cuInit once, then a current context on the calling thread: the one it has, or the primary context
 // of its device (cudaSetDevice; 0 by default), retained once per process.
 cudaError_t rt_ensure_context();
-// The driver stream for a runtime stream: cudaStreamLegacy is the NULL stream; cudaStreamPerThread,
-// and the NULL stream within a PerThreadDefaultScope, is the calling thread's per-thread default
-// stream in its current context: a stream of the thread's own, created on first use with the default
-// flags (so it synchronises with the legacy NULL stream but not with other threads' streams, as
-// cudart's does) and destroyed when the thread ends. May make a context current (rt_ensure_context).
-cudaError_t rt_stream(cudaStream_t s, CUstream* out);
-
-// While in scope, the calling thread's NULL stream is its per-thread default stream: the *_ptsz and
-// *_ptds entry points that programs built with --default-stream per-thread call
-// (runtime_per_thread.cpp).
-class PerThreadDefaultScope {
- public:
-  PerThreadDefaultScope();
-  ~PerThreadDefaultScope();
-  PerThreadDefaultScope(const PerThreadDefaultScope&) = delete;
-  PerThreadDefaultScope& operator=(const PerThreadDefaultScope&) = delete;
-
- private:
-  bool previous_;
-};
+// The driver stream for a runtime stream: the same handle (cudaStreamLegacy and cudaStreamPerThread
+// are CU_STREAM_LEGACY and CU_STREAM_PER_THREAD, which the driver stubs resolve: per_thread.cpp).
+inline cudaError_t rt_stream(cudaStream_t s, CUstream* out) {
+  *out = s;
+  return cudaSuccess;
+}
 
 // runtime_modules.cpp: the driver function of a kernel's host stub or cudaKernel_t, and the address
 // and size of a device variable (by its host shadow), in the calling thread's current context, loading
