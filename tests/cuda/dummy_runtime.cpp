@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "expect.h"
+
 // nvcc's host code declares these itself (crt/host_runtime.h, C++ only with nvcc).
 extern "C" {
 void** __cudaRegisterFatBinary(void* fat_cubin);
@@ -24,16 +26,6 @@ cudaError_t __cudaGetKernel(cudaKernel_t* kernel, const void* func);
 cudaError_t __cudaLaunchKernel(cudaKernel_t kernel, dim3 grid, dim3 block, void** args, size_t shared,
                                cudaStream_t stream);
 }
-
-static int failures = 0;
-#define EXPECT(call, want)                                                              \
-  do {                                                                                  \
-    int got_ = (int)(call);                                                             \
-    if (got_ != (int)(want)) {                                                          \
-      printf("FAIL: %s returned %d, expected %d\n", #call, got_, (int)(want));          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
 
 // A fatbin: its header (magic, version, header size, size of what follows) and 32 bytes of payload.
 struct FakeFatbin {

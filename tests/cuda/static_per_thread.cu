@@ -8,15 +8,7 @@
 
 #include <thread>
 
-static int failures = 0;
-#define EXPECT(call, want)                                                     \
-  do {                                                                         \
-    int got_ = (int)(call);                                                    \
-    if (got_ != (int)(want)) {                                                 \
-      printf("FAIL: %s returned %d, expected %d\n", #call, got_, (int)(want)); \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
+#include "expect.h"
 
 __global__ void nothing() {}
 

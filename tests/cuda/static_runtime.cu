@@ -1,20 +1,12 @@
 // A runtime-API program built by nvcc with its default flags (static cudart), run through remora
-// against the recording dummy vendor library (static_cuda.sh): nvcc's registration at start-up, a
+// against the recording dummy vendor library (dummy_cuda.sh): nvcc's registration at start-up, a
 // <<<>>> launch, a __device__ variable, memory and streams, all of which must reach remora's runtime API (the
 // preload redirects the static cudart's entry points) rather than the static cudart, which would stop
 // at the driver's export tables. Prints PASS last when every answer is as expected.
 #include <cuda_runtime.h>
 #include <stdio.h>
 
-static int failures = 0;
-#define EXPECT(call, want)                                                     \
-  do {                                                                         \
-    int got_ = (int)(call);                                                    \
-    if (got_ != (int)(want)) {                                                 \
-      printf("FAIL: %s returned %d, expected %d\n", #call, got_, (int)(want)); \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
+#include "expect.h"
 
 __device__ int counter;
 

@@ -6,14 +6,7 @@
 #include <stdlib.h>
 #include <vector>
 
-#define CHECK(call)                                                                          \
-  do {                                                                                       \
-    cudaError_t check_e = (call);                                                            \
-    if (check_e != cudaSuccess) {                                                            \
-      printf("FAIL: %s: %s (%d)\n", #call, cudaGetErrorName(check_e), (int)check_e);         \
-      exit(1);                                                                               \
-    }                                                                                        \
-  } while (0)
+#include "runtime_check.h"
 
 __device__ int hits;
 

@@ -10,14 +10,7 @@
 #include <thread>
 #include <vector>
 
-#define CHECK(call)                                                                  \
-  do {                                                                               \
-    cudaError_t check_e = (call);                                                    \
-    if (check_e != cudaSuccess) {                                                    \
-      printf("FAIL: %s: %s (%d)\n", #call, cudaGetErrorName(check_e), (int)check_e); \
-      exit(1);                                                                       \
-    }                                                                                \
-  } while (0)
+#include "runtime_check.h"
 
 __global__ void step(unsigned* p, unsigned k, int n) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
