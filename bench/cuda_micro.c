@@ -18,34 +18,9 @@
 #include <string.h>
 #include <time.h>
 
-#define CHECK(call)                                                                  \
-  do {                                                                               \
-    CUresult check_r = (call);                                                       \
-    if (check_r != CUDA_SUCCESS) {                                                   \
-      const char* check_name = NULL;                                                 \
-      cuGetErrorName(check_r, &check_name);                                          \
-      fprintf(stderr, "FAIL: %s: %s (%d)\n", #call, check_name ? check_name : "?", (int)check_r); \
-      exit(1);                                                                       \
-    }                                                                                \
-  } while (0)
+#include "cuda_bench.h"
 
 static int quick;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double* v, int n) {
-  qsort(v, n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void report(const char* bench, double value, const char* unit) {
   printf("{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n", bench, value, unit);

@@ -17,27 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHECK(x)                                                        \
-  do {                                                                  \
-    CUresult r_ = (x);                                                  \
-    if (r_ != CUDA_SUCCESS) {                                           \
-      fprintf(stderr, "%s:%d: %s failed: %d\n", __FILE__, __LINE__, #x, (int)r_); \
-      exit(1);                                                          \
-    }                                                                   \
-  } while (0)
+#include "cuda_bench.h"
 
 enum { kReps = 21 };
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return x < y ? -1 : x > y;
-}
 
 static void measure(const char* kind, void* host, CUdeviceptr dev, size_t size) {
   for (int dir = 0; dir < 2; ++dir) {
@@ -50,9 +32,9 @@ static void measure(const char* kind, void* host, CUdeviceptr dev, size_t size) 
         CHECK(cuMemcpyDtoH(host, dev, size));
       t[i] = now() - t0;
     }
-    qsort(t, kReps, sizeof t[0], cmp_double);
+    const double mid = median(t, kReps);
     printf("{\"kind\": \"%s\", \"dir\": \"%s\", \"MiB\": %zu, \"GBps\": %.2f, \"us\": %.1f}\n", kind,
-           dir == 0 ? "htod" : "dtoh", size >> 20, size / t[kReps / 2] / 1e9, t[kReps / 2] * 1e6);
+           dir == 0 ? "htod" : "dtoh", size >> 20, size / mid / 1e9, mid * 1e6);
   }
 }
 

@@ -40,9 +40,10 @@ struct MessageHeader {
   uint32_t count;  // Batch: number of call records
 };
 static_assert(sizeof(MessageHeader) == 16);
-// MessageHeader.flags of a Batch: once this batch is answered, the guest works a while before its
-// next message (a staged copy's next chunk): the server's wait for that message says nothing about
-// how fast the guest usually comes back, so it neither spins for it nor learns from it (spin.h).
+// MessageHeader.flags of a Batch (guest::Runtime::announce_pause): once this batch is served, the
+// guest works a while before its next message (a staged copy's next chunk): the server's wait for that
+// message says nothing about how fast the guest usually comes back, so it neither spins for it nor
+// learns from it (spin.h).
 inline constexpr uint16_t kBatchPauseFollows = 1;
 
 // One call inside a Batch. `size` is the byte length of the arguments that follow (8-aligned).

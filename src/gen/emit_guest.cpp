@@ -462,12 +462,16 @@ class StubWriter {
   std::string undo_;
 };
 
-void emit_unsupported(CodeWriter& w, const Api& api, const Function& f) {
-  w.open("extern \"C\" {} {{", prototype(f, "remora_unsupported_" + f.name));
+// The body's first lines of a refusal: the application learns once per function why it failed.
+void emit_log_once(CodeWriter& w, const Api& api, const std::string& message) {
   w.line("static std::atomic<bool> logged{{false}};");
   w.line("if (!logged.exchange(true))");
-  w.line("  {}().log_error({});", api_symbol(api, "runtime"),
-         quote(f.name + " is not supported by remora: " + f.unsupported_reason));
+  w.line("  {}().log_error({});", api_symbol(api, "runtime"), quote(message));
+}
+
+void emit_unsupported(CodeWriter& w, const Api& api, const Function& f) {
+  w.open("extern \"C\" {} {{", prototype(f, "remora_unsupported_" + f.name));
+  emit_log_once(w, api, f.name + " is not supported by remora: " + f.unsupported_reason);
   w.line("{}", fail(f, api.errors.unsupported));
   w.close();
   w.blank();
@@ -481,10 +485,7 @@ void emit_refusal(CodeWriter& w, const Api& api, const UnlistedFunction& u) {
   for (const std::string& t : u.param_types) params += (params.empty() ? "" : ", ") + t;
   w.open("extern \"C\" __attribute__((visibility(\"default\"))) {}({}) {{", declare(u.return_type, u.name),
          params.empty() ? "void" : params);
-  w.line("static std::atomic<bool> logged{{false}};");
-  w.line("if (!logged.exchange(true))");
-  w.line("  {}().log_error({});", api_symbol(api, "runtime"),
-         quote(u.name + " is not implemented by remora (answers " + u.refusal + ")"));
+  emit_log_once(w, api, u.name + " is not implemented by remora (answers " + u.refusal + ")");
   w.line("return {};", u.refusal);
   w.close();
 }

@@ -501,14 +501,10 @@ void Runtime::fail_all(const Status& why) {
 
 namespace {
 thread_local bool t_force_sync = false;
-thread_local bool t_pause_follows = false;
 }  // namespace
 
 SyncScope::SyncScope() : previous_(t_force_sync) { t_force_sync = true; }
 SyncScope::~SyncScope() { t_force_sync = previous_; }
-
-PauseFollowsScope::PauseFollowsScope(bool pause) : previous_(t_pause_follows) { t_pause_follows = pause; }
-PauseFollowsScope::~PauseFollowsScope() { t_pause_follows = previous_; }
 
 bool Runtime::async_enabled() const { return !options_.all_sync && !t_force_sync; }
 
@@ -636,9 +632,7 @@ void Runtime::announce_pause() {
 
 Status Runtime::send_batch_locked(uint32_t tag, const CallHeader* last, const wire::Writer* last_args) {
   const uint32_t count = batch_count_ + (last != nullptr ? 1 : 0);
-  // A batch another thread's call flushes (tag 0) says nothing about this thread's pace.
-  const uint16_t flags = tag != 0 && t_pause_follows ? protocol::kBatchPauseFollows : 0;
-  MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kBatch), flags, tag, count};
+  MessageHeader mh{protocol::kMagic, static_cast<uint16_t>(MessageType::kBatch), 0, tag, count};
   segs_.clear();
   segs_.push_back({reinterpret_cast<const uint8_t*>(&mh), sizeof mh});
   batch_.segments(&batch_segs_);

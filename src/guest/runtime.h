@@ -219,20 +219,6 @@ class SyncScope {
   bool previous_;
 };
 
-// Tells the server, with the calling thread's batches sent while in scope, that once they are
-// answered the thread works a while before its next call (protocol::kBatchPauseFollows): API glue
-// uses it around the calls of a copy it pipelines through a staging area.
-class PauseFollowsScope {
- public:
-  explicit PauseFollowsScope(bool pause = true);
-  ~PauseFollowsScope();
-  PauseFollowsScope(const PauseFollowsScope&) = delete;
-  PauseFollowsScope& operator=(const PauseFollowsScope&) = delete;
-
- private:
-  bool previous_;
-};
-
 class Runtime {
  public:
   Runtime(const ApiDescriptor& api, void* dispatch);
@@ -292,8 +278,9 @@ class Runtime {
   Status flush();
 
   // Tells the server that the calling thread works a while before its next call (a staged copy
-  // about to fill its first chunk): an empty batch with protocol::kBatchPauseFollows, after what is
-  // queued. A hint; failures are the next call's to report.
+  // about to fill or empty a chunk), so that the server's wait for it neither spins nor teaches its
+  // adaptive spin anything: an empty batch with protocol::kBatchPauseFollows, after what is queued.
+  // A hint; failures are the next call's to report.
   void announce_pause();
 
   // Logs to stderr (common/log.h), never stdout.

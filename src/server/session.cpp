@@ -210,8 +210,6 @@ void Session::thread_loop(bool start_as_leader) {
       break;
     }
     record(msg);
-    protocol::MessageHeader head{};
-    if (msg.size() >= sizeof head) std::memcpy(&head, msg.bytes().data(), sizeof head);
     bool done = false;
     worker.handed_off = false;
     Status served;
@@ -227,7 +225,6 @@ void Session::thread_loop(bool start_as_leader) {
       if (!ending_.exchange(true)) end_reason_ = served;
       break;
     }
-    if ((head.flags & protocol::kBatchPauseFollows) != 0) conn_.calls->expect_pause();
     if (worker.handed_off) leader = false;  // another thread took over while we blocked
   }
   std::lock_guard lock(lf_mu_);
@@ -337,6 +334,7 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
       if (!st.ok()) return st;
     }
   }
+  if ((hdr.flags & protocol::kBatchPauseFollows) != 0) conn_.calls->expect_pause();
   return Status::Ok();
 }
 

@@ -307,15 +307,10 @@ Status ShmChannel::wait_readable(Deadline deadline, uint64_t* head) {
   // wake cost several of those. How long is adaptive (spin.h).
   const std::chrono::nanoseconds spin = rx_spin_.next_window();
   if (spin.count() > 0) {
-    const auto spin_until = Clock::now() + spin;
-    for (unsigned i = 1;; ++i) {
-      cpu_relax();
-      *head = c->head.load(std::memory_order_acquire);
-      if (*head != rx_tail_) {
-        rx_spin_.record(Clock::now() <= spin_until);  // a late hit is a miss: see spin.h
-        return Status::Ok();
-      }
-      if ((i & 63) == 0 && Clock::now() >= spin_until) break;
+    const auto until = Clock::now() + spin;
+    if (spin_until(until, [&] { return (*head = c->head.load(std::memory_order_acquire)) != rx_tail_; })) {
+      rx_spin_.record(Clock::now() <= until);  // a late hit is a miss: see spin.h
+      return Status::Ok();
     }
   }
   auto woke = [&] {
@@ -469,12 +464,7 @@ Status ShmChannel::wait_writable(uint64_t need) {
   };
   Status bad;
   if (has_room(&bad)) return bad;
-  const auto spin_until = Clock::now() + region_->spin();
-  for (unsigned i = 1;; ++i) {
-    cpu_relax();
-    if (has_room(&bad)) return bad;
-    if ((i & 63) == 0 && Clock::now() >= spin_until) break;
-  }
+  if (spin_until(Clock::now() + region_->spin(), [&] { return has_room(&bad); })) return bad;
   for (;;) {
     if (Status st = check_open(tx_, false); !st.ok()) return st;
     const uint32_t seq = c->tx_seq.load(std::memory_order_acquire);
@@ -525,16 +515,12 @@ Status ShmChannel::claim_bulk() {
   if (b->busy.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return Status::Ok();
   // Spin first, like a receiver: back-to-back large sends find the receiver releasing the previous
   // message moments later, and a futex round trip costs more than that.
-  const auto spin_until = Clock::now() + region_->spin();
-  for (unsigned i = 1;; ++i) {
-    cpu_relax();
-    expected = 0;
-    if (b->busy.load(std::memory_order_relaxed) == 0 &&
-        b->busy.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
-      return Status::Ok();
-    }
-    if ((i & 63) == 0 && Clock::now() >= spin_until) break;
-  }
+  if (spin_until(Clock::now() + region_->spin(), [&] {
+        expected = 0;
+        return b->busy.load(std::memory_order_relaxed) == 0 &&
+               b->busy.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+      }))
+    return Status::Ok();
   b->waiters.fetch_add(1, std::memory_order_seq_cst);
   Status st;
   for (;;) {

@@ -44,6 +44,17 @@ inline void cpu_relax() {
 #endif
 }
 
+// Polls `ready` (a pause before each poll) until it holds or the clock passes `until`, read every 64
+// polls; whether it held. The spinning half of every spin-then-block wait.
+template <typename Ready>
+bool spin_until(std::chrono::steady_clock::time_point until, Ready ready) {
+  for (unsigned i = 1;; ++i) {
+    cpu_relax();
+    if (ready()) return true;
+    if ((i & 63) == 0 && std::chrono::steady_clock::now() >= until) return false;
+  }
+}
+
 // The calling thread's expectation for the replies it waits for meanwhile (see above). Nests.
 class ExpectedWait {
  public:

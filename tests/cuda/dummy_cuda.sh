@@ -51,12 +51,27 @@ for _ in $(seq 200); do
 done
 [ "$ready" = 1 ] || fail "remora serve did not listen on $endpoint within 20 s"
 
-timeout --kill-after=10 60 "$remora" run --connect "$endpoint" --transport "$transport" -- "$prog" \
-  >"$work/guest.out" 2>"$work/guest.err" </dev/null
-rc=$?
-[ "$rc" = 0 ] && [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "dummy_driver through remora: status $rc"
-# The session flushes the log as calls run; give the server a moment to finish the last line.
-sleep 0.2
+launch_guest() {  # program, then extra environment; its status
+  local p="$1"
+  shift
+  env "$@" timeout --kill-after=10 60 "$remora" run --connect "$endpoint" --transport "$transport" -- "$p" \
+    >"$work/guest.out" 2>"$work/guest.err" </dev/null
+}
+# Runs a program that must print PASS last; the dummy log's lines from its calls land in
+# $work/runtime.log (the session flushes the log as calls run; a moment more lets the server finish
+# the last line).
+run_guest() {  # name, program, then extra environment
+  local name="$1" p="$2" before=0
+  shift 2
+  [ -f "$work/dummy.log" ] && before="$(wc -l <"$work/dummy.log")"
+  launch_guest "$p" "$@"
+  local rc=$?
+  [ "$rc" = 0 ] && [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "$name through remora: status $rc"
+  sleep 0.2
+  tail -n +"$((before + 1))" "$work/dummy.log" >"$work/runtime.log"
+}
+
+run_guest dummy_driver "$prog"
 expect() {
   grep -qE "$1" "$work/dummy.log" || fail "the dummy log lacks a line matching: $1"
 }
@@ -92,15 +107,9 @@ refused() {
 refused cuGraphCreate CUDA_ERROR_NOT_SUPPORTED
 
 # The runtime API: its calls reach the driver as the driver API's, in the primary context.
-driver_lines="$(wc -l <"$work/dummy.log")"
-timeout --kill-after=10 60 "$remora" run --connect "$endpoint" --transport "$transport" -- "$runtime_prog" \
-  >"$work/guest.out" 2>"$work/guest.err" </dev/null
-rc=$?
-[ "$rc" = 0 ] && [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "dummy_runtime through remora: status $rc"
+run_guest dummy_runtime "$runtime_prog"
 refused cudaGraphCreate cudaErrorNotSupported
 refused cublasSgemv_v2 CUBLAS_STATUS_NOT_SUPPORTED
-sleep 0.2
-tail -n +"$((driver_lines + 1))" "$work/dummy.log" >"$work/runtime.log"
 expect_rt() {
   grep -qE "$1" "$work/runtime.log" || { cp "$work/runtime.log" "$work/dummy.log"; fail "the dummy log lacks a line matching: $1"; }
 }
@@ -125,30 +134,16 @@ grep -qE '^cuMemAllocManaged' "$work/runtime.log" && fail "cudaMallocManaged rea
 # runtime API, so the program's registration, launch and calls reach the driver as the shared
 # runtime's do; with the redirect off, the static cudart stops at the export tables.
 if [ -n "$static_prog" ]; then
-  run_static() {  # program, then extra environment
-    local p="$1"
-    shift
-    env "$@" timeout --kill-after=10 60 "$remora" run --connect "$endpoint" --transport "$transport" -- "$p" \
-      >"$work/guest.out" 2>"$work/guest.err" </dev/null
-  }
-  runtime_lines="$(wc -l <"$work/dummy.log")"
-  run_static "$static_prog" || fail "static_runtime through remora: status $?"
-  [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "static_runtime through remora did not pass"
-  sleep 0.2
-  tail -n +"$((runtime_lines + 1))" "$work/dummy.log" >"$work/runtime.log"
+  run_guest static_runtime "$static_prog"
   expect_rt '^cuModuleLoadData module=<out> image=<in [0-9]+ bytes crc32=[0-9a-f]{8}>$'
   expect_rt '^cuModuleGetFunction hfunc=<out> hmod=@[0-9]+ name="_Z3addPii"$'
   expect_rt '^cuModuleGetGlobal_v2 dptr=<out> bytes=<out> hmod=@[0-9]+ name="counter"$'
   expect_rt '^cuStreamCreate phStream=<out> Flags=1$'
-  run_static "$static_prog" REMORA_STATIC_CUDART=0 && fail "static_runtime passed with the redirect off"
+  launch_guest "$static_prog" REMORA_STATIC_CUDART=0 && fail "static_runtime passed with the redirect off"
   grep -q 'FAIL: cudaGetDeviceCount' "$work/guest.out" || fail "static_runtime with the redirect off: $(head -n 1 "$work/guest.out")"
 
   # --default-stream per-thread: each thread's NULL stream is a stream of its own.
-  runtime_lines="$(wc -l <"$work/dummy.log")"
-  run_static "$static_per_thread_prog" || fail "static_per_thread through remora: status $?"
-  [ "$(tail -n 1 "$work/guest.out")" = PASS ] || fail "static_per_thread through remora did not pass"
-  sleep 0.2
-  tail -n +"$((runtime_lines + 1))" "$work/dummy.log" >"$work/runtime.log"
+  run_guest static_per_thread "$static_per_thread_prog"
   [ "$(grep -c '^cuStreamCreate phStream=<out> Flags=0$' "$work/runtime.log")" = 2 ] ||
     fail "static_per_thread: expected two per-thread streams (main thread, other thread)"
   expect_rt '^cuMemcpyHtoDAsync_v2 dstDevice=1 srcHost=<in 16 bytes crc32=[0-9a-f]{8}> ByteCount=16 hStream=@[0-9]+$'

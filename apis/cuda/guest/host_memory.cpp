@@ -136,15 +136,13 @@ unsigned int chunk_mode(size_t done, size_t chunk, size_t total, CUstream stream
 
 // Host to device through the staging region, done when it returns (cuMemcpyHtoD's contract).
 CUresult staged_htod(Staging& s, CUdeviceptr dst, const uint8_t* src, size_t bytes, CUstream stream) {
-  // The server waits for the first chunk's call while this thread fills the chunk.
-  remora_cuda_runtime().announce_pause();
   for (size_t done = 0, k = 0; done < bytes; ++k) {
     const size_t chunk = std::min(s.chunk, bytes - done);
     const uint64_t half = (k % 2) * s.chunk;
     // Free: the call for the chunk before waited for the stream, so the DMA from this half is done.
+    // The server waits for this chunk's call meanwhile.
+    remora_cuda_runtime().announce_pause();
     s.copier->copy(s.mapping->base() + half, src + done, chunk);
-    // Each call but the last is followed by the copy of the next chunk.
-    const remora::guest::PauseFollowsScope pause(done + chunk < bytes);
     const CUresult r = remora_remote_remora_cuMemcpyHtoDRegion(dst + done, s.region, half, chunk, stream,
                                                                chunk_mode(done, chunk, bytes, stream));
     if (r != CUDA_SUCCESS) return r;
@@ -158,22 +156,24 @@ CUresult staged_htod(Staging& s, CUdeviceptr dst, const uint8_t* src, size_t byt
 CUresult staged_dtoh(Staging& s, uint8_t* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
   size_t pending = 0, pending_at = 0;  // the chunk in flight: its size and where it goes
   uint64_t pending_half = 0;
+  auto copy_out = [&] {
+    remora_cuda_runtime().announce_pause();  // the server waits for the next call meanwhile
+    s.copier->copy(dst + pending_at, s.mapping->base() + pending_half, pending);
+  };
   for (size_t done = 0, k = 0; done < bytes; ++k) {
     const size_t chunk = std::min(s.chunk, bytes - done);
     const uint64_t half = (k % 2) * s.chunk;
-    // Each call is followed by the copy of a chunk out of the staging region.
-    const remora::guest::PauseFollowsScope pause;
     const CUresult r = remora_remote_remora_cuMemcpyDtoHRegion(s.region, half, src + done, chunk, stream,
                                                                chunk_mode(done, chunk, bytes, stream));
     if (r != CUDA_SUCCESS) return r;
-    if (pending != 0) s.copier->copy(dst + pending_at, s.mapping->base() + pending_half, pending);
+    if (pending != 0) copy_out();
     pending = chunk;
     pending_at = done;
     pending_half = half;
     done += chunk;
   }
   // The last call waited for its own chunk too.
-  if (pending != 0) s.copier->copy(dst + pending_at, s.mapping->base() + pending_half, pending);
+  if (pending != 0) copy_out();
   return CUDA_SUCCESS;
 }
 
@@ -199,15 +199,9 @@ namespace {
 // How long a helper waits for the next copy, and the caller for the helpers, before sleeping.
 constexpr auto kSpin = std::chrono::microseconds(200);
 
-// Spins until `ready()` or kSpin has passed; whether it is ready.
 template <typename Ready>
-bool spin_until(Ready ready) {
-  const auto until = std::chrono::steady_clock::now() + kSpin;
-  for (unsigned i = 1;; ++i) {
-    if (ready()) return true;
-    remora::transport::cpu_relax();
-    if ((i & 63) == 0 && std::chrono::steady_clock::now() >= until) return ready();
-  }
+bool spin_briefly(Ready ready) {
+  return ready() || remora::transport::spin_until(std::chrono::steady_clock::now() + kSpin, ready);
 }
 
 }  // namespace
@@ -232,7 +226,7 @@ void Copier::copy(uint8_t* dst, const uint8_t* src, size_t bytes) {
   }
   work_cv_.notify_all();
   std::memcpy(dst, src, bytes - helpers * part);
-  if (spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) return;
+  if (spin_briefly([this] { return pending_.load(std::memory_order_acquire) == 0; })) return;
   std::unique_lock lock(mu_);
   done_cv_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
 }
@@ -241,7 +235,7 @@ void Copier::helper(unsigned index) {
   uint64_t seen = 0;
   for (;;) {
     auto has_work = [&] { return stopping_.load() || generation_.load(std::memory_order_acquire) != seen; };
-    if (!spin_until(has_work)) {
+    if (!spin_briefly(has_work)) {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, has_work);
     }

@@ -85,70 +85,52 @@ using remora::cuda::guest_glue::PerThreadDefaultScope;
 
 // ---- The driver API's per-thread entry points ----------------------------------------------------------
 
-#define REMORA_CU_PER_THREAD(entry, function, params, args) \
-  extern "C" __attribute__((visibility("default"))) CUresult entry params { \
-    PerThreadDefaultScope scope;                                            \
-    return function args;                                                   \
-  }
+// X(name as cuGetProcAddress is asked for it, per-thread entry point, plain function, parameters, arguments)
+#define REMORA_CU_PER_THREAD_FUNCTIONS(X)                                                                     \
+  X(cuMemcpy, cuMemcpy_ptds, cuMemcpy, (CUdeviceptr dst, CUdeviceptr src, size_t n), (dst, src, n))            \
+  X(cuMemcpyHtoD, cuMemcpyHtoD_v2_ptds, cuMemcpyHtoD, (CUdeviceptr dst, const void* src, size_t n), (dst, src, n)) \
+  X(cuMemcpyDtoH, cuMemcpyDtoH_v2_ptds, cuMemcpyDtoH, (void* dst, CUdeviceptr src, size_t n), (dst, src, n))   \
+  X(cuMemcpyDtoD, cuMemcpyDtoD_v2_ptds, cuMemcpyDtoD, (CUdeviceptr dst, CUdeviceptr src, size_t n), (dst, src, n)) \
+  X(cuMemcpyHtoDAsync, cuMemcpyHtoDAsync_v2_ptsz, cuMemcpyHtoDAsync,                                          \
+    (CUdeviceptr dst, const void* src, size_t n, CUstream s), (dst, src, n, s))                                \
+  X(cuMemcpyDtoHAsync, cuMemcpyDtoHAsync_v2_ptsz, cuMemcpyDtoHAsync,                                          \
+    (void* dst, CUdeviceptr src, size_t n, CUstream s), (dst, src, n, s))                                      \
+  X(cuMemcpyDtoDAsync, cuMemcpyDtoDAsync_v2_ptsz, cuMemcpyDtoDAsync,                                          \
+    (CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s), (dst, src, n, s))                                \
+  X(cuMemsetD8, cuMemsetD8_v2_ptds, cuMemsetD8, (CUdeviceptr dst, unsigned char v, size_t n), (dst, v, n))     \
+  X(cuMemsetD16, cuMemsetD16_v2_ptds, cuMemsetD16, (CUdeviceptr dst, unsigned short v, size_t n), (dst, v, n)) \
+  X(cuMemsetD32, cuMemsetD32_v2_ptds, cuMemsetD32, (CUdeviceptr dst, unsigned int v, size_t n), (dst, v, n))   \
+  X(cuMemsetD8Async, cuMemsetD8Async_ptsz, cuMemsetD8Async,                                                    \
+    (CUdeviceptr dst, unsigned char v, size_t n, CUstream s), (dst, v, n, s))                                  \
+  X(cuMemsetD16Async, cuMemsetD16Async_ptsz, cuMemsetD16Async,                                                 \
+    (CUdeviceptr dst, unsigned short v, size_t n, CUstream s), (dst, v, n, s))                                 \
+  X(cuMemsetD32Async, cuMemsetD32Async_ptsz, cuMemsetD32Async,                                                 \
+    (CUdeviceptr dst, unsigned int v, size_t n, CUstream s), (dst, v, n, s))                                   \
+  X(cuStreamWaitEvent, cuStreamWaitEvent_ptsz, cuStreamWaitEvent, (CUstream s, CUevent e, unsigned int flags), \
+    (s, e, flags))                                                                                             \
+  X(cuStreamQuery, cuStreamQuery_ptsz, cuStreamQuery, (CUstream s), (s))                                        \
+  X(cuStreamSynchronize, cuStreamSynchronize_ptsz, cuStreamSynchronize, (CUstream s), (s))                      \
+  X(cuEventRecord, cuEventRecord_ptsz, cuEventRecord, (CUevent e, CUstream s), (e, s))                          \
+  X(cuLaunchKernel, cuLaunchKernel_ptsz, cuLaunchKernel,                                                       \
+    (CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,               \
+     unsigned shared, CUstream s, void** params, void** extra),                                                \
+    (f, gx, gy, gz, bx, by, bz, shared, s, params, extra))
 
-REMORA_CU_PER_THREAD(cuMemcpy_ptds, cuMemcpy, (CUdeviceptr dst, CUdeviceptr src, size_t n), (dst, src, n))
-REMORA_CU_PER_THREAD(cuMemcpyHtoD_v2_ptds, cuMemcpyHtoD, (CUdeviceptr dst, const void* src, size_t n), (dst, src, n))
-REMORA_CU_PER_THREAD(cuMemcpyDtoH_v2_ptds, cuMemcpyDtoH, (void* dst, CUdeviceptr src, size_t n), (dst, src, n))
-REMORA_CU_PER_THREAD(cuMemcpyDtoD_v2_ptds, cuMemcpyDtoD, (CUdeviceptr dst, CUdeviceptr src, size_t n), (dst, src, n))
-REMORA_CU_PER_THREAD(cuMemcpyHtoDAsync_v2_ptsz, cuMemcpyHtoDAsync,
-                     (CUdeviceptr dst, const void* src, size_t n, CUstream s), (dst, src, n, s))
-REMORA_CU_PER_THREAD(cuMemcpyDtoHAsync_v2_ptsz, cuMemcpyDtoHAsync,
-                     (void* dst, CUdeviceptr src, size_t n, CUstream s), (dst, src, n, s))
-REMORA_CU_PER_THREAD(cuMemcpyDtoDAsync_v2_ptsz, cuMemcpyDtoDAsync,
-                     (CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s), (dst, src, n, s))
-REMORA_CU_PER_THREAD(cuMemsetD8_v2_ptds, cuMemsetD8, (CUdeviceptr dst, unsigned char v, size_t n), (dst, v, n))
-REMORA_CU_PER_THREAD(cuMemsetD16_v2_ptds, cuMemsetD16, (CUdeviceptr dst, unsigned short v, size_t n), (dst, v, n))
-REMORA_CU_PER_THREAD(cuMemsetD32_v2_ptds, cuMemsetD32, (CUdeviceptr dst, unsigned int v, size_t n), (dst, v, n))
-REMORA_CU_PER_THREAD(cuMemsetD8Async_ptsz, cuMemsetD8Async, (CUdeviceptr dst, unsigned char v, size_t n, CUstream s),
-                     (dst, v, n, s))
-REMORA_CU_PER_THREAD(cuMemsetD16Async_ptsz, cuMemsetD16Async,
-                     (CUdeviceptr dst, unsigned short v, size_t n, CUstream s), (dst, v, n, s))
-REMORA_CU_PER_THREAD(cuMemsetD32Async_ptsz, cuMemsetD32Async, (CUdeviceptr dst, unsigned int v, size_t n, CUstream s),
-                     (dst, v, n, s))
-REMORA_CU_PER_THREAD(cuStreamWaitEvent_ptsz, cuStreamWaitEvent, (CUstream s, CUevent e, unsigned int flags),
-                     (s, e, flags))
-REMORA_CU_PER_THREAD(cuStreamQuery_ptsz, cuStreamQuery, (CUstream s), (s))
-REMORA_CU_PER_THREAD(cuStreamSynchronize_ptsz, cuStreamSynchronize, (CUstream s), (s))
-REMORA_CU_PER_THREAD(cuEventRecord_ptsz, cuEventRecord, (CUevent e, CUstream s), (e, s))
-REMORA_CU_PER_THREAD(cuLaunchKernel_ptsz, cuLaunchKernel,
-                     (CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                      unsigned shared, CUstream s, void** params, void** extra),
-                     (f, gx, gy, gz, bx, by, bz, shared, s, params, extra))
+#define REMORA_CU_DEFINE_PER_THREAD(api_name, entry, function, params, args) \
+  extern "C" __attribute__((visibility("default"))) CUresult entry params {  \
+    PerThreadDefaultScope scope;                                             \
+    return function args;                                                    \
+  }
+REMORA_CU_PER_THREAD_FUNCTIONS(REMORA_CU_DEFINE_PER_THREAD)
+#undef REMORA_CU_DEFINE_PER_THREAD
 
 namespace remora::cuda::guest_glue {
 
 void* per_thread_entry(std::string_view name) {
-  struct Entry {
-    std::string_view name;  // as cuGetProcAddress is asked for it
-    void* entry;
-  };
-  static const Entry kEntries[] = {
-      {"cuMemcpy", reinterpret_cast<void*>(&cuMemcpy_ptds)},
-      {"cuMemcpyHtoD", reinterpret_cast<void*>(&cuMemcpyHtoD_v2_ptds)},
-      {"cuMemcpyDtoH", reinterpret_cast<void*>(&cuMemcpyDtoH_v2_ptds)},
-      {"cuMemcpyDtoD", reinterpret_cast<void*>(&cuMemcpyDtoD_v2_ptds)},
-      {"cuMemcpyHtoDAsync", reinterpret_cast<void*>(&cuMemcpyHtoDAsync_v2_ptsz)},
-      {"cuMemcpyDtoHAsync", reinterpret_cast<void*>(&cuMemcpyDtoHAsync_v2_ptsz)},
-      {"cuMemcpyDtoDAsync", reinterpret_cast<void*>(&cuMemcpyDtoDAsync_v2_ptsz)},
-      {"cuMemsetD8", reinterpret_cast<void*>(&cuMemsetD8_v2_ptds)},
-      {"cuMemsetD16", reinterpret_cast<void*>(&cuMemsetD16_v2_ptds)},
-      {"cuMemsetD32", reinterpret_cast<void*>(&cuMemsetD32_v2_ptds)},
-      {"cuMemsetD8Async", reinterpret_cast<void*>(&cuMemsetD8Async_ptsz)},
-      {"cuMemsetD16Async", reinterpret_cast<void*>(&cuMemsetD16Async_ptsz)},
-      {"cuMemsetD32Async", reinterpret_cast<void*>(&cuMemsetD32Async_ptsz)},
-      {"cuStreamWaitEvent", reinterpret_cast<void*>(&cuStreamWaitEvent_ptsz)},
-      {"cuStreamQuery", reinterpret_cast<void*>(&cuStreamQuery_ptsz)},
-      {"cuStreamSynchronize", reinterpret_cast<void*>(&cuStreamSynchronize_ptsz)},
-      {"cuEventRecord", reinterpret_cast<void*>(&cuEventRecord_ptsz)},
-      {"cuLaunchKernel", reinterpret_cast<void*>(&cuLaunchKernel_ptsz)},
-  };
-  for (const Entry& e : kEntries)
-    if (e.name == name) return e.entry;
+#define REMORA_CU_MATCH_PER_THREAD(api_name, entry, function, params, args) \
+  if (name == #api_name) return reinterpret_cast<void*>(&entry);
+  REMORA_CU_PER_THREAD_FUNCTIONS(REMORA_CU_MATCH_PER_THREAD)
+#undef REMORA_CU_MATCH_PER_THREAD
   return nullptr;
 }
 

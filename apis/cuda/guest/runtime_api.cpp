@@ -3,7 +3,6 @@
 //
 // Every hook returns through rt_result, which keeps the thread's last error as cudart does. cudaError_t
 // and CUresult share their numbers, so a driver result is the runtime's result.
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -140,10 +139,6 @@ using namespace remora::cuda::guest_glue;
 #define REMORA_RT_ENSURE_CONTEXT()                                     \
   if (cudaError_t ensure_e = rt_ensure_context(); ensure_e != cudaSuccess) \
   return rt_result(ensure_e)
-#define REMORA_RT_STREAM(s, out)                                      \
-  CUstream out = nullptr;                                             \
-  if (cudaError_t stream_e = rt_stream(s, &out); stream_e != cudaSuccess) \
-  return rt_result(stream_e)
 
 extern "C" {
 
@@ -327,8 +322,7 @@ cudaError_t remora_rt_memcpy(void* dst, const void* src, size_t count, cudaMemcp
 cudaError_t remora_rt_memcpy_async(void* dst, const void* src, size_t count, cudaMemcpyKind kind,
                                    cudaStream_t stream) {
   REMORA_RT_ENSURE_CONTEXT();
-  REMORA_RT_STREAM(stream, s);
-  return rt_result(copy(dst, src, count, kind, true, s));
+  return rt_result(copy(dst, src, count, kind, true, stream));
 }
 
 cudaError_t remora_rt_memset(void* ptr, int value, size_t count) {
@@ -338,8 +332,7 @@ cudaError_t remora_rt_memset(void* ptr, int value, size_t count) {
 
 cudaError_t remora_rt_memset_async(void* ptr, int value, size_t count, cudaStream_t stream) {
   REMORA_RT_ENSURE_CONTEXT();
-  REMORA_RT_STREAM(stream, s);
-  return rt_result(remora_remote_cuMemsetD8Async(dptr(ptr), static_cast<unsigned char>(value), count, s));
+  return rt_result(remora_remote_cuMemsetD8Async(dptr(ptr), static_cast<unsigned char>(value), count, stream));
 }
 
 static cudaError_t not_supported(const char* what, const char* why) {
@@ -371,25 +364,23 @@ static cudaError_t symbol_range(const void* symbol, size_t count, size_t offset,
 static cudaError_t to_symbol(const void* symbol, const void* src, size_t count, size_t offset, cudaMemcpyKind kind,
                              bool async, cudaStream_t stream) {
   REMORA_RT_ENSURE_CONTEXT();
-  REMORA_RT_STREAM(stream, s);
   if (kind == cudaMemcpyDefault) kind = is_device_pointer(src) ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice;
   if (kind != cudaMemcpyHostToDevice && kind != cudaMemcpyDeviceToDevice)
     return rt_result(cudaErrorInvalidMemcpyDirection);
   void* where = nullptr;
   if (cudaError_t e = symbol_range(symbol, count, offset, &where); e != cudaSuccess) return rt_result(e);
-  return rt_result(copy(where, src, count, kind, async, s));
+  return rt_result(copy(where, src, count, kind, async, stream));
 }
 
 static cudaError_t from_symbol(void* dst, const void* symbol, size_t count, size_t offset, cudaMemcpyKind kind,
                                bool async, cudaStream_t stream) {
   REMORA_RT_ENSURE_CONTEXT();
-  REMORA_RT_STREAM(stream, s);
   if (kind == cudaMemcpyDefault) kind = is_device_pointer(dst) ? cudaMemcpyDeviceToDevice : cudaMemcpyDeviceToHost;
   if (kind != cudaMemcpyDeviceToHost && kind != cudaMemcpyDeviceToDevice)
     return rt_result(cudaErrorInvalidMemcpyDirection);
   void* where = nullptr;
   if (cudaError_t e = symbol_range(symbol, count, offset, &where); e != cudaSuccess) return rt_result(e);
-  return rt_result(copy(dst, where, count, kind, async, s));
+  return rt_result(copy(dst, where, count, kind, async, stream));
 }
 
 cudaError_t remora_rt_memcpy_to_symbol(const void* symbol, const void* src, size_t count, size_t offset,
@@ -445,28 +436,24 @@ cudaError_t remora_rt_stream_destroy(cudaStream_t stream) {
   // The NULL stream and the per-thread default stream are not the program's to destroy.
   if (stream == nullptr || stream == cudaStreamLegacy || stream == cudaStreamPerThread)
     return rt_result(cudaErrorInvalidResourceHandle);
-  CUstream s = stream;
-  return rt_result(remora_remote_cuStreamDestroy_v2(s));
+  return rt_result(remora_remote_cuStreamDestroy_v2(stream));
 }
 
 cudaError_t remora_rt_stream_synchronize(cudaStream_t stream) {
   REMORA_RT_ENSURE_CONTEXT();
-  REMORA_RT_STREAM(stream, s);
-  return rt_result(remora_remote_cuStreamSynchronize(s));
+  return rt_result(remora_remote_cuStreamSynchronize(stream));
 }
 
 // cudaErrorNotReady is an answer, not an error: cudart does not record it either.
 cudaError_t remora_rt_stream_query(cudaStream_t stream) {
   REMORA_RT_ENSURE_CONTEXT();
-  REMORA_RT_STREAM(stream, s);
-  const cudaError_t e = static_cast<cudaError_t>(remora_remote_cuStreamQuery(s));
+  const cudaError_t e = static_cast<cudaError_t>(remora_remote_cuStreamQuery(stream));
   return e == cudaErrorNotReady ? e : rt_result(e);
 }
 
 cudaError_t remora_rt_stream_wait_event(cudaStream_t stream, cudaEvent_t event, unsigned int flags) {
   REMORA_RT_ENSURE_CONTEXT();
-  REMORA_RT_STREAM(stream, s);
-  return rt_result(remora_remote_cuStreamWaitEvent(s, event, flags));
+  return rt_result(remora_remote_cuStreamWaitEvent(stream, event, flags));
 }
 
 // ---- Events (cudaEvent flags are CU_EVENT_* flags) -----------------------------------------------
@@ -479,8 +466,7 @@ cudaError_t remora_rt_event_create(cudaEvent_t* event) { return remora_rt_event_
 
 cudaError_t remora_rt_event_record(cudaEvent_t event, cudaStream_t stream) {
   REMORA_RT_ENSURE_CONTEXT();
-  REMORA_RT_STREAM(stream, s);
-  return rt_result(remora_remote_cuEventRecord(event, s));
+  return rt_result(remora_remote_cuEventRecord(event, stream));
 }
 
 cudaError_t remora_rt_event_synchronize(cudaEvent_t event) {

@@ -9,7 +9,6 @@
 namespace {
 
 using remora::cuda::guest_glue::rt_ensure_context;
-using remora::cuda::guest_glue::rt_stream;
 
 // The cuBLAS status of one of remora's cuBLAS calls (hooks.h, REMORA_CUBLAS_STATUS_BASE).
 cublasStatus_t blas_status(CUresult r) {
@@ -50,9 +49,7 @@ cublasStatus_t remora_blas_get_version(cublasHandle_t handle, int* version) {
 
 cublasStatus_t remora_blas_set_stream(cublasHandle_t handle, cudaStream_t stream) {
   if (rt_ensure_context() != cudaSuccess) return CUBLAS_STATUS_NOT_INITIALIZED;
-  CUstream s = nullptr;
-  if (rt_stream(stream, &s) != cudaSuccess) return CUBLAS_STATUS_NOT_INITIALIZED;
-  return blas_status(remora_remote_remora_cublasSetStream(handle, s));
+  return blas_status(remora_remote_remora_cublasSetStream(handle, stream));
 }
 
 cublasStatus_t remora_blas_get_pointer_mode(cublasHandle_t handle, cublasPointerMode_t* mode) {

@@ -71,15 +71,13 @@ RegisteredKernel* kernel_of(const void* func) {
 
 cudaError_t launch(const void* func, dim3 grid, dim3 block, void** args, size_t shared, cudaStream_t stream) {
   if (cudaError_t e = rt_ensure_context(); e != cudaSuccess) return e;
-  CUstream s = nullptr;
-  if (cudaError_t e = rt_stream(stream, &s); e != cudaSuccess) return e;
   CUfunction f = nullptr;
   if (cudaError_t e = rt_function(func, &f); e != cudaSuccess) return e;
   // Shapes no device accepts are refused by cuLaunchKernel's guest side at once, with the driver's
   // CUDA_ERROR_INVALID_VALUE, which is what cudart 13 returns for them too (measured on the H100).
   if (shared > 0xffffffffu) return cudaErrorInvalidValue;
   return static_cast<cudaError_t>(remora_cu_launch_kernel(f, grid.x, grid.y, grid.z, block.x, block.y, block.z,
-                                                          static_cast<unsigned int>(shared), s, args, nullptr));
+                                                          static_cast<unsigned int>(shared), stream, args, nullptr));
 }
 
 }  // namespace
@@ -143,8 +141,6 @@ cudaError_t rt_symbol(const void* symbol, CUdeviceptr* address, size_t* size) {
 using namespace remora::cuda::guest_glue;
 
 // ---- The hidden entry points of nvcc's host code (not in any public header's C form) --------------
-
-#define REMORA_RT_EXPORT extern "C" __attribute__((visibility("default")))
 
 REMORA_RT_EXPORT void** __cudaRegisterFatBinary(void* fat_cubin) {
   auto m = std::make_unique<RegisteredModule>();

@@ -12,8 +12,6 @@
 
 using remora::cuda::guest_glue::PerThreadDefaultScope;
 
-#define REMORA_RT_EXPORT extern "C" __attribute__((visibility("default")))
-
 // Runs `call` with the NULL stream standing for the per-thread default stream, then waits for that
 // stream: a _ptds synchronous call.
 #define REMORA_RT_PTDS(call)                                \

@@ -72,12 +72,13 @@ inline cudaError_t rt_result(CUresult r) { return rt_result(static_cast<cudaErro
 // cuInit once, then a current context on the calling thread: the one it has, or the primary context
 // of its device (cudaSetDevice; 0 by default), retained once per process.
 cudaError_t rt_ensure_context();
-// The driver stream for a runtime stream: the same handle (cudaStreamLegacy and cudaStreamPerThread
-// are CU_STREAM_LEGACY and CU_STREAM_PER_THREAD, which the driver stubs resolve: per_thread.cpp).
-inline cudaError_t rt_stream(cudaStream_t s, CUstream* out) {
-  *out = s;
-  return cudaSuccess;
-}
+// A runtime stream is the driver's stream, the special ones included: cudaStreamLegacy and
+// cudaStreamPerThread are CU_STREAM_LEGACY and CU_STREAM_PER_THREAD, which the driver stubs resolve
+// (per_thread.cpp).
+
+// The runtime API's entry points the spec does not declare (nvcc's hidden __cuda* functions and the
+// per-thread variants): exported as libcudart.so.13's (guest/exports.map).
+#define REMORA_RT_EXPORT extern "C" __attribute__((visibility("default")))
 
 // runtime_modules.cpp: the driver function of a kernel's host stub or cudaKernel_t, and the address
 // and size of a device variable (by its host shadow), in the calling thread's current context, loading

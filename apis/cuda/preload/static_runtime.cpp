@@ -302,8 +302,9 @@ size_t patch_offset(const Entry& e) {
   return std::memcmp(e.file_bytes, kEndbr64, sizeof kEndbr64) == 0 ? sizeof kEndbr64 : 0;
 }
 
-// Writes the 5-byte jumps; returns how many entries were patched, or -1 when nothing could be.
-int patch(const Program& prog, std::vector<Plan>& plans) {
+// Writes the 5-byte jumps; false when the trampolines cannot be placed. A plan that is not carried out
+// ends up kKeep.
+bool patch(const Program& prog, std::vector<Plan>& plans) {
   std::vector<Plan*> todo;
   std::vector<uintptr_t> taken;  // an address with several names (aliases) is patched once, for the first
   for (Plan& p : plans) {
@@ -325,12 +326,12 @@ int patch(const Program& prog, std::vector<Plan>& plans) {
     todo.push_back(&p);
     taken.push_back(e.address);
   }
-  if (todo.empty()) return 0;
+  if (todo.empty()) return true;
 
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t bytes = (todo.size() * kSlot + page - 1) / page * page;
   unsigned char* slots = map_near(prog, bytes);
-  if (slots == nullptr) return -1;
+  if (slots == nullptr) return false;
   for (size_t i = 0; i < todo.size(); ++i) {
     unsigned char* slot = slots + i * kSlot;
     switch (todo[i]->action) {
@@ -344,28 +345,27 @@ int patch(const Program& prog, std::vector<Plan>& plans) {
       case Action::kKeep: break;
     }
   }
-  if (::mprotect(slots, bytes, PROT_READ | PROT_EXEC) != 0) return -1;
+  if (::mprotect(slots, bytes, PROT_READ | PROT_EXEC) != 0) return false;
 
   // Each jump is written with its page writable and the page then made executable again. Nothing runs
   // the program's code meanwhile: this is a constructor of a preloaded library, before the program's.
-  int patched = 0;
   for (size_t i = 0; i < todo.size(); ++i) {
     const Entry& e = *todo[i]->entry;
     auto* at = reinterpret_cast<unsigned char*>(e.address + patch_offset(e));
     const uintptr_t first = reinterpret_cast<uintptr_t>(at) & ~(page - 1);
     const size_t span = (reinterpret_cast<uintptr_t>(at) + 5 - first + page - 1) / page * page;
     if (::mprotect(reinterpret_cast<void*>(first), span, PROT_READ | PROT_WRITE) != 0) {
-      say(0, "static cudart: cannot make the program's code writable to redirect %s", e.name);
-      return patched > 0 ? patched : -1;
+      say(0, "static cudart: cannot make the program's code writable to redirect %s and after it", e.name);
+      for (size_t j = i; j < todo.size(); ++j) todo[j]->action = Action::kKeep;
+      return true;
     }
     const intptr_t rel = reinterpret_cast<intptr_t>(slots + i * kSlot) - (reinterpret_cast<intptr_t>(at) + 5);
     const auto rel32 = static_cast<int32_t>(rel);
     at[0] = 0xE9;
     std::memcpy(at + 1, &rel32, sizeof rel32);
     ::mprotect(reinterpret_cast<void*>(first), span, PROT_READ | PROT_EXEC);
-    ++patched;
   }
-  return patched;
+  return true;
 }
 
 // The guest library beside this one (both live in remora's lib directory).
@@ -400,8 +400,7 @@ __attribute__((constructor)) void redirect_static_runtime() {
   if (guest == nullptr) return;
   std::vector<Plan> plans;
   for (const Entry& e : scan.entries) plans.push_back(plan_for(e, guest));
-  const int patched = patch(prog, plans);
-  if (patched < 0) {
+  if (!patch(prog, plans)) {
     say(0, "static cudart: cannot place remora's trampolines near the program; its runtime calls will fail");
     return;
   }
