@@ -11,14 +11,18 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/wire.h"
 
 namespace remora::protocol {
 
-// Bumped on any incompatible change to framing, the handshake or the runtime's own records.
-// Each API's generated code carries its own version (its spec's opcode table hash), checked too.
-inline constexpr uint32_t kWireVersion = 1;
+// Bumped on any incompatible change to framing, the handshake or the runtime's own records; guest and
+// server must agree on it exactly. An API's functions are negotiated per opcode instead (below), so a
+// spec that gains, loses or changes functions keeps talking to guests and servers built before it.
+//   1: one hash over an API's whole opcode table, compared in the handshake
+//   2: per-opcode signatures in the Hello, the served opcodes in the Welcome
+inline constexpr uint32_t kWireVersion = 2;
 inline constexpr uint32_t kMagic = 0x41524d52;  // "RMRA"
 
 enum class MessageType : uint16_t {
@@ -89,12 +93,56 @@ inline constexpr uint32_t kAbiTag = (sizeof(void*) << 24) | (sizeof(long) << 16)
                                     0;
 #endif
 
+// Compatibility (docs/generated-code.md, "Compatibility"). Every opcode of an API has a signature, a
+// hash of what its calls look like on the wire (gen::Api::signature). The guest's Hello lists the
+// opcodes it may call with their signatures; the server answers in the Welcome which of them it serves
+// with the same signature. The guest answers a call of any other opcode with the API's "not supported"
+// error, and the server treats such a call as malformed.
+struct OpcodeSignature {
+  uint32_t opcode = 0;
+  uint64_t signature = 0;
+};
+
+// One side's opcode table, indexed by opcode (`count` entries). A signature of 0 marks a number the
+// side does not use.
+struct OpcodeTable {
+  uint32_t count = 0;
+  const char* const* names = nullptr;
+  const uint64_t* signatures = nullptr;
+  std::vector<OpcodeSignature> list() const;  // the used entries, in opcode order
+};
+
+// Opcodes above this are refused in a Hello (the served set travels as a bitmap).
+inline constexpr uint32_t kMaxOpcode = 65535;
+
+// The served set: bit i (of byte i / 8) is opcode i.
+class ServedOpcodes {
+ public:
+  ServedOpcodes() = default;
+  explicit ServedOpcodes(std::vector<uint8_t> bits) : bits_(std::move(bits)) {}
+  // Every opcode below `count` (a peer that skips the negotiation: tests, Runtime::adopt).
+  static ServedOpcodes all(uint32_t count);
+  bool has(uint32_t op) const { return op / 8 < bits_.size() && ((bits_[op / 8] >> (op % 8)) & 1) != 0; }
+  void add(uint32_t op);
+  const std::vector<uint8_t>& bits() const { return bits_; }
+
+ private:
+  std::vector<uint8_t> bits_;
+};
+
+// The server's side of the negotiation: the guest's opcodes that `server` serves with the same
+// signature. Every opcode it does not serve as the guest knows it gets one line in *notes (for the
+// logs: the server lacks it, or its signature differs), naming the opcode and function.
+ServedOpcodes negotiate(const std::vector<OpcodeSignature>& guest, const OpcodeTable& server,
+                        std::vector<std::string>* notes);
+
 // Hello: MessageHeader, then these fields encoded with wire::Writer in this order.
 struct Hello {
   uint32_t wire_version = kWireVersion;
   uint32_t abi = kAbiTag;
   std::string api;           // "opencl"
-  uint64_t api_version = 0;  // hash of the generated opcode table (see generated <api>_protocol.h)
+  // The opcodes the guest may call, with their signatures (channel 0 only; empty on channel 1).
+  std::vector<OpcodeSignature> opcodes;
   uint32_t channel = 0;      // 0: the calls channel of a new session; 1: the events channel of `session`
   uint64_t session = 0;      // for channel 1: the session id the Welcome of channel 0 returned
   uint64_t session_key = 0;  // for channel 1: the secret that came with that Welcome
@@ -112,6 +160,7 @@ struct Welcome {
   uint64_t session = 0;
   uint64_t session_key = 0;
   int32_t server_pid = 0;
+  ServedOpcodes served;  // channel 0: the opcodes of the Hello the server serves; empty on channel 1
 };
 
 void encode(const Hello& h, wire::Writer* w);
@@ -119,8 +168,9 @@ bool decode(wire::Reader* r, Hello* h);
 void encode(const Welcome& h, wire::Writer* w);
 bool decode(wire::Reader* r, Welcome* h);
 
-// Checks a Hello against what this server speaks. Returns an empty string when acceptable, else a
-// message for both logs that names both versions.
-std::string check_hello(const Hello& h, const std::string& api, uint64_t api_version);
+// Checks a Hello against what this server speaks (wire version, ABI, API name, channel). Returns an
+// empty string when acceptable, else a message for both logs that names both sides' values. The
+// opcodes are negotiated, not checked (negotiate).
+std::string check_hello(const Hello& h, const std::string& api);
 
 }  // namespace remora::protocol

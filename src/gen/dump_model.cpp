@@ -124,7 +124,6 @@ std::string dump_model(const Api& api) {
   std::string out;
   out += fmt::format("api {}\n", api.name);
   out += fmt::format("spec {}\n", std::filesystem::path(api.spec_path).filename().string());
-  out += fmt::format("wire_hash {:#018x}\n", api.wire_hash());
   for (const std::string& h : api.headers) out += fmt::format("header {}\n", h);
   const ApiErrors& e = api.errors;
   out += fmt::format("errors type={} success={} transport={} unsupported={} invalid={} no_memory={} quota={}\n",
@@ -138,6 +137,7 @@ std::string dump_model(const Api& api) {
   for (const Function& f : api.functions) {
     out += fmt::format("function {} opcode={} returns={} return_type=\"{}\"", f.name, f.opcode,
                        returns_name(f.returns), f.return_type);
+    if (f.opcode != 0) out += fmt::format(" signature={:#018x}", api.signature(f));
     field(out, "return_handle", f.return_handle_type);
     out += fmt::format(" impl={}", impl_name(f.impl));
     field(out, "hook", f.hook);

@@ -104,6 +104,9 @@ class StubWriter {
     w_.open("extern \"C\" {} {{", prototype(f_, "remora_remote_" + f_.name));
     w_.line("remora::guest::Runtime& rt = {}();", api_symbol(api_, "runtime"));
     w_.line("if (!rt.ensure_connected().ok()) {}", fail(f_, api_.errors.transport));
+    // A server built from another spec may lack this opcode or declare it differently (the handshake
+    // said so): the call alone fails, as the API's "not supported".
+    w_.line("if (!rt.serves({})) {{ rt.unserved({}); {} }}", op_const(f_), op_const(f_), fail(f_, api_.errors.unsupported));
 
     if (async_capable(f_)) {
       if (f_.returns != Function::Returns::kStatus && f_.returns != Function::Returns::kVoid)
@@ -577,7 +580,7 @@ std::string emit_guest_source(const Api& api) {
   w.blank();
   // The descriptor.
   w.line("extern const remora::guest::ApiDescriptor {} = {{", api_symbol(api, "api"));
-  w.line("    {}, kApiVersion, kNumOpcodes, kOpcodeNames}};", quote(api.name));
+  w.line("    {}, kOpcodeTable, kNumOpcodes, kOpcodeNames}};", quote(api.name));
   return w.str();
 }
 

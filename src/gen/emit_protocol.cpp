@@ -1,4 +1,4 @@
-// <api>_protocol.h: opcodes, handle type ids, the API version, and the callback function types, shared
+// <api>_protocol.h: opcodes, handle type ids, the opcode signatures, and the callback function types, shared
 // by the guest and the server sources.
 //
 // Contract decisions (docs/generated-code.md leaves them open):
@@ -49,9 +49,6 @@ std::string emit_protocol_header(const Api& api) {
   w.line("              \"generated for remora wire version {}: rebuild with the matching remora-gen\");",
          protocol::kWireVersion);
   w.blank();
-  w.line("// Api::wire_hash of the spec: guest and server refuse each other when it differs.");
-  w.line("inline constexpr uint64_t kApiVersion = {:#018x}ull;", api.wire_hash());
-  w.blank();
   w.open("enum Opcode : uint32_t {{");
   std::vector<const Function*> ops;
   for (const Function& f : api.functions)
@@ -77,6 +74,18 @@ std::string emit_protocol_header(const Api& api) {
     w.line("{},", quote(name));
   }
   w.close("};");
+  w.blank();
+  w.line("// Indexed by opcode: each forwarded function's wire signature (Api::signature), compared per opcode");
+  w.line("// in the handshake; 0 for unused opcodes. Pinned by {}.opcodes beside the spec.", api.name);
+  w.open("inline constexpr uint64_t kOpcodeSignatures[kNumOpcodes] = {{");
+  for (uint32_t op = 0; op <= max_opcode(api); ++op) {
+    uint64_t sig = 0;
+    for (const Function* f : ops)
+      if (f->opcode == op && is_forwarded(*f)) sig = api.signature(*f);
+    w.line("{:#018x}ull,", sig);
+  }
+  w.close("};");
+  w.line("inline constexpr remora::protocol::OpcodeTable kOpcodeTable{{kNumOpcodes, kOpcodeNames, kOpcodeSignatures}};");
   w.blank();
   w.raw_line(fmt::format("}}  // namespace remora::{}", api.name));
   return w.str();

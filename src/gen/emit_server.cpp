@@ -750,7 +750,7 @@ std::string emit_server_source(const Api& api) {
   w.line("const Vendor& vendor() {{ return vendor_storage(); }}");
   w.blank();
   w.open("const remora::server::ApiServer& server_api() {{");
-  w.line("static const remora::server::ApiServer api = {{{}, kApiVersion, kNumOpcodes, kDispatch, kOpcodeNames,", quote(api.name));
+  w.line("static const remora::server::ApiServer api = {{{}, kOpcodeTable, kNumOpcodes, kDispatch, kOpcodeNames,", quote(api.name));
   w.line("                                                kNumHandleTypes, kHandleTypes, &load_vendor}};");
   w.line("return api;");
   w.close();

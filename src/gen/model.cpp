@@ -1,5 +1,6 @@
-// Api::wire_hash: what guest and server compare in the handshake.
-#include <algorithm>
+// Api::signature: what guest and server compare per opcode in the handshake.
+#include <cctype>
+#include <string>
 
 #include "gen/model.h"
 
@@ -39,43 +40,80 @@ class Fnv {
   uint64_t h_ = 0xcbf29ce484222325ull;
 };
 
-}  // namespace
-
-// Covers everything that changes bytes on the wire or their meaning: opcodes, names, return and
-// parameter kinds, C types, directions, lengths, handle translation, async-ness, and the handle type
-// table (its indexes travel as type ids). Functions without an opcode never reach the wire and are left
-// out, so adding a REMORA_LOCAL function does not break old guests.
-uint64_t Api::wire_hash() const {
-  Fnv h;
-  h.str("remora-api").str(name);
-  // A thread-state prefix changes every call's encoding.
-  if (!thread_state_guest.empty()) h.str("thread-state").str(thread_state_guest).str(thread_state_server);
-  for (const HandleType& t : handle_types) h.str(t.name).num(t.index);
-  std::vector<const Function*> fns;
-  for (const Function& f : functions)
-    if (f.opcode != 0) fns.push_back(&f);
-  std::sort(fns.begin(), fns.end(), [](const Function* a, const Function* b) { return a->opcode < b->opcode; });
-  for (const Function* f : fns) {
-    h.num(f->opcode).str(f->name).str(f->return_type).num(static_cast<uint64_t>(f->returns));
-    h.num(f->async).num(f->blocking).str(f->blocking_if).num(f->params.size());
-    for (const Param& p : f->params) {
-      h.str(p.name).str(p.c_type).num(static_cast<uint64_t>(p.kind)).num(static_cast<uint64_t>(p.dir));
-      h.str(p.handle_type).num(p.existing).str(p.elem_type).str(p.count_expr).str(p.bytes_expr).str(p.length_ret);
-      for (const HandlesWhen& w : p.handles_when) {
-        h.str(w.selector).str(w.value).str(w.handle_type);
-        for (const PropertyHandleKey& k : w.property_keys) h.str(k.key).str(k.handle_type);
-      }
-      for (const StructHandleField& s : p.struct_handles) h.str(s.field).str(s.handle_type);
-      for (const PropertyHandleKey& k : p.property_handles) h.str(k.key).str(k.handle_type);
-      h.str(p.count_param).str(p.lengths_param).str(p.deferred_event).num(p.consumed);
-      if (p.callback) {
-        h.num(p.callback->once).num(p.callback->args.size());
-        for (const CallbackArg& a : p.callback->args)
-          h.str(a.c_type).num(static_cast<uint64_t>(a.kind)).str(a.handle_type).str(a.bytes_size_arg);
-      }
+// An expression with each of `f`'s parameter names replaced by `$<position>` and blanks normalised, so
+// that renaming a parameter (which the wire never sees) leaves the signature as it was, while any other
+// change to the expression changes it.
+std::string positional(const Function& f, const std::string& expr) {
+  std::string out;
+  size_t i = 0;
+  while (i < expr.size()) {
+    const char c = expr[i];
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t j = i;
+      while (j < expr.size() && (std::isalnum(static_cast<unsigned char>(expr[j])) || expr[j] == '_')) ++j;
+      const std::string word = expr.substr(i, j - i);
+      std::string replaced = word;
+      for (size_t k = 0; k < f.params.size(); ++k)
+        if (f.params[k].name == word) replaced = "$" + std::to_string(k);
+      out += replaced;
+      i = j;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      // Blanks matter only between two words ("unsigned int").
+      size_t j = i;
+      while (j < expr.size() && std::isspace(static_cast<unsigned char>(expr[j]))) ++j;
+      const auto word_char = [](char x) { return std::isalnum(static_cast<unsigned char>(x)) || x == '_'; };
+      if (!out.empty() && j < expr.size() && word_char(out.back()) && word_char(expr[j])) out += ' ';
+      i = j;
+    } else {
+      out += c;
+      ++i;
     }
   }
-  return h.value();
+  return out;
+}
+
+}  // namespace
+
+uint64_t Api::signature(const Function& f) const {
+  if (f.opcode == 0) return 0;
+  Fnv h;
+  h.str("remora-signature-1");
+  // A thread-state prefix comes before every call's arguments.
+  h.num(!thread_state_guest.empty());
+  const auto expr = [&](const std::string& e) -> Fnv& { return h.str(positional(f, e)); };
+  h.str(f.name).str(f.return_type).num(static_cast<uint64_t>(f.returns)).str(f.return_handle_type);
+  h.num(f.async);
+  expr(f.blocking_if);  // decides deferred data on both sides
+  h.num(f.params.size());
+  for (const Param& p : f.params) {
+    h.str(p.c_type).num(static_cast<uint64_t>(p.kind)).num(static_cast<uint64_t>(p.dir));
+    h.str(p.handle_type).num(p.existing).str(p.elem_type);
+    expr(p.count_expr);
+    expr(p.bytes_expr);
+    expr(p.length_ret);
+    h.num(p.handles_when.size());
+    for (const HandlesWhen& w : p.handles_when) {
+      expr(w.selector);
+      h.str(w.value).str(w.handle_type).num(w.property_keys.size());
+      for (const PropertyHandleKey& k : w.property_keys) h.str(k.key).str(k.handle_type);
+    }
+    h.num(p.struct_handles.size());
+    for (const StructHandleField& s : p.struct_handles) h.str(s.field).str(s.handle_type);
+    h.num(p.property_handles.size());
+    for (const PropertyHandleKey& k : p.property_handles) h.str(k.key).str(k.handle_type);
+    expr(p.count_param);
+    expr(p.lengths_param);
+    expr(p.deferred_event);
+    h.num(p.consumed);
+    h.num(p.callback.has_value());
+    if (p.callback) {
+      h.num(p.callback->once).num(p.callback->args.size());
+      for (const CallbackArg& a : p.callback->args)
+        h.str(a.c_type).num(static_cast<uint64_t>(a.kind)).str(a.handle_type).str(a.bytes_size_arg);
+    }
+  }
+  // 0 means "no such opcode" in the tables.
+  return h.value() == 0 ? 1 : h.value();
 }
 
 }  // namespace remora::gen

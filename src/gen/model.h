@@ -198,6 +198,9 @@ struct Api {
   std::string name;         // "opencl"
   std::string spec_path;    // as given on the command line
   std::vector<std::string> headers;  // the spec's #includes of vendor headers, in order
+  // Every file the spec read (the spec itself and all it includes, transitively): what the generated
+  // files depend on, for the build's dependency file. No emitter reads it.
+  std::vector<std::string> inputs;
   ApiErrors errors;
   std::vector<HandleType> handle_types;
   std::vector<Function> functions;  // in spec order
@@ -215,9 +218,14 @@ struct Api {
       if (h.name == name) return &h;
     return nullptr;
   }
-  // A stable hash of everything that affects the wire (opcodes, parameter kinds and types). Guest and
-  // server refuse each other when it differs.
-  uint64_t wire_hash() const;
+  // The hash of one function's wire signature, compared per opcode in the handshake: a server serves
+  // an opcode to a guest only when both sides' signatures of it are equal (docs/generated-code.md,
+  // "Compatibility"). It covers what changes the bytes of a call or their meaning: the function's
+  // name, return kind and type, asynchrony, every parameter's C type, kind, direction, length and
+  // handle annotations, and the API's per-call thread-state prefix. Parameter names are not part of
+  // it (expressions are hashed with each parameter name replaced by its position), nor are hooks,
+  // blocking hints or anything else that stays on one side. 0 for a function without an opcode.
+  uint64_t signature(const Function& f) const;
 };
 
 }  // namespace remora::gen

@@ -591,6 +591,13 @@ bool SpecReader::read(const ParseOptions& opts) {
 
   main_file_ = clang_getFile(tu, opts.spec_path.c_str());
   collect(clang_getTranslationUnitCursor(tu));
+  // Every file the spec read, for the build's dependency file (remora-gen --depfile).
+  clang_getInclusions(
+      tu,
+      [](CXFile file, CXSourceLocation*, unsigned, CXClientData data) {
+        static_cast<std::vector<std::string>*>(data)->push_back(take(clang_getFileName(file)));
+      },
+      &api_.inputs);
 
   // Vendor headers: the spec's <...> includes other than remora's own.
   for (const Include& inc : includes_) {

@@ -1,5 +1,5 @@
 // Tests of remora-gen's front end: the model of tests/gen/mini/mini.spec.c (pinned by a golden dump),
-// the negative specs in tests/gen/bad/ (each pins its error to a file:line:col), wire_hash, and the
+// the negative specs in tests/gen/bad/ (each pins its error to a file:line:col), opcode signatures, and the
 // change-only output writer.
 //
 // To regenerate the golden file after an intended model change:
@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "gen/emitters.h"
@@ -216,25 +217,55 @@ TEST_F(MiniSpec, ParameterKinds) {
   EXPECT_EQ(fn("mini_log").returns, Function::Returns::kVoid);
 }
 
-TEST_F(MiniSpec, WireHashIsStableAndSensitive) {
+// One function's signature changes with what changes its calls on the wire, and only with that.
+TEST_F(MiniSpec, SignaturesAreStableAndSensitive) {
   Api again;
   std::vector<Diagnostic> d;
   ASSERT_TRUE(parse_spec(options_for(kData + "/mini/mini.spec.c"), &again, &d));
-  EXPECT_EQ(api_.wire_hash(), again.wire_hash());
+  ASSERT_EQ(again.functions.size(), api_.functions.size());
+  for (size_t i = 0; i < api_.functions.size(); ++i)
+    EXPECT_EQ(api_.signature(api_.functions[i]), again.signature(again.functions[i])) << api_.functions[i].name;
 
-  Api changed = api_;
-  changed.functions[0].opcode = 99;
-  EXPECT_NE(changed.wire_hash(), api_.wire_hash());
-  changed = api_;
-  changed.functions[1].params[2].dir = Direction::kInOut;
-  EXPECT_NE(changed.wire_hash(), api_.wire_hash());
-  changed = api_;
-  changed.functions[15].async = !changed.functions[15].async;
-  EXPECT_NE(changed.wire_hash(), api_.wire_hash());
-  // Reordering the spec's functions does not change the wire: the hash walks opcode order.
-  changed = api_;
-  std::reverse(changed.functions.begin(), changed.functions.end());
-  EXPECT_EQ(changed.wire_hash(), api_.wire_hash());
+  // Every forwarded function has one, and no two are alike (names are part of it).
+  std::set<uint64_t> seen;
+  for (const Function& f : api_.functions) {
+    if (f.opcode == 0) {
+      EXPECT_EQ(api_.signature(f), 0u) << f.name;
+      continue;
+    }
+    EXPECT_NE(api_.signature(f), 0u) << f.name;
+    EXPECT_TRUE(seen.insert(api_.signature(f)).second) << f.name;
+  }
+
+  const Function& base = api_.functions[1];
+  ASSERT_GE(base.params.size(), 3u);
+  const uint64_t sig = api_.signature(base);
+  auto changed = [&](auto edit) {
+    Api a = api_;
+    edit(a.functions[1]);
+    return a.signature(a.functions[1]);
+  };
+  EXPECT_NE(changed([](Function& f) { f.params[2].dir = Direction::kInOut; }), sig);
+  EXPECT_NE(changed([](Function& f) { f.params[2].c_type += " *"; }), sig);
+  EXPECT_NE(changed([](Function& f) { f.async = !f.async; }), sig);
+  EXPECT_NE(changed([](Function& f) { f.name += "_v2"; }), sig);
+  EXPECT_NE(changed([](Function& f) { f.params.pop_back(); }), sig);
+  // The opcode is where the signature sits, not part of it; hooks and blocking stay on one side.
+  EXPECT_EQ(changed([](Function& f) { f.opcode = 99; }), sig);
+  EXPECT_EQ(changed([](Function& f) { f.blocking = !f.blocking; }), sig);
+  EXPECT_EQ(changed([](Function& f) { f.server_hook = "some_hook"; }), sig);
+  // A renamed parameter is the same on the wire, also where an expression names it.
+  EXPECT_EQ(changed([](Function& f) {
+              const std::string old = f.params[2].name;  // param_value_size, param_value's length
+              f.params[2].name = "renamed";
+              for (Param& p : f.params)
+                if (p.bytes_expr == old) p.bytes_expr = "renamed";
+            }),
+            sig);
+  // An API-wide per-call prefix changes every call.
+  Api with_state = api_;
+  with_state.thread_state_guest = with_state.thread_state_server = "x";
+  EXPECT_NE(with_state.signature(with_state.functions[1]), sig);
 }
 
 // Each tests/gen/bad/*.spec.c starts with one or more lines

@@ -417,7 +417,7 @@ Status Runtime::connect_locked() {
 
   protocol::Hello hello;
   hello.api = api_.name;
-  hello.api_version = api_.version;
+  hello.opcodes = api_.opcodes.list();
   hello.tenant = options_.tenant;
   hello.token = options_.token;
   hello.pid = static_cast<int32_t>(getpid());
@@ -457,6 +457,7 @@ Status Runtime::connect_locked() {
     if (Status st = send_handshake(*conn_.events, hello); !st.ok()) return st;
     if (Status st = receive_welcome(*conn_.events, deadline, &second); !st.ok()) return st;
   }
+  served_ = welcome.served;
   server_pid_.store(welcome.server_pid, std::memory_order_release);
   log::info("connected to {} over {} (session {}, server pid {})", ep.str(),
             transport::transport_kind_name(options_.transport), welcome.session, welcome.server_pid);
@@ -471,6 +472,7 @@ Status Runtime::adopt(transport::Connection conn) {
   std::string problems;
   options_ = Options::from_env(&problems);
   conn_ = std::move(conn);
+  served_ = protocol::ServedOpcodes::all(api_.num_opcodes);  // no handshake: the peer is the caller's
   events_thread_ = std::thread([this] { events_loop(); });
   flusher_thread_ = std::thread([this] { flusher_loop(); });
   state_ = State::kConnected;
@@ -750,6 +752,16 @@ Status Runtime::failure_or_closed() const {
 }
 
 void Runtime::log_error(const std::string& msg) const { log::error("{}", msg); }
+
+void Runtime::unserved(uint32_t opcode) {
+  {
+    std::lock_guard lock(unserved_mu_);
+    if (!unserved_logged_.insert(opcode).second) return;
+  }
+  log::error("{} (opcode {}) is not served by this {} server (it was built from a spec that lacks it or "
+             "declares it differently): the call answers \"not supported\"",
+             opcode_name(opcode), opcode, api_.name);
+}
 
 // ---- Runtime: background threads -------------------------------------------------------------------------
 

@@ -85,7 +85,7 @@ struct Options {
 // Generated per API (<api>_guest_api.cpp): names and versions for the handshake and for logs.
 struct ApiDescriptor {
   const char* name;        // "opencl"
-  uint64_t version;        // Api::wire_hash of the spec
+  protocol::OpcodeTable opcodes;  // signatures for the handshake's negotiation
   uint32_t num_opcodes;    // highest opcode + 1
   const char* const* opcode_names;  // indexed by opcode, "" for gaps
 };
@@ -247,6 +247,12 @@ class Runtime {
   transport::RegionLink* regions() const { return conn_.regions.get(); }
   // Whether the calling thread may batch calls now (not under REMORA_SYNC=1 or a SyncScope).
   bool async_enabled() const;
+  // Whether the server serves `opcode` as this guest's spec declares it (the handshake's negotiation,
+  // protocol.h "Compatibility"). Valid once connected; a generated stub asks before every call and
+  // answers the API's "not supported" error itself when not (after unserved()).
+  bool serves(uint32_t opcode) const { return served_.has(opcode); }
+  // Logs, once per opcode, that `opcode` is not served by this server.
+  void unserved(uint32_t opcode);
 
   // ---- Calls -------------------------------------------------------------------------------------
   // Starts a call: returns the Writer to encode its arguments into.
@@ -317,6 +323,11 @@ class Runtime {
   Status failure_;
   transport::Connection conn_;
   std::atomic<int32_t> server_pid_{0};
+  // The opcodes the server serves to this guest; written once while connecting (before state_ says
+  // kConnected, which every stub checks first), read-only afterwards.
+  protocol::ServedOpcodes served_;
+  std::mutex unserved_mu_;
+  std::unordered_set<uint32_t> unserved_logged_;  // under unserved_mu_
 
   // Batch of async calls not yet sent, and the send side of the calls channel.
   std::mutex batch_mu_;

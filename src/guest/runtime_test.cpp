@@ -90,8 +90,9 @@ const char* const kNames[kNumOps] = {"",      "add",    "increment", "get_counte
                                      "create", "use",   "callback",  "deferred",    "release"};
 int g_released = 0;
 const server::HandleTypeInfo kTypes[2] = {{"", nullptr}, {"thing", [](void*) { ++g_released; }}};
-const server::ApiServer kServerApi = {"test", 42, kNumOps, kDispatch, kNames, 1, kTypes, nullptr};
-const guest::ApiDescriptor kGuestApi = {"test", 42, kNumOps, kNames};
+// No handshake here (Runtime::adopt, Session without one): every opcode is served; no signatures needed.
+const server::ApiServer kServerApi = {"test", {}, kNumOps, kDispatch, kNames, 1, kTypes, nullptr};
+const guest::ApiDescriptor kGuestApi = {"test", {}, kNumOps, kNames};
 
 class RuntimeTest : public ::testing::Test {
  protected:

@@ -461,7 +461,7 @@ void Daemon::Impl::on_hello(Pending& p, std::vector<uint8_t> bytes) {
   // What the daemon itself must agree on: the framing version, the ABI and the channel. The API and
   // its version are the session process's to check (it knows the APIs).
   if (h.wire_version != protocol::kWireVersion || h.abi != protocol::kAbiTag || h.channel > 1) {
-    const std::string why = protocol::check_hello(h, h.api, h.api_version);
+    const std::string why = protocol::check_hello(h, h.api);
     log::warn("refusing {} (pid {}, program \"{}\"): {}", p.peer, h.pid, h.program, why);
     return refuse(p, why);
   }

@@ -63,7 +63,7 @@ TEST(Handshake, HelloRoundTripsThroughAFrame) {
   Pair p;
   protocol::Hello h;
   h.api = "opencl";
-  h.api_version = 0xabcdef;
+  h.opcodes = {{1, 0xabcdef}, {7, 0x77}};
   h.program = "vecadd";
   h.tenant = "team-a";
   h.pid = 77;
@@ -77,7 +77,11 @@ TEST(Handshake, HelloRoundTripsThroughAFrame) {
   Status st = parse_hello(msg, &got);
   ASSERT_TRUE(st.ok()) << st.str();
   EXPECT_EQ(got.api, "opencl");
-  EXPECT_EQ(got.api_version, 0xabcdefu);
+  ASSERT_EQ(got.opcodes.size(), 2u);
+  EXPECT_EQ(got.opcodes[0].opcode, 1u);
+  EXPECT_EQ(got.opcodes[0].signature, 0xabcdefu);
+  EXPECT_EQ(got.opcodes[1].opcode, 7u);
+  EXPECT_EQ(got.opcodes[1].signature, 0x77u);
   EXPECT_EQ(got.program, "vecadd");
   EXPECT_EQ(got.tenant, "team-a");
   EXPECT_EQ(got.pid, 77);

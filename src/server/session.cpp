@@ -100,7 +100,11 @@ void Call::malformed(const char* why) {
 // ---- Session ---------------------------------------------------------------------------------------
 
 Session::Session(const ApiServer& api, transport::Connection conn, SessionOptions options)
-    : api_(api), conn_(std::move(conn)), options_(std::move(options)), peer_memory_(conn_.peer_pid) {
+    : api_(api),
+      conn_(std::move(conn)),
+      options_(std::move(options)),
+      served_(options_.served.bits().empty() ? protocol::ServedOpcodes::all(api.num_opcodes) : options_.served),
+      peer_memory_(conn_.peer_pid) {
   if (!options_.record_dir.empty()) {
     // The address tells apart sessions of one process that are alive at once (tests).
     const std::string path = options_.record_dir + "/" + std::to_string(::getpid()) + "-" +
@@ -306,6 +310,13 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
 
     ++calls;
     DispatchFn fn = ch.opcode < api_.num_opcodes ? api_.dispatch[ch.opcode] : nullptr;
+    // The handshake told the guest which opcodes are served (protocol.h, "Compatibility"); it answers
+    // the others itself, so one arriving here is a broken or hostile guest.
+    if (fn != nullptr && !served_.has(ch.opcode)) {
+      log::warn("opcode {} ({}) from the guest, which the handshake did not grant it", ch.opcode,
+                api_.opcode_names[ch.opcode]);
+      fn = nullptr;
+    }
     if (fn == nullptr) {
       log::warn("unknown opcode {} from guest", ch.opcode);
       if (sync) (void)send_reply(w, hdr.tag, ReplyStatus::kUnknownOpcode, false);

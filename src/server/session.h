@@ -47,7 +47,7 @@ struct HandleTypeInfo {
 
 struct ApiServer {
   const char* name;       // "opencl"
-  uint64_t version;       // Api::wire_hash
+  protocol::OpcodeTable opcodes;  // signatures for the handshake's negotiation
   uint32_t num_opcodes;   // highest opcode + 1
   const DispatchFn* dispatch;        // indexed by opcode; null for gaps
   const char* const* opcode_names;   // indexed by opcode
@@ -256,6 +256,9 @@ struct SessionOptions {
   uint64_t max_scratch_bytes = uint64_t{8} << 30;  // per call
   std::string tenant;
   Policy* policy = nullptr;  // may be null: no limits
+  // The opcodes the handshake granted this guest (protocol::negotiate); a call of any other is
+  // malformed. Empty: every opcode of the API (sessions set up without a handshake: tests).
+  protocol::ServedOpcodes served;
   // Test-only: a folder where every message received from the guest is appended, as a u32 length and
   // the bytes, to one file per session (<pid>-<n>.session). These files are the seed corpus of the
   // session fuzz target (tests/fuzz/README.md). The session process fills it from REMORA_RECORD_DIR;
@@ -339,6 +342,7 @@ class Session {
   const ApiServer& api_;
   transport::Connection conn_;
   SessionOptions options_;
+  const protocol::ServedOpcodes served_;  // options_.served, or every opcode of the API
   HandleTable handles_;
   PeerMemory peer_memory_;
   Stats stats_;

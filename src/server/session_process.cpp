@@ -258,7 +258,7 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
     return refuse(conn.get(), fmt::format("API \"{}\" is not served here (this server serves: {})", hello.api,
                                           api_names(apis)));
   }
-  if (std::string why = protocol::check_hello(hello, api->name, api->version); !why.empty()) {
+  if (std::string why = protocol::check_hello(hello, api->name); !why.empty()) {
     return refuse(conn.get(), why);
   }
   if (hello.channel != 0) return refuse(conn.get(), "a session process serves only a new session's calls channel");
@@ -283,7 +283,13 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
     return refuse(conn.get(), fmt::format("cannot load {} vendor library {}: {}", api->name, lib, error));
   }
 
+  // The opcodes this guest may call: those both specs declare alike. The rest it answers itself.
+  std::vector<std::string> skew;
+  protocol::ServedOpcodes served = protocol::negotiate(hello.opcodes, api->opcodes, &skew);
+  for (const std::string& note : skew) log::info("{}: {}", who, note);
+
   protocol::Welcome welcome;
+  welcome.served = served;
   welcome.session = record.session;
   welcome.session_key = record.session_key;
   welcome.server_pid = static_cast<int32_t>(::getpid());
@@ -331,6 +337,8 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
 
   SessionOptions options;
   options.tenant = hello.tenant;
+  // Non-empty even for a guest that calls nothing: an empty set would mean "everything".
+  options.served = served.bits().empty() ? protocol::ServedOpcodes(std::vector<uint8_t>{0}) : served;
   if (const char* dir = std::getenv("REMORA_RECORD_DIR"); dir != nullptr) options.record_dir = dir;  // tests only
   std::optional<TenantPolicy> policy;
   if (usage.valid()) {

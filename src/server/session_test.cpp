@@ -74,7 +74,7 @@ TEST(Session, ALentMessageIsDecodedFromAPrivateCopy) {
   static const DispatchFn dispatch[] = {nullptr, &dispatch_echo};
   static const char* const names[] = {"none", "echo"};
   static const HandleTypeInfo types[] = {{"none", nullptr}};
-  const ApiServer api{"fake", 1, 2, dispatch, names, 0, types, nullptr};
+  const ApiServer api{"fake", {}, 2, dispatch, names, 0, types, nullptr};
   transport::Connection conn;
   conn.calls = std::move(channel);
   Session session(api, std::move(conn), SessionOptions{});
@@ -96,7 +96,7 @@ TEST(Session, OnceCallbackSlotsAreFreedOnceInEveryOrder) {
   static const DispatchFn dispatch[] = {nullptr};
   static const char* const names[] = {"none"};
   static const HandleTypeInfo types[] = {{"none", nullptr}};
-  const ApiServer api{"fake", 1, 1, dispatch, names, 0, types, nullptr};
+  const ApiServer api{"fake", {}, 1, dispatch, names, 0, types, nullptr};
   transport::Connection conn;
   conn.calls = std::make_unique<SharedAreaChannel>(std::vector<uint8_t>(8, 0));  // never run
   Session session(api, std::move(conn), SessionOptions{});

@@ -77,7 +77,7 @@ class ServeTest : public ::testing::Test {
   static protocol::Hello good_hello() {
     protocol::Hello h;
     h.api = "opencl";
-    h.api_version = opencl::server_api().version;
+    h.opcodes = opencl::server_api().opcodes.list();
     h.pid = static_cast<int32_t>(::getpid());
     h.program = "cli_serve_tests";
     h.transport = protocol::kTransportStream;
@@ -139,14 +139,24 @@ TEST_F(ServeTest, RefusesAnotherWireVersionNamingBoth) {
   EXPECT_NE(why.find(std::to_string(protocol::kWireVersion)), std::string::npos) << why;
 }
 
-TEST_F(ServeTest, SessionRefusesAnotherApiVersionNamingBoth) {
+// A guest from another spec is welcomed; the Welcome serves exactly the opcodes both declare alike.
+TEST_F(ServeTest, SessionServesOnlyTheOpcodesBothSpecsDeclareAlike) {
   serve();
   Fd fd = dial();
   protocol::Hello h = good_hello();
-  h.api_version ^= 0x5a5a;
-  const std::string why = refusal(hello(fd.get(), h));
-  EXPECT_NE(why.find(fmt::format("{:#018x}", h.api_version)), std::string::npos) << why;
-  EXPECT_NE(why.find(fmt::format("{:#018x}", opencl::server_api().version)), std::string::npos) << why;
+  ASSERT_GE(h.opcodes.size(), 3u);
+  const uint32_t changed = h.opcodes[1].opcode, kept = h.opcodes[2].opcode;
+  h.opcodes[1].signature ^= 0x5a5a;
+  h.opcodes.push_back({protocol::kMaxOpcode, 0x1234});  // unknown to this server
+  const std::vector<uint8_t> answer = hello(fd.get(), h);
+  wire::Reader r;
+  ASSERT_TRUE(server::open_message(answer, protocol::MessageType::kWelcome, &r).ok());
+  protocol::Welcome welcome;
+  ASSERT_TRUE(protocol::decode(&r, &welcome));
+  EXPECT_TRUE(welcome.served.has(h.opcodes[0].opcode));
+  EXPECT_TRUE(welcome.served.has(kept));
+  EXPECT_FALSE(welcome.served.has(changed));
+  EXPECT_FALSE(welcome.served.has(protocol::kMaxOpcode));
 }
 
 TEST_F(ServeTest, SessionRefusesAnUnknownApi) {

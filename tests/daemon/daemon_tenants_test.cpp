@@ -46,7 +46,9 @@ class FakeGuest {
     if (Status st = transport::dial(ep, &calls_fd, transport::after(5s)); !st.ok()) return st;
     protocol::Hello h;
     h.api = test::kFakeApi;
-    h.api_version = test::kFakeApiVersion;
+    h.opcodes = {{test::kOpAlloc, test::kFakeSignatures[test::kOpAlloc]},
+                 {test::kOpRelease, test::kFakeSignatures[test::kOpRelease]},
+                 {test::kOpNoop, test::kFakeSignatures[test::kOpNoop]}};
     h.transport = protocol::kTransportStream;
     h.tenant = tenant;
     h.token = token;

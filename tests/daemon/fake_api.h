@@ -7,8 +7,9 @@
 
 namespace remora::test {
 inline constexpr const char* kFakeApi = "fake";
-inline constexpr uint64_t kFakeApiVersion = 0xfa4e;
 inline constexpr uint32_t kOpAlloc = 1, kOpRelease = 2, kOpNoop = 3;
+// Indexed by opcode, as a generated kOpcodeSignatures (0: unused).
+inline constexpr uint64_t kFakeSignatures[4] = {0, 0xfa41, 0xfa42, 0xfa43};
 inline constexpr int64_t kQuotaError = -4;  // as CL_MEM_OBJECT_ALLOCATION_FAILURE
 inline constexpr int64_t kInvalidObject = -38;
 }  // namespace remora::test

@@ -45,7 +45,7 @@ const HandleTypeInfo kTypes[] = {{"", nullptr}, {"fake_mem", nullptr}};
 
 bool load_vendor(const std::string&, std::string*) { return true; }
 
-const ApiServer kFake = {test::kFakeApi, test::kFakeApiVersion, 4, kDispatch, kNames, 1, kTypes, load_vendor};
+const ApiServer kFake = {test::kFakeApi, {4, kNames, test::kFakeSignatures}, 4, kDispatch, kNames, 1, kTypes, load_vendor};
 
 }  // namespace
 

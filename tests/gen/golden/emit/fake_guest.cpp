@@ -69,6 +69,7 @@ static void remora_invoke_remora_fake_set_event_callback_pfn_notify_fn(remora::g
 extern "C" fake_status remora_remote_fake_get_devices(fake_uint num_entries, fake_device *devices, fake_uint *num_devices) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_get_devices)) { rt.unserved(kOp_fake_get_devices); return FAKE_INVALID_OPERATION; }
   uint64_t devices_count = remora::wire::kAbsent;
   if (devices != nullptr) {
     devices_count = static_cast<uint64_t>(num_entries);
@@ -120,6 +121,7 @@ extern "C" fake_status remora_remote_fake_get_devices(fake_uint num_entries, fak
 extern "C" fake_status remora_remote_fake_get_device_info(fake_device device, fake_device_info param_name, size_t param_value_size, void *param_value, size_t *param_value_size_ret) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_get_device_info)) { rt.unserved(kOp_fake_get_device_info); return FAKE_INVALID_OPERATION; }
   uint64_t device_id = 0;
   if (!rt.objects().to_id(device, kType_fake_device, &device_id)) return FAKE_INVALID_DEVICE;
   uint64_t param_value_bytes = 0;
@@ -173,6 +175,7 @@ extern "C" fake_status remora_remote_fake_get_device_info(fake_device device, fa
 extern "C" fake_context remora_remote_fake_create_context(const fake_property *properties, fake_uint num_devices, const fake_device *devices, void (*pfn_notify)(const char *, const void *, size_t, void *), void *user_data, fake_status *errcode_ret) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) { if (errcode_ret != nullptr) *errcode_ret = FAKE_DEVICE_NOT_AVAILABLE; return nullptr; }
+  if (!rt.serves(kOp_fake_create_context)) { rt.unserved(kOp_fake_create_context); { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_OPERATION; return nullptr; } }
   std::vector<fake_property> properties_list;
   if (properties != nullptr) {
     size_t n = 0;  // index of the terminating 0 key
@@ -225,6 +228,7 @@ extern "C" fake_context remora_remote_fake_create_context(const fake_property *p
 extern "C" fake_status remora_remote_fake_retain_context(fake_context context) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_retain_context)) { rt.unserved(kOp_fake_retain_context); return FAKE_INVALID_OPERATION; }
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) return FAKE_INVALID_CONTEXT;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
@@ -244,6 +248,7 @@ extern "C" fake_status remora_remote_fake_retain_context(fake_context context) {
 extern "C" fake_status remora_remote_fake_release_context(fake_context context) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_release_context)) { rt.unserved(kOp_fake_release_context); return FAKE_INVALID_OPERATION; }
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) return FAKE_INVALID_CONTEXT;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
@@ -263,6 +268,7 @@ extern "C" fake_status remora_remote_fake_release_context(fake_context context) 
 extern "C" fake_buffer remora_remote_fake_create_buffer(fake_context context, fake_flags flags, size_t size, void *host_ptr, fake_status *errcode_ret) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) { if (errcode_ret != nullptr) *errcode_ret = FAKE_DEVICE_NOT_AVAILABLE; return nullptr; }
+  if (!rt.serves(kOp_fake_create_buffer)) { rt.unserved(kOp_fake_create_buffer); { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_OPERATION; return nullptr; } }
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_CONTEXT; return nullptr; }
   uint64_t host_ptr_bytes = 0;
@@ -294,6 +300,7 @@ extern "C" fake_buffer remora_remote_fake_create_buffer(fake_context context, fa
 extern "C" fake_buffer remora_remote_fake_create_image(fake_context context, fake_flags flags, fake_format format, const fake_image_desc *desc, fake_status *errcode_ret) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) { if (errcode_ret != nullptr) *errcode_ret = FAKE_DEVICE_NOT_AVAILABLE; return nullptr; }
+  if (!rt.serves(kOp_fake_create_image)) { rt.unserved(kOp_fake_create_image); { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_OPERATION; return nullptr; } }
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_CONTEXT; return nullptr; }
   uint64_t desc_bytes = 0;
@@ -335,6 +342,7 @@ extern "C" fake_buffer remora_remote_fake_create_image(fake_context context, fak
 extern "C" fake_status remora_remote_fake_release_buffer(fake_buffer buffer) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_release_buffer)) { rt.unserved(kOp_fake_release_buffer); return FAKE_INVALID_OPERATION; }
   uint64_t buffer_id = 0;
   if (!rt.objects().to_id(buffer, kType_fake_buffer, &buffer_id)) return FAKE_INVALID_BUFFER;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
@@ -354,6 +362,7 @@ extern "C" fake_status remora_remote_fake_release_buffer(fake_buffer buffer) {
 extern "C" fake_queue remora_remote_fake_create_queue(fake_context context, fake_device device, fake_flags flags, fake_status *errcode_ret) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) { if (errcode_ret != nullptr) *errcode_ret = FAKE_DEVICE_NOT_AVAILABLE; return nullptr; }
+  if (!rt.serves(kOp_fake_create_queue)) { rt.unserved(kOp_fake_create_queue); { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_OPERATION; return nullptr; } }
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_CONTEXT; return nullptr; }
   uint64_t device_id = 0;
@@ -381,6 +390,7 @@ extern "C" fake_queue remora_remote_fake_create_queue(fake_context context, fake
 extern "C" fake_status remora_remote_fake_release_queue(fake_queue queue) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_release_queue)) { rt.unserved(kOp_fake_release_queue); return FAKE_INVALID_OPERATION; }
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
@@ -400,6 +410,7 @@ extern "C" fake_status remora_remote_fake_release_queue(fake_queue queue) {
 extern "C" fake_program remora_remote_fake_create_program_with_source(fake_context context, fake_uint count, const char **strings, const size_t *lengths, fake_status *errcode_ret) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) { if (errcode_ret != nullptr) *errcode_ret = FAKE_DEVICE_NOT_AVAILABLE; return nullptr; }
+  if (!rt.serves(kOp_fake_create_program_with_source)) { rt.unserved(kOp_fake_create_program_with_source); { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_OPERATION; return nullptr; } }
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_CONTEXT; return nullptr; }
   if (strings != nullptr && static_cast<uint64_t>(count) > remora::wire::Limits{}.max_array_count) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_VALUE; return nullptr; }
@@ -435,6 +446,7 @@ extern "C" fake_program remora_remote_fake_create_program_with_source(fake_conte
 extern "C" fake_program remora_remote_fake_create_program_with_binary(fake_context context, fake_uint num_devices, const fake_device *device_list, const size_t *lengths, const unsigned char **binaries, fake_status *binary_status, fake_status *errcode_ret) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) { if (errcode_ret != nullptr) *errcode_ret = FAKE_DEVICE_NOT_AVAILABLE; return nullptr; }
+  if (!rt.serves(kOp_fake_create_program_with_binary)) { rt.unserved(kOp_fake_create_program_with_binary); { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_OPERATION; return nullptr; } }
   uint64_t context_id = 0;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_CONTEXT; return nullptr; }
   std::vector<uint64_t> device_list_ids;
@@ -491,6 +503,7 @@ extern "C" fake_program remora_remote_fake_create_program_with_binary(fake_conte
 extern "C" fake_status remora_remote_fake_build_program(fake_program program, fake_uint num_devices, const fake_device *device_list, const char *options, void (*pfn_notify)(fake_program, void *), void *user_data) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_build_program)) { rt.unserved(kOp_fake_build_program); return FAKE_INVALID_OPERATION; }
   uint64_t program_id = 0;
   if (!rt.objects().to_id(program, kType_fake_program, &program_id)) return FAKE_INVALID_PROGRAM;
   std::vector<uint64_t> device_list_ids;
@@ -533,6 +546,7 @@ extern "C" fake_status remora_remote_fake_build_program(fake_program program, fa
 extern "C" fake_status remora_remote_fake_release_program(fake_program program) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_release_program)) { rt.unserved(kOp_fake_release_program); return FAKE_INVALID_OPERATION; }
   uint64_t program_id = 0;
   if (!rt.objects().to_id(program, kType_fake_program, &program_id)) return FAKE_INVALID_PROGRAM;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
@@ -552,6 +566,7 @@ extern "C" fake_status remora_remote_fake_release_program(fake_program program) 
 extern "C" fake_status remora_remote_fake_set_event_callback(fake_event event, fake_int command_exec_callback_type, void (*pfn_notify)(fake_event, fake_int, void *), void *user_data) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_set_event_callback)) { rt.unserved(kOp_fake_set_event_callback); return FAKE_INVALID_OPERATION; }
   uint64_t event_id = 0;
   if (!rt.objects().to_id(event, kType_fake_event, &event_id)) return FAKE_INVALID_EVENT;
   const uint64_t pfn_notify_cb = pfn_notify != nullptr ? rt.callbacks().add(&remora_invoke_remora_fake_set_event_callback_pfn_notify_fn, reinterpret_cast<void*>(pfn_notify), user_data, true) : 0;
@@ -575,6 +590,7 @@ extern "C" fake_status remora_remote_fake_set_event_callback(fake_event event, f
 extern "C" fake_status remora_remote_fake_enqueue_write(fake_queue queue, fake_buffer buffer, size_t offset, size_t size, const void *ptr, fake_uint num_events_in_wait_list, const fake_event *event_wait_list, fake_event *event) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_enqueue_write)) { rt.unserved(kOp_fake_enqueue_write); return FAKE_INVALID_OPERATION; }
   const bool remora_async = rt.async_enabled();
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
@@ -625,6 +641,7 @@ extern "C" fake_status remora_remote_fake_enqueue_write(fake_queue queue, fake_b
 extern "C" fake_status remora_remote_fake_enqueue_read(fake_queue queue, fake_buffer buffer, fake_bool blocking_read, size_t offset, size_t size, void *ptr, fake_uint num_events_in_wait_list, const fake_event *event_wait_list, fake_event *event) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_enqueue_read)) { rt.unserved(kOp_fake_enqueue_read); return FAKE_INVALID_OPERATION; }
   [[maybe_unused]] const bool remora_deferred = !(blocking_read);
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
@@ -688,6 +705,7 @@ extern "C" fake_status remora_remote_fake_enqueue_read(fake_queue queue, fake_bu
 extern "C" fake_status remora_remote_fake_finish(fake_queue queue) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_finish)) { rt.unserved(kOp_fake_finish); return FAKE_INVALID_OPERATION; }
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
@@ -715,6 +733,7 @@ extern "C" fake_status remora_remote_fake_finish(fake_queue queue) {
 extern "C" fake_status remora_remote_fake_release_event(fake_event event) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_release_event)) { rt.unserved(kOp_fake_release_event); return FAKE_INVALID_OPERATION; }
   uint64_t event_id = 0;
   if (!rt.objects().to_id(event, kType_fake_event, &event_id)) return FAKE_INVALID_EVENT;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
@@ -741,6 +760,7 @@ extern "C" void *remora_unsupported_fake_svm_alloc(fake_context context, fake_fl
 extern "C" fake_uint remora_remote_fake_get_version(void) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return {};
+  if (!rt.serves(kOp_fake_get_version)) { rt.unserved(kOp_fake_get_version); return {}; }
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
   w.put_u64(remora_thread_state);
@@ -756,6 +776,7 @@ extern "C" fake_uint remora_remote_fake_get_version(void) {
 extern "C" void remora_remote_fake_log(const char *message) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return;
+  if (!rt.serves(kOp_fake_log)) { rt.unserved(kOp_fake_log); return; }
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
   w.put_u64(remora_thread_state);
@@ -770,6 +791,7 @@ extern "C" void remora_remote_fake_log(const char *message) {
 extern "C" fake_status remora_remote_fake_ext_set_level(fake_device device, float level) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_ext_set_level)) { rt.unserved(kOp_fake_ext_set_level); return FAKE_INVALID_OPERATION; }
   uint64_t device_id = 0;
   if (!rt.objects().to_id(device, kType_fake_device, &device_id)) return FAKE_INVALID_DEVICE;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
@@ -789,6 +811,7 @@ extern "C" fake_status remora_remote_fake_ext_set_level(fake_device device, floa
 extern "C" fake_status remora_remote_fake_transform(fake_queue queue, fake_uint count, fake_uint *values, fake_format *format_ret) {
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
+  if (!rt.serves(kOp_fake_transform)) { rt.unserved(kOp_fake_transform); return FAKE_INVALID_OPERATION; }
   uint64_t queue_id = 0;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
   uint64_t values_bytes = 0;
@@ -922,4 +945,4 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_set_logger(vo
 #endif  // REMORA_FAKE_EXPORT_ENTRY_POINTS
 
 extern const remora::guest::ApiDescriptor remora_fake_api = {
-    "fake", kApiVersion, kNumOpcodes, kOpcodeNames};
+    "fake", kOpcodeTable, kNumOpcodes, kOpcodeNames};

@@ -14,11 +14,8 @@ using remora_fake_set_event_callback_pfn_notify_fn = void (*)(fake_event, fake_i
 
 namespace remora::fake {
 
-static_assert(remora::protocol::kWireVersion == 1,
-              "generated for remora wire version 1: rebuild with the matching remora-gen");
-
-// Api::wire_hash of the spec: guest and server refuse each other when it differs.
-inline constexpr uint64_t kApiVersion = 0xWIREHASHull;
+static_assert(remora::protocol::kWireVersion == 2,
+              "generated for remora wire version 2: rebuild with the matching remora-gen");
 
 enum Opcode : uint32_t {
   kOp_fake_get_devices = 1,
@@ -84,5 +81,35 @@ inline constexpr const char* kOpcodeNames[kNumOpcodes] = {
   "fake_ext_set_level",
   "fake_transform",
 };
+
+// Indexed by opcode: each forwarded function's wire signature (Api::signature), compared per opcode
+// in the handshake; 0 for unused opcodes. Pinned by fake.opcodes beside the spec.
+inline constexpr uint64_t kOpcodeSignatures[kNumOpcodes] = {
+  0x0000000000000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+  0xSIGNATURE0000000ull,
+};
+inline constexpr remora::protocol::OpcodeTable kOpcodeTable{kNumOpcodes, kOpcodeNames, kOpcodeSignatures};
 
 }  // namespace remora::fake

@@ -1149,7 +1149,7 @@ bool load_vendor(const std::string& path, std::string* error) {
 const Vendor& vendor() { return vendor_storage(); }
 
 const remora::server::ApiServer& server_api() {
-  static const remora::server::ApiServer api = {"fake", kApiVersion, kNumOpcodes, kDispatch, kOpcodeNames,
+  static const remora::server::ApiServer api = {"fake", kOpcodeTable, kNumOpcodes, kDispatch, kOpcodeNames,
                                                   kNumHandleTypes, kHandleTypes, &load_vendor};
   return api;
 }
