@@ -1,6 +1,6 @@
 // Native only: how fast the driver copies between the device and page-locked host memory of each kind
 // remora could use. remora's pinned memory is a shared memfd region registered with
-// cuMemHostRegister in the server (apis/cuda/server/host_memory.cpp), where a native program gets
+// cuMemHostRegister in the server (apis/cuda/server/server_host_memory.cpp), where a native program gets
 // cuMemHostAlloc's memory; this tells whether the kind of memory alone costs anything.
 //
 //   cuda_pinned_probe            (links -lcuda; prints one JSON line per figure)

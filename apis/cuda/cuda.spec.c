@@ -14,8 +14,8 @@
 //
 // Conventions:
 // - The current context is per-thread state (REMORA_THREAD_STATE): the guest keeps each thread's
-//   context stack (guest/contexts.cpp) and every call carries the thread's current context; the server
-//   makes it current on the thread that runs the call (server/hooks.cpp).
+//   context stack (guest/library.cpp) and every call carries the thread's current context; the server
+//   makes it current on the thread that runs the call (server/server_hooks.cpp).
 // - CUdevice is an int and CUdeviceptr a device address: both travel as scalars.
 // - Work queued on a stream is asynchronous (REMORA_ASYNC): kernel launches, the *Async memsets,
 //   device-to-device copies, event records and stream waits are batched and return CUDA_SUCCESS at
@@ -28,14 +28,14 @@
 //   the server has registered with the driver, and copies from or to them travel as (region, offset):
 //   the driver's own DMA, as natively. Large copies from ordinary (pageable) memory go through a
 //   registered staging region the same way. Elsewhere (tcp, unix) host memory is plain guest memory
-//   and copies move bytes in messages (guest/host_memory.cpp). Managed memory and host-mapped
+//   and copies move bytes in messages (guest/guest_host_memory.cpp). Managed memory and host-mapped
 //   pointers do not exist here and answer CUDA_ERROR_NOT_SUPPORTED.
 #include <remora/spec.h>
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 #include <cublas_api.h>
 
-#include <hooks.h>  // angled: generated code includes it too (apis/cuda is on its include path)
+#include <spec_helpers.h>  // angled: generated code includes it too (apis/cuda is on its include path)
 #include <cuda_host_region.h>  // likewise; uniquely named (see there)
 
 // transport: the server is unreachable or gone. CUDA_ERROR_DEVICE_UNAVAILABLE ("device unavailable")
@@ -58,7 +58,7 @@ REMORA_HANDLE(CUmodule, CUDA_ERROR_INVALID_HANDLE);
 REMORA_HANDLE(CUfunction, CUDA_ERROR_INVALID_HANDLE);
 REMORA_HANDLE(CUstream, CUDA_ERROR_INVALID_HANDLE);
 REMORA_HANDLE(CUevent, CUDA_ERROR_INVALID_HANDLE);
-// A shared, page-locked host region (hooks.h): remora's own, for page-locked memory and staging.
+// A shared, page-locked host region (spec_helpers.h): remora's own, for page-locked memory and staging.
 REMORA_HANDLE(remora_cu_host_region, CUDA_ERROR_INVALID_VALUE);
 
 // ---- Initialisation, errors, entry points ------------------------------------------------------------
@@ -69,7 +69,7 @@ CUresult cuInit(unsigned int Flags);
 REMORA_OPCODE(2)
 CUresult cuDriverGetVersion(int *driverVersion);
 
-// Answered by the server's driver once per code, then from the guest's table (guest/errors.cpp).
+// Answered by the server's driver once per code, then from the guest's table (guest/library.cpp).
 REMORA_LOCAL(remora_cu_get_error_string)
 CUresult cuGetErrorString(CUresult error, const char **pStr);
 REMORA_LOCAL(remora_cu_get_error_name)
@@ -139,7 +139,7 @@ CUresult cuCtxCreate(CUcontext *pctx, CUctxCreateParams *ctxCreateParams, unsign
 REMORA_OPCODE(16) REMORA_RELEASES(ctx) REMORA_GUEST(remora_cu_ctx_destroy)
 CUresult cuCtxDestroy(CUcontext ctx);
 
-// The context stack is the guest thread's (guest/contexts.cpp).
+// The context stack is the guest thread's (guest/library.cpp).
 REMORA_LOCAL(remora_cu_ctx_set_current)
 CUresult cuCtxSetCurrent(CUcontext ctx);
 REMORA_LOCAL(remora_cu_ctx_get_current)
@@ -172,7 +172,7 @@ CUresult cuCtxGetStreamPriorityRange(int *leastPriority, int *greatestPriority);
 
 // ---- Modules ----------------------------------------------------------------------------------------
 
-// The image's size comes from its own header (cubin ELF, fatbin) or its NUL (PTX): hooks.h.
+// The image's size comes from its own header (cubin ELF, fatbin) or its NUL (PTX): spec_helpers.h.
 REMORA_OPCODE(24)
 CUresult cuModuleLoadData(CUmodule *module,
                           const void *image REMORA_BYTES(remora_cu_module_image_bytes(image)));
@@ -237,7 +237,7 @@ REMORA_OPCODE(36)
 CUresult cuMemGetInfo(size_t *free, size_t *total);
 
 // Copies from and to the host: page-locked regions and large pageable copies go through shared
-// regions where the transport has them (guest/host_memory.cpp); the generated stub, which carries
+// regions where the transport has them (guest/guest_host_memory.cpp); the generated stub, which carries
 // the bytes in the messages, is the fallback.
 REMORA_OPCODE(37) REMORA_GUEST(remora_cu_memcpy_htod)
 CUresult cuMemcpyHtoD(CUdeviceptr dstDevice, const void *srcHost REMORA_BYTES(ByteCount), size_t ByteCount);
@@ -258,6 +258,7 @@ CUresult cuMemcpyHtoDAsync(CUdeviceptr dstDevice, const void *srcHost REMORA_BYT
 // the server waits for the stream and replies with the bytes. TODO(perf): deferred data (the bytes
 // follow when the stream reaches the copy) so the call returns at once.
 REMORA_OPCODE(41) REMORA_BLOCKING REMORA_SERVER(remora_cu_server_memcpy_dtoh_async) REMORA_GUEST(remora_cu_memcpy_dtoh_async)
+REMORA_REQUIRES(cuStreamSynchronize)
 CUresult cuMemcpyDtoHAsync(void *dstHost REMORA_OUT REMORA_BYTES(ByteCount), CUdeviceptr srcDevice,
                            size_t ByteCount, CUstream hStream);
 
@@ -278,7 +279,7 @@ REMORA_OPCODE(48) REMORA_ASYNC
 CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream);
 
 // Page-locked host memory: a shared region the server registered with the driver, or ordinary guest
-// memory where the transport has no regions (guest/host_memory.cpp).
+// memory where the transport has no regions (guest/guest_host_memory.cpp).
 REMORA_LOCAL(remora_cu_mem_alloc_host)
 CUresult cuMemAllocHost(void **pp, size_t bytesize);
 REMORA_LOCAL(remora_cu_mem_host_alloc)
@@ -340,32 +341,32 @@ CUresult cuEventDestroy(CUevent hEvent);
 // ---- remora's own calls -----------------------------------------------------------------------------
 
 // The text of an error code: which = 0 its name (cuGetErrorName), 1 its description (cuGetErrorString).
-REMORA_OPCODE(200) REMORA_SERVER(remora_cu_server_get_error_text)
+REMORA_OPCODE(200) REMORA_SERVER(remora_cu_server_get_error_text) REMORA_REQUIRES(cuGetErrorName, cuGetErrorString)
 CUresult remora_cuGetErrorText(CUresult error, int which,
                                char *text REMORA_OUT REMORA_COUNT(capacity) REMORA_LENGTH_RET(length),
                                size_t capacity, size_t *length);
 
 // The parameter layout of a kernel: entry i is (offset << 32 | size) of parameter i, from
 // cuFuncGetParamInfo. *count receives the number of parameters.
-REMORA_OPCODE(201) REMORA_SERVER(remora_cu_server_func_get_param_layout)
+REMORA_OPCODE(201) REMORA_SERVER(remora_cu_server_func_get_param_layout) REMORA_REQUIRES(cuFuncGetParamInfo)
 CUresult remora_cuFuncGetParamLayout(CUfunction f, unsigned int capacity,
                                      uint64_t *layout REMORA_OUT REMORA_COUNT(capacity) REMORA_LENGTH_RET(count),
                                      unsigned int *count);
 
 // A launch with its parameters already packed into the kernel's parameter buffer; the server hands it
 // to the driver as CU_LAUNCH_PARAM_BUFFER_POINTER. Asynchronous: see the conventions at the top.
-REMORA_OPCODE(202) REMORA_ASYNC REMORA_SERVER(remora_cu_server_launch_packed)
+REMORA_OPCODE(202) REMORA_ASYNC REMORA_SERVER(remora_cu_server_launch_packed) REMORA_REQUIRES(cuLaunchKernel)
 CUresult remora_cuLaunchKernelPacked(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
                                      unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
                                      unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
                                      const uint8_t *params REMORA_COUNT(params_size), size_t params_size);
 
 // cuCtxCreate without creation parameters (guest/library.cpp).
-REMORA_OPCODE(203) REMORA_SERVER(remora_cu_server_ctx_create)
+REMORA_OPCODE(203) REMORA_SERVER(remora_cu_server_ctx_create) REMORA_REQUIRES(cuCtxCreate)
 CUresult remora_cuCtxCreate(CUcontext *pctx, unsigned int flags, CUdevice dev);
 
 // cuModuleLoadDataEx with its option values as integers (guest/library.cpp).
-REMORA_OPCODE(204) REMORA_SERVER(remora_cu_server_module_load_data_ex)
+REMORA_OPCODE(204) REMORA_SERVER(remora_cu_server_module_load_data_ex) REMORA_REQUIRES(cuModuleLoadDataEx)
 CUresult remora_cuModuleLoadDataEx(CUmodule *module,
                                    const void *image REMORA_BYTES(remora_cu_module_image_bytes(image)),
                                    unsigned int numOptions,
@@ -533,7 +534,7 @@ CUresult remora_cudaGetErrorText(int error, int which,
 // first use: REMORA_CUBLAS_LIBRARY, default libcublas.so.13) in the session's contexts, on device
 // pointers and streams the guest got from the driver or runtime API. The public functions are guest
 // hooks (guest/runtime_blas.cpp) over remora's own calls below, whose result carries the
-// cublasStatus_t (REMORA_CUBLAS_STATUS_BASE + status, hooks.h) apart from remora's own CUresult
+// cublasStatus_t (REMORA_CUBLAS_STATUS_BASE + status, spec_helpers.h) apart from remora's own CUresult
 // failures. Only the host pointer mode exists here: alpha and beta travel by value.
 
 REMORA_HANDLE(cublasHandle_t, CUDA_ERROR_INVALID_HANDLE);
@@ -585,12 +586,14 @@ REMORA_OPCODE(213) REMORA_SERVER(remora_cu_server_host_region_destroy)
 CUresult remora_cuHostRegionDestroy(remora_cu_host_region region);
 
 // Copies between device memory and [offset, offset + ByteCount) of a region; the server checks the
-// range against the region's size. `mode` (hooks.h REMORA_CU_COPY_*): the synchronous copy, the copy
+// range against the region's size. `mode` (spec_helpers.h REMORA_CU_COPY_*): the synchronous copy, the copy
 // queued on hStream, or the copy queued on hStream followed by a wait for the stream.
 REMORA_OPCODE(214) REMORA_SERVER(remora_cu_server_memcpy_htod_region)
+REMORA_REQUIRES(cuMemcpyHtoD, cuMemcpyHtoDAsync, cuStreamSynchronize)
 CUresult remora_cuMemcpyHtoDRegion(CUdeviceptr dstDevice, remora_cu_host_region region, uint64_t offset,
                                    size_t ByteCount, CUstream hStream, unsigned int mode);
 
 REMORA_OPCODE(215) REMORA_BLOCKING REMORA_SERVER(remora_cu_server_memcpy_dtoh_region)
+REMORA_REQUIRES(cuMemcpyDtoH, cuMemcpyDtoHAsync, cuStreamSynchronize)
 CUresult remora_cuMemcpyDtoHRegion(remora_cu_host_region region, uint64_t offset, CUdeviceptr srcDevice,
                                    size_t ByteCount, CUstream hStream, unsigned int mode);

@@ -1,6 +1,6 @@
 // remora's shared host regions in the CUDA spec (cuda.spec.c remora_cuHostRegion*, remora_cuMemcpy*Region).
 // A header of its own with a unique name: generated headers include it by name from every program
-// that links several APIs' server glue, where a plain "hooks.h" could be another API's.
+// that links several APIs' server glue, where a plain "spec_helpers.h" could be another API's.
 #ifndef REMORA_APIS_CUDA_HOST_REGION_H
 #define REMORA_APIS_CUDA_HOST_REGION_H
 

@@ -1,11 +1,11 @@
-// The recording dummy vendor library's side of hooks.h: image layouts.
+// The recording dummy vendor library's side of spec_helpers.h: image layouts.
 //
-// The server sizes image transfers from the vendor's own answers (server/hooks.cpp asks
+// The server sizes image transfers from the vendor's own answers (server/server_hooks.cpp asks
 // clGetImageInfo and clGetMemObjectInfo), so the dummy sizes them from its own answers too: both then
 // agree on how many bytes a transfer touches, which is what the sanitized fuzz target checks
 // (tests/fuzz). The dummy's answers are its fill pattern, so a transfer's size through the dummy is
 // whatever that pattern makes of it (usually an overflow, hence 0 bytes).
-#include "hooks.h"
+#include "spec_helpers.h"
 
 extern "C" int remora_cl_image_layout(cl_mem image, size_t* element_size, cl_mem_object_type* type,
                                       cl_channel_order* order) {

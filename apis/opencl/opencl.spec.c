@@ -12,12 +12,12 @@
 //   values that do change: reference counts, build state, ...).
 // - Asynchronous (batched) only where the guest returns exactly what the vendor would: retain and
 //   release (the guest validates the handle itself), clFlush, and clSetKernelArg once the guest has
-//   seen the vendor accept that argument's shape (guest/kernel_args). Enqueues stay synchronous so
+//   seen the vendor accept that argument's shape (guest/mem_objects.cpp, remora_cl_set_kernel_arg). Enqueues stay synchronous so
 //   that their errors (sizes, wait lists, kernel arguments) come back from the call that caused them,
 //   as natively; a non-blocking read still returns at once and its data follows (REMORA_DEFERRED).
 // - Host memory of rect and image reads travels both ways (INOUT): the region may have gaps between
 //   rows that the application owns and a read must not overwrite.
-// - Expressions call the helpers of hooks.h.
+// - Expressions call the helpers of spec_helpers.h.
 #define CL_TARGET_OPENCL_VERSION 300
 #define CL_USE_DEPRECATED_OPENCL_1_0_APIS
 #define CL_USE_DEPRECATED_OPENCL_1_1_APIS
@@ -30,7 +30,7 @@
 #include <CL/cl.h>
 #include <CL/cl_ext.h>
 
-#include <hooks.h>  // angled: generated code includes it too (apis/opencl is on its include path)
+#include <spec_helpers.h>  // angled: generated code includes it too (apis/opencl is on its include path)
 
 REMORA_API(opencl, "type=cl_int,success=CL_SUCCESS,transport=CL_DEVICE_NOT_AVAILABLE,"
                    "unsupported=CL_INVALID_OPERATION,invalid=CL_INVALID_VALUE,"
@@ -40,9 +40,11 @@ REMORA_HANDLE(cl_platform_id, CL_INVALID_PLATFORM);
 REMORA_HANDLE(cl_device_id, CL_INVALID_DEVICE);
 REMORA_HANDLE(cl_context, CL_INVALID_CONTEXT);
 REMORA_HANDLE(cl_command_queue, CL_INVALID_COMMAND_QUEUE);
-REMORA_HANDLE(cl_mem, CL_INVALID_MEM_OBJECT);
+// Memory objects and kernels carry guest records (guest/mem_objects.cpp, guest/icd.cpp), dropped when
+// the guest retires the object.
+REMORA_HANDLE_WITH_RECORD(cl_mem, CL_INVALID_MEM_OBJECT, remora_cl_mem_retired);
 REMORA_HANDLE(cl_program, CL_INVALID_PROGRAM);
-REMORA_HANDLE(cl_kernel, CL_INVALID_KERNEL);
+REMORA_HANDLE_WITH_RECORD(cl_kernel, CL_INVALID_KERNEL, remora_cl_kernel_retired);
 REMORA_HANDLE(cl_event, CL_INVALID_EVENT);
 REMORA_HANDLE(cl_sampler, CL_INVALID_SAMPLER);
 REMORA_HANDLE(cl_command_buffer_khr, CL_INVALID_COMMAND_BUFFER_KHR);
@@ -51,6 +53,16 @@ REMORA_HANDLE(cl_command_buffer_khr, CL_INVALID_COMMAND_BUFFER_KHR);
 REMORA_HANDLE(cl_mutable_command_khr, CL_INVALID_VALUE);
 
 // The three trailing parameters of every enqueue.
+// The vendor functions remora's own SVM calls use (server/server_svm.cpp: a 1.2 vendor library has none of
+// them, and every SVM call answers CL_INVALID_OPERATION, as an ICD loader does for a missing function)
+// and its direct transfers (server/direct.cpp).
+#define REMORA_CL_SVM_REQUIRES                                                                        \
+  REMORA_REQUIRES(clSVMAlloc, clSVMFree, clSetKernelArgSVMPointer, clSetKernelExecInfo,                \
+                  clSetMemObjectDestructorCallback)
+#define REMORA_CL_MAP_REQUIRES                                                                        \
+  REMORA_REQUIRES_OR(REMORA_CL_DIRECT_UNAVAILABLE, clEnqueueMapBuffer, clEnqueueUnmapMemObject, clWaitForEvents, \
+                     clReleaseEvent)
+
 #define REMORA_CL_WAIT_LIST                                                            \
   cl_uint num_events_in_wait_list,                                                     \
       const cl_event *event_wait_list REMORA_COUNT(num_events_in_wait_list), cl_event *event
@@ -75,14 +87,14 @@ cl_int clGetPlatformInfo(cl_platform_id platform, cl_platform_info param_name, s
                          size_t *param_value_size_ret);
 
 // The server hooks (server/fair_share.cpp) show only the devices the tenant may see.
-REMORA_OPCODE(3) REMORA_CACHE REMORA_SERVER(remora_cl_server_get_device_ids)
+REMORA_OPCODE(3) REMORA_CACHE REMORA_SERVER(remora_cl_server_get_device_ids) REMORA_REQUIRES(clGetPlatformIDs)
 cl_int clGetDeviceIDs(cl_platform_id platform, cl_device_type device_type, cl_uint num_entries,
                       cl_device_id *devices REMORA_OUT REMORA_COUNT(num_entries)
                           REMORA_LENGTH_RET(num_devices) REMORA_EXISTING,
                       cl_uint *num_devices);
 
 // The server hook masks CL_DEVICE_SVM_CAPABILITIES to coarse-grained buffer SVM, the only kind
-// remora forwards (guest/svm.cpp).
+// remora forwards (guest/guest_svm.cpp).
 REMORA_OPCODE(4) REMORA_CACHE_UNLESS(param_name == CL_DEVICE_REFERENCE_COUNT)
 REMORA_SERVER(remora_cl_server_get_device_info)
 cl_int clGetDeviceInfo(cl_device_id device, cl_device_info param_name, size_t param_value_size,
@@ -102,12 +114,12 @@ cl_int clCreateSubDevices(cl_device_id in_device,
                               REMORA_LENGTH_RET(num_devices_ret),
                           cl_uint *num_devices_ret);
 
-// Root devices are not reference counted (the call is a no-op for them): the guest hooks answer
-// locally for those so that a borrowed handle is never retired, and forward for sub-devices.
-REMORA_OPCODE(6) REMORA_ASYNC REMORA_RETAINS(device) REMORA_GUEST(remora_cl_retain_device)
+// Root devices are not reference counted (the call is a no-op for them, CL_SUCCESS): the guest answers
+// for those itself, so that a borrowed handle is never retired, and forwards for sub-devices.
+REMORA_OPCODE(6) REMORA_ASYNC REMORA_RETAINS(device) REMORA_ANSWER_IF(CL_SUCCESS, remora_cl_root_device(device))
 cl_int clRetainDevice(cl_device_id device);
 
-REMORA_OPCODE(7) REMORA_ASYNC REMORA_RELEASES(device) REMORA_GUEST(remora_cl_release_device)
+REMORA_OPCODE(7) REMORA_ASYNC REMORA_RELEASES(device) REMORA_ANSWER_IF(CL_SUCCESS, remora_cl_root_device(device))
 cl_int clReleaseDevice(cl_device_id device);
 
 REMORA_OPCODE(8)
@@ -135,6 +147,7 @@ cl_context clCreateContext(const cl_context_properties *properties
                            void *user_data REMORA_USER_DATA, cl_int *errcode_ret REMORA_ERRCODE);
 
 REMORA_OPCODE(12) REMORA_SERVER(remora_cl_server_create_context_from_type)
+REMORA_REQUIRES(clGetPlatformIDs, clGetDeviceIDs, clCreateContext)
 cl_context clCreateContextFromType(const cl_context_properties *properties
                                        REMORA_PROPERTIES("CL_CONTEXT_PLATFORM:cl_platform_id"),
                                    cl_device_type device_type,
@@ -197,54 +210,56 @@ cl_int clGetCommandQueueInfo(cl_command_queue command_queue, cl_command_queue_in
                              size_t *param_value_size_ret);
 
 // ---- Memory objects ----------------------------------------------------------------------------
-// Creations are hooked in the guest: CL_MEM_USE_HOST_PTR becomes CL_MEM_COPY_HOST_PTR on the server
-// (its memory cannot alias the application's), and the guest records what mapping, kernel arguments
-// and image transfers need (guest/mem_objects.cpp). The server hooks refuse CL_MEM_USE_HOST_PTR from
-// a guest that sends it anyway: the vendor would keep a pointer into a message (server/hooks.cpp).
+// CL_MEM_USE_HOST_PTR travels as CL_MEM_COPY_HOST_PTR (the server's memory cannot alias the
+// application's; REMORA_SEND), and the guest records what mapping, kernel arguments and image
+// transfers need (REMORA_RECORD, guest/mem_objects.cpp). The server refuses CL_MEM_USE_HOST_PTR from a
+// guest that sends it anyway: the vendor would keep a pointer into a message (REMORA_CHECK).
+#define REMORA_CL_NO_HOST_PTR REMORA_CHECK(CL_INVALID_VALUE, (flags & CL_MEM_USE_HOST_PTR) == 0)
+#define REMORA_CL_SENT_FLAGS REMORA_SEND(remora_cl_server_flags(flags))
 
-REMORA_OPCODE(21) REMORA_SERVER(remora_cl_server_create_buffer)
+// The guest hook puts large buffers in storage shared with the server where it can (guest/guest_shared_buffers.cpp).
+REMORA_OPCODE(21) REMORA_CL_NO_HOST_PTR
 REMORA_GUEST(remora_cl_create_buffer) REMORA_RESOURCE(device_memory, size)
-cl_mem clCreateBuffer(cl_context context, cl_mem_flags flags, size_t size,
+cl_mem clCreateBuffer(cl_context context, cl_mem_flags flags REMORA_CL_SENT_FLAGS, size_t size,
                       void *host_ptr REMORA_IN REMORA_BYTES(remora_cl_buffer_host_bytes(flags, size)),
                       cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(22) REMORA_GUEST(remora_cl_create_sub_buffer)
+REMORA_OPCODE(22)
+REMORA_RECORD(remora_cl_sub_buffer_record(buffer, flags, buffer_create_type, buffer_create_info))
 cl_mem clCreateSubBuffer(cl_mem buffer, cl_mem_flags flags, cl_buffer_create_type buffer_create_type,
                          const void *buffer_create_info REMORA_NONNULL
                              REMORA_BYTES(remora_cl_sub_buffer_info_bytes(buffer_create_type)),
                          cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(23) REMORA_SERVER(remora_cl_server_create_image) REMORA_GUEST(remora_cl_create_image)
+REMORA_OPCODE(23) REMORA_CL_NO_HOST_PTR REMORA_RECORD(remora_cl_image_record(flags, host_ptr, image_format, image_desc))
 REMORA_RESOURCE(device_memory, remora_cl_image_device_bytes(image_format, image_desc))
-cl_mem clCreateImage(cl_context context, cl_mem_flags flags, const cl_image_format *image_format,
+cl_mem clCreateImage(cl_context context, cl_mem_flags flags REMORA_CL_SENT_FLAGS, const cl_image_format *image_format,
                      const cl_image_desc *image_desc REMORA_STRUCT_HANDLES("buffer:cl_mem"),
                      void *host_ptr REMORA_IN
                          REMORA_BYTES(remora_cl_image_host_bytes(flags, image_format, image_desc)),
                      cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(24) REMORA_GUEST(remora_cl_create_pipe)
+REMORA_OPCODE(24) REMORA_RECORD(remora_cl_pipe_record(flags))
 REMORA_RESOURCE(device_memory, (uint64_t)pipe_packet_size * pipe_max_packets)
 cl_mem clCreatePipe(cl_context context, cl_mem_flags flags, cl_uint pipe_packet_size,
                     cl_uint pipe_max_packets,
                     const cl_pipe_properties *properties REMORA_PROPERTIES(""),
                     cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(25) REMORA_SERVER(remora_cl_server_create_buffer_with_properties)
-REMORA_GUEST(remora_cl_create_buffer_with_properties)
+REMORA_OPCODE(25) REMORA_CL_NO_HOST_PTR REMORA_RECORD(remora_cl_buffer_record(flags, host_ptr))
 REMORA_RESOURCE(device_memory, size)
 cl_mem clCreateBufferWithProperties(cl_context context,
                                     const cl_mem_properties *properties REMORA_PROPERTIES(""),
-                                    cl_mem_flags flags, size_t size,
+                                    cl_mem_flags flags REMORA_CL_SENT_FLAGS, size_t size,
                                     void *host_ptr REMORA_IN
                                         REMORA_BYTES(remora_cl_buffer_host_bytes(flags, size)),
                                     cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(26) REMORA_SERVER(remora_cl_server_create_image_with_properties)
-REMORA_GUEST(remora_cl_create_image_with_properties)
+REMORA_OPCODE(26) REMORA_CL_NO_HOST_PTR REMORA_RECORD(remora_cl_image_record(flags, host_ptr, image_format, image_desc))
 REMORA_RESOURCE(device_memory, remora_cl_image_device_bytes(image_format, image_desc))
 cl_mem clCreateImageWithProperties(cl_context context,
                                    const cl_mem_properties *properties REMORA_PROPERTIES(""),
-                                   cl_mem_flags flags, const cl_image_format *image_format,
+                                   cl_mem_flags flags REMORA_CL_SENT_FLAGS, const cl_image_format *image_format,
                                    const cl_image_desc *image_desc
                                        REMORA_STRUCT_HANDLES("buffer:cl_mem"),
                                    void *host_ptr REMORA_IN REMORA_BYTES(
@@ -254,8 +269,8 @@ cl_mem clCreateImageWithProperties(cl_context context,
 REMORA_OPCODE(27) REMORA_ASYNC REMORA_RETAINS(memobj)
 cl_int clRetainMemObject(cl_mem memobj);
 
-// The guest hook frees the guest's bookkeeping once the last application reference is gone.
-REMORA_OPCODE(28) REMORA_ASYNC REMORA_RELEASES(memobj) REMORA_GUEST(remora_cl_release_mem_object)
+// The guest's record goes with the last application reference (remora_cl_mem_retired).
+REMORA_OPCODE(28) REMORA_ASYNC REMORA_RELEASES(memobj)
 cl_int clReleaseMemObject(cl_mem memobj);
 
 REMORA_OPCODE(29) REMORA_CACHE
@@ -295,7 +310,7 @@ cl_int clSetMemObjectDestructorCallback(cl_mem memobj,
                                             REMORA_CALLBACK(user_data, once, ""),
                                         void *user_data REMORA_USER_DATA);
 
-// Shared virtual memory, coarse-grained buffers only, lives in the guest (guest/svm.cpp): the
+// Shared virtual memory, coarse-grained buffers only, lives in the guest (guest/guest_svm.cpp): the
 // application gets a guest mirror; the server's allocation is wrapped in a cl_mem of this session
 // (remora_clSVMAllocBuffer) through which every transfer and kernel argument goes. 34, 35 reserved.
 REMORA_LOCAL(remora_cl_svm_alloc)
@@ -305,9 +320,9 @@ REMORA_LOCAL(remora_cl_svm_free)
 void clSVMFree(cl_context context, void *svm_pointer);
 
 // ---- Samplers ----------------------------------------------------------------------------------
-// Creations are hooked so that the guest can recognise a sampler passed to clSetKernelArg.
+// The guest recognises a sampler passed to clSetKernelArg among its live objects (Objects::live).
 
-REMORA_OPCODE(36) REMORA_GUEST(remora_cl_create_sampler_with_properties)
+REMORA_OPCODE(36)
 cl_sampler clCreateSamplerWithProperties(cl_context context,
                                          const cl_sampler_properties *sampler_properties
                                              REMORA_PROPERTIES(""),
@@ -316,7 +331,7 @@ cl_sampler clCreateSamplerWithProperties(cl_context context,
 REMORA_OPCODE(37) REMORA_ASYNC REMORA_RETAINS(sampler)
 cl_int clRetainSampler(cl_sampler sampler);
 
-REMORA_OPCODE(38) REMORA_ASYNC REMORA_RELEASES(sampler) REMORA_GUEST(remora_cl_release_sampler)
+REMORA_OPCODE(38) REMORA_ASYNC REMORA_RELEASES(sampler)
 cl_int clReleaseSampler(cl_sampler sampler);
 
 REMORA_OPCODE(39) REMORA_CACHE_UNLESS(param_name == CL_SAMPLER_REFERENCE_COUNT)
@@ -433,8 +448,8 @@ cl_kernel clCloneKernel(cl_kernel source_kernel, cl_int *errcode_ret REMORA_ERRC
 REMORA_OPCODE(57) REMORA_ASYNC REMORA_RETAINS(kernel)
 cl_int clRetainKernel(cl_kernel kernel);
 
-// The guest hook frees the kernel's argument shapes once its last application reference is gone.
-REMORA_OPCODE(58) REMORA_ASYNC REMORA_RELEASES(kernel) REMORA_GUEST(remora_cl_release_kernel)
+// The kernel's argument shapes (its record) go with its last application reference.
+REMORA_OPCODE(58) REMORA_ASYNC REMORA_RELEASES(kernel)
 cl_int clReleaseKernel(cl_kernel kernel);
 
 // An argument holding a memory object or sampler is a guest handle inside the bytes: the guest hook
@@ -446,7 +461,7 @@ REMORA_SERVER(remora_cl_server_set_kernel_arg)
 cl_int clSetKernelArg(cl_kernel kernel, cl_uint arg_index, size_t arg_size,
                       const void *arg_value REMORA_BYTES(arg_size));
 
-// SVM arguments are translated by the guest (guest/svm.cpp) into remora_clSetKernelArgSVM and
+// SVM arguments are translated by the guest (guest/guest_svm.cpp) into remora_clSetKernelArgSVM and
 // remora_clSetKernelExecInfoSVM. 60, 61 reserved.
 REMORA_LOCAL(remora_cl_set_kernel_arg_svm_pointer)
 cl_int clSetKernelArgSVMPointer(cl_kernel kernel, cl_uint arg_index, const void *arg_value);
@@ -520,7 +535,7 @@ cl_int clSetEventCallback(cl_event event, cl_int command_exec_callback_type,
                               REMORA_CALLBACK(user_data, once, ""),
                           void *user_data REMORA_USER_DATA);
 
-REMORA_OPCODE(73) REMORA_SERVER(remora_cl_server_get_event_profiling_info)
+REMORA_OPCODE(73) REMORA_SERVER(remora_cl_server_get_event_profiling_info) REMORA_REQUIRES(clGetEventInfo)
 cl_int clGetEventProfilingInfo(cl_event event, cl_profiling_info param_name, size_t param_value_size,
                                void *param_value REMORA_OUT REMORA_BYTES(param_value_size)
                                    REMORA_LENGTH_RET(param_value_size_ret),
@@ -680,7 +695,7 @@ cl_int clEnqueueMarkerWithWaitList(cl_command_queue command_queue, REMORA_CL_WAI
 REMORA_OPCODE(96)
 cl_int clEnqueueBarrierWithWaitList(cl_command_queue command_queue, REMORA_CL_WAIT_LIST);
 
-// SVM enqueues run in the guest (guest/svm.cpp) as buffer commands on the allocation's cl_mem.
+// SVM enqueues run in the guest (guest/guest_svm.cpp) as buffer commands on the allocation's cl_mem.
 // clEnqueueSVMFree with a free callback is refused (CL_INVALID_OPERATION). 97..102 reserved.
 REMORA_LOCAL(remora_cl_enqueue_svm_free)
 cl_int clEnqueueSVMFree(cl_command_queue command_queue, cl_uint num_svm_pointers,
@@ -729,21 +744,22 @@ cl_int clSetCommandQueueProperty(cl_command_queue command_queue,
                                  cl_command_queue_properties properties, cl_bool enable,
                                  cl_command_queue_properties *old_properties);
 
-REMORA_OPCODE(105) REMORA_SERVER(remora_cl_server_create_image_2d)
-REMORA_GUEST(remora_cl_create_image_2d)
+REMORA_OPCODE(105) REMORA_CL_NO_HOST_PTR
+REMORA_RECORD(remora_cl_image2d_record(flags, host_ptr, image_format, image_width, image_height, image_row_pitch))
 REMORA_RESOURCE(device_memory, remora_cl_image2d_device_bytes(image_format, image_width,
                                                               image_height))
-cl_mem clCreateImage2D(cl_context context, cl_mem_flags flags, const cl_image_format *image_format,
+cl_mem clCreateImage2D(cl_context context, cl_mem_flags flags REMORA_CL_SENT_FLAGS, const cl_image_format *image_format,
                        size_t image_width, size_t image_height, size_t image_row_pitch,
                        void *host_ptr REMORA_IN REMORA_BYTES(remora_cl_image2d_host_bytes(
                            flags, image_format, image_width, image_height, image_row_pitch)),
                        cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(106) REMORA_SERVER(remora_cl_server_create_image_3d)
-REMORA_GUEST(remora_cl_create_image_3d)
+REMORA_OPCODE(106) REMORA_CL_NO_HOST_PTR
+REMORA_RECORD(remora_cl_image3d_record(flags, host_ptr, image_format, image_width, image_height, image_depth,
+                                       image_row_pitch, image_slice_pitch))
 REMORA_RESOURCE(device_memory, remora_cl_image3d_device_bytes(image_format, image_width,
                                                               image_height, image_depth))
-cl_mem clCreateImage3D(cl_context context, cl_mem_flags flags, const cl_image_format *image_format,
+cl_mem clCreateImage3D(cl_context context, cl_mem_flags flags REMORA_CL_SENT_FLAGS, const cl_image_format *image_format,
                        size_t image_width, size_t image_height, size_t image_depth,
                        size_t image_row_pitch, size_t image_slice_pitch,
                        void *host_ptr REMORA_IN REMORA_BYTES(remora_cl_image3d_host_bytes(
@@ -773,7 +789,7 @@ cl_command_queue clCreateCommandQueue(cl_context context, cl_device_id device,
                                       cl_command_queue_properties properties,
                                       cl_int *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(113) REMORA_GUEST(remora_cl_create_sampler)
+REMORA_OPCODE(113)
 cl_sampler clCreateSampler(cl_context context, cl_bool normalized_coords,
                            cl_addressing_mode addressing_mode, cl_filter_mode filter_mode,
                            cl_int *errcode_ret REMORA_ERRCODE);
@@ -914,32 +930,34 @@ cl_int remora_clHasExtensionFunction(cl_platform_id platform, const char *func_n
 
 // Binary `index` of a program (the CL_PROGRAM_BINARIES entry for device `index` of
 // CL_PROGRAM_DEVICES), `size` bytes as CL_PROGRAM_BINARY_SIZES gave them.
-REMORA_OPCODE(134) REMORA_SERVER(remora_cl_server_get_program_binary)
+REMORA_OPCODE(134) REMORA_SERVER(remora_cl_server_get_program_binary) REMORA_REQUIRES(clGetProgramInfo)
 cl_int remora_clGetProgramBinary(cl_program program, cl_uint index, size_t size,
                                  unsigned char *binary REMORA_OUT REMORA_NONNULL REMORA_BYTES(size));
 
 // clSetKernelArg for an argument that is an object: exactly one of mem, sampler, queue is non-NULL.
-REMORA_OPCODE(135) REMORA_ASYNC REMORA_SERVER(remora_cl_server_set_kernel_arg_handle)
+REMORA_OPCODE(135) REMORA_ASYNC REMORA_SERVER(remora_cl_server_set_kernel_arg_handle) REMORA_REQUIRES(clSetKernelArg)
 cl_int remora_clSetKernelArgHandle(cl_kernel kernel, cl_uint arg_index, cl_mem mem,
                                    cl_sampler sampler, cl_command_queue queue);
 
-// Shared virtual memory (guest/svm.cpp). The server allocates `size` bytes of coarse-grained SVM and
+// Shared virtual memory (guest/guest_svm.cpp). The server allocates `size` bytes of coarse-grained SVM and
 // returns a buffer of this session that uses them (CL_MEM_USE_HOST_PTR on the SVM pointer); the SVM
 // is freed when the buffer goes. `flags` may hold only CL_MEM_READ_WRITE / WRITE_ONLY / READ_ONLY.
 REMORA_OPCODE(136) REMORA_SERVER(remora_cl_server_svm_alloc_buffer) REMORA_RESOURCE(device_memory, size)
+REMORA_CL_SVM_REQUIRES REMORA_REQUIRES(clCreateBuffer, clRetainContext, clReleaseContext, clReleaseMemObject)
 cl_mem remora_clSVMAllocBuffer(cl_context context, cl_svm_mem_flags flags, size_t size,
                                cl_uint alignment, cl_int *errcode_ret REMORA_ERRCODE);
 
 // clSetKernelArgSVMPointer with the address `offset` bytes into the SVM behind `svm_buffer` (a buffer
 // from remora_clSVMAllocBuffer; NULL passes a NULL pointer). The server derives the address itself,
 // so a guest can name only its own allocations.
-REMORA_OPCODE(137) REMORA_SERVER(remora_cl_server_set_kernel_arg_svm)
+REMORA_OPCODE(137) REMORA_SERVER(remora_cl_server_set_kernel_arg_svm) REMORA_CL_SVM_REQUIRES REMORA_REQUIRES(clGetMemObjectInfo)
 cl_int remora_clSetKernelArgSVM(cl_kernel kernel, cl_uint arg_index, cl_mem svm_buffer,
                                 size_t offset);
 
 // clSetKernelExecInfo(CL_KERNEL_EXEC_INFO_SVM_PTRS) with the addresses offsets[i] bytes into the SVM
 // behind svm_buffers[i], translated and checked as for remora_clSetKernelArgSVM.
 REMORA_OPCODE(138) REMORA_SERVER(remora_cl_server_set_kernel_exec_info_svm)
+REMORA_CL_SVM_REQUIRES REMORA_REQUIRES(clGetMemObjectInfo)
 cl_int remora_clSetKernelExecInfoSVM(cl_kernel kernel, cl_uint count,
                                      const cl_mem *svm_buffers REMORA_COUNT(count),
                                      const size_t *offsets REMORA_COUNT(count));
@@ -955,21 +973,21 @@ cl_int remora_clSetKernelExecInfoSVM(cl_kernel kernel, cl_uint count,
 // block: the guest reports an earlier asynchronous failure itself, after a direct transfer that was
 // made (the generated stub would return it in place of CL_SUCCESS, indistinguishable from a transfer
 // that was not made); the server hook calls Call::about_to_block itself.
-REMORA_OPCODE(139) REMORA_SERVER(remora_cl_server_write_buffer_direct)
+REMORA_OPCODE(139) REMORA_SERVER(remora_cl_server_write_buffer_direct) REMORA_CL_MAP_REQUIRES
 cl_int remora_clEnqueueWriteBufferDirect(cl_command_queue command_queue, cl_mem buffer, size_t offset,
                                          size_t size, cl_ulong address, cl_long pid,
                                          cl_uint num_events_in_wait_list,
                                          const cl_event *event_wait_list
                                              REMORA_COUNT(num_events_in_wait_list));
 
-REMORA_OPCODE(140) REMORA_SERVER(remora_cl_server_read_buffer_direct)
+REMORA_OPCODE(140) REMORA_SERVER(remora_cl_server_read_buffer_direct) REMORA_CL_MAP_REQUIRES
 cl_int remora_clEnqueueReadBufferDirect(cl_command_queue command_queue, cl_mem buffer, size_t offset,
                                         size_t size, cl_ulong address, cl_long pid,
                                         cl_uint num_events_in_wait_list,
                                         const cl_event *event_wait_list
                                             REMORA_COUNT(num_events_in_wait_list));
 
-// Shared buffer storage (guest/shared_buffers.cpp, server/shared_buffers.cpp, SECURITY.md): where the
+// Shared buffer storage (guest/guest_shared_buffers.cpp, server/server_shared_buffers.cpp, SECURITY.md): where the
 // session has a region link (the shm transport) and every device of `context` keeps CL_MEM_USE_HOST_PTR
 // buffers in the host memory given (PoCL's CPU device; probed once per device), a buffer is created
 // over a shared region that the server passes to the guest before replying (*region_bytes is then its
@@ -978,6 +996,7 @@ cl_int remora_clEnqueueReadBufferDirect(cl_command_queue command_queue, cl_mem b
 // sends that kind the ordinary way); COPY_HOST_PTR data is placed in the region before the buffer is
 // created over it.
 REMORA_OPCODE(141) REMORA_SERVER(remora_cl_server_create_buffer_shared) REMORA_RESOURCE(device_memory, size)
+REMORA_REQUIRES(clCreateBuffer) REMORA_CL_NO_HOST_PTR
 cl_mem remora_clCreateBufferShared(cl_context context, cl_mem_flags flags, size_t size,
                                    void *host_ptr REMORA_IN REMORA_BYTES(remora_cl_buffer_host_bytes(flags, size)),
                                    cl_ulong *region_bytes, cl_int *errcode_ret REMORA_ERRCODE);

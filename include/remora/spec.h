@@ -13,7 +13,7 @@
 // Expressions (lengths, conditions) are C expressions over the function's other parameters, copied
 // verbatim into generated code on both sides. They may call helpers declared in the API's hooks header.
 //
-// Defaults come from the types (see docs/spec-language.md): a pointer to an opaque struct typedef that
+// Defaults come from the types (see docs/generated-code.md): a pointer to an opaque struct typedef that
 // was declared with REMORA_HANDLE is a handle; `const char *` is an input string; integers, floats and
 // enums are scalars passed by value; a pointer to a scalar with no length is one element. Anything else
 // needs annotations, and remora-gen stops with `file:line: error:` naming the parameter.
@@ -61,13 +61,19 @@
 // Declares an opaque handle type and the API error for a bad handle of that type.
 #define REMORA_HANDLE(type, invalid_error)                                                     \
   extern type remora_handle_##type REMORA_ANNOTATE_("handle") REMORA_ANNOTATE_("invalid=" #invalid_error)
+// The same, for a type whose guest objects may carry a record of the glue's (REMORA_RECORD): when the
+// guest retires such an object (its last application reference went, whichever call dropped it), the
+// runtime calls `void on_retire(remora::guest::Object *)`, which frees the record.
+#define REMORA_HANDLE_WITH_RECORD(type, invalid_error, on_retire)                                       \
+  extern type remora_handle_##type REMORA_ANNOTATE_("handle") REMORA_ANNOTATE_("invalid=" #invalid_error) \
+      REMORA_ANNOTATE_("on_retire=" #on_retire)
 
 // ---- Function annotations --------------------------------------------------------------------------
 
 // Wire opcode. Explicit and append-only: never renumber or reuse one (tests pin the table).
 #define REMORA_OPCODE(n) REMORA_ANNOTATE_("opcode=" #n)
 // The guest returns the API's success value at once and batches the call; a failure on the server is
-// reported by the next synchronous call (see docs/architecture.md, "Async calls and errors").
+// reported by the next synchronous call (docs/generated-code.md, "Async functions").
 // Allowed only where the guest can produce every output itself (new handles are named by the guest).
 #define REMORA_ASYNC REMORA_ANNOTATE_("async")
 // The call may wait a long time (clFinish, blocking reads). The server runs it without holding up the
@@ -78,14 +84,37 @@
 // _UNLESS names a condition (over the parameters) under which a reply is not cached.
 #define REMORA_CACHE REMORA_ANNOTATE_("cache")
 #define REMORA_CACHE_UNLESS(expr) REMORA_ANNOTATE_("cache_unless=" #expr)
-// Escape hatches. GUEST: the whole guest side is the hand-written function `fn` (same signature); it
-// may still use the generated opcode through remora's runtime. SERVER: the generated server decodes the
-// arguments as usual but calls the hand-written `fn` (same signature as the API function) instead of the
-// vendor's. CUSTOM: both sides hand-written at message level (guest `fn`, server `fn_server`).
+// Escape hatches (the hook contract: docs/generated-code.md, "Hooks"). GUEST: the whole guest side is
+// the hand-written function `fn` (same signature as the API function); it composes the generated
+// stub remora_remote_<fn>. SERVER: the generated server decodes and checks everything as usual (the
+// handles, the lengths, REMORA_CHECK, the vendor functions present), then calls the hand-written
+// `fn(remora::server::Call &c, <the API function's parameters>)` instead of the vendor's function.
 // LOCAL: implemented entirely in the guest by `fn`; it has no opcode.
 #define REMORA_GUEST(fn) REMORA_ANNOTATE_("guest=" #fn)
 #define REMORA_SERVER(fn) REMORA_ANNOTATE_("server=" #fn)
 #define REMORA_LOCAL(fn) REMORA_ANNOTATE_("local=" #fn)
+// Vendor functions a REMORA_SERVER hook calls besides the function itself (its own is checked anyway):
+// the dispatch answers the API's `unsupported` error before the hook runs if the vendor library lacks
+// one, so a hook never checks for them. A comma-separated list of the API's names: they are expanded
+// first, so a header's renaming (cuda.h's cuMemcpyHtoD -> cuMemcpyHtoD_v2) applies. Repeatable.
+#define REMORA_REQUIRES(...) REMORA_REQUIRES_(__VA_ARGS__)
+#define REMORA_REQUIRES_(...) REMORA_ANNOTATE_("requires=" #__VA_ARGS__)
+// The same, where a missing function is answered with `error` rather than the API's `unsupported`
+// (remora's own calls whose callers take another road on a value of their own).
+#define REMORA_REQUIRES_OR(error, ...) REMORA_ANNOTATE_("requires_error=" #error) REMORA_REQUIRES_(__VA_ARGS__)
+// The server refuses the call with `error` (the function's own way of reporting it: the status, or
+// errcode_ret) unless the condition, a C expression over the decoded parameters, holds. Checked after
+// the handles and before any vendor or hook call. For what no guest may make the vendor do (a host
+// pointer the vendor would keep). Repeatable.
+#define REMORA_CHECK(error, ...) REMORA_ANNOTATE_("check=" #error ";" #__VA_ARGS__)
+// Guest side of a function returning a new handle: once the call succeeded, the value of the C++
+// expression (over the parameters; a void *) becomes the handle's record (Object::api_data), dropped
+// by the type's REMORA_HANDLE_WITH_RECORD function when the object is retired.
+#define REMORA_RECORD(...) REMORA_ANNOTATE_("record=" #__VA_ARGS__)
+// The guest answers `value` itself, without calling the server, when the condition (a C expression
+// over the parameters, evaluated first) holds: for what the vendor's answer is known to be (a
+// reference count the API does not keep). Only where the vendor would answer the same.
+#define REMORA_ANSWER_IF(value, ...) REMORA_ANNOTATE_("answer_if=" #value ";" #__VA_ARGS__)
 // Not forwarded. The guest returns the API's `unsupported` error; the reason goes into the coverage report.
 #define REMORA_UNSUPPORTED(reason) REMORA_ANNOTATE_("unsupported=" reason)
 // Lifetime. RETAINS/RELEASES name the handle parameter whose application reference count the call
@@ -113,6 +142,10 @@
 // For an OUT array: the server tells the real length through this out parameter (the size-query
 // pattern, e.g. param_value_size_ret). Only min(length, *ret) units travel back.
 #define REMORA_LENGTH_RET(param) REMORA_ANNOTATE_("length_ret=" #param)
+// A scalar the guest sends as the value of this C expression (over the parameters) instead of the
+// application's: where the guest emulates what the application asked for (CL_MEM_USE_HOST_PTR
+// travels as CL_MEM_COPY_HOST_PTR). The guest's own expressions still see the application's value.
+#define REMORA_SEND(...) REMORA_ANNOTATE_("send=" #__VA_ARGS__)
 // The pointer must not be NULL (default: NULL is forwarded as NULL, so the API reports its own error).
 #define REMORA_NONNULL REMORA_ANNOTATE_("nonnull")
 // Marks the API's error out-parameter (cl_int *errcode_ret). remora writes its own errors there.

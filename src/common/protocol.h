@@ -73,7 +73,7 @@ enum class ReplyStatus : uint32_t {
 struct ReplyHeader {
   uint32_t status;  // ReplyStatus
   // The first asynchronous call that failed since the previous reply: its opcode (0 = none) and the
-  // API's error value. The guest reports it at this synchronous point (docs/architecture.md).
+  // API's error value. The guest reports it at this synchronous point (docs/generated-code.md, "Async functions").
   uint32_t async_error_opcode;
   int64_t async_error_value;
   // Number of Deferred messages the server sent on the events channel before this reply. The guest

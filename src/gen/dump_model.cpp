@@ -94,6 +94,7 @@ void dump_param(std::string& out, const Param& p) {
   field(out, "count_param", p.count_param);
   field(out, "lengths_param", p.lengths_param);
   field(out, "deferred", p.deferred_event);
+  field(out, "send", p.send_expr);
   flag(out, "consumed", p.consumed);
   out += fmt::format(" at {}\n", where(p.loc));
   for (const HandlesWhen& w : p.handles_when) {
@@ -132,6 +133,7 @@ std::string dump_model(const Api& api) {
     out += fmt::format("handle {} {} invalid={}", h.index, h.name, h.invalid_error);
     field(out, "retain", h.retain_fn);
     field(out, "release", h.release_fn);
+    field(out, "on_retire", h.on_retire);
     out += fmt::format(" at {}\n", where(h.loc));
   }
   for (const Function& f : api.functions) {
@@ -153,6 +155,11 @@ std::string dump_model(const Api& api) {
     field(out, "releases", f.releases);
     if (f.resource) out += fmt::format(" resource={}:\"{}\"", f.resource->kind, f.resource->bytes_expr);
     field(out, "errcode", f.errcode_param);
+    for (const std::string& r : f.requires_vendor) field(out, "requires", r);
+    field(out, "requires_error", f.requires_error);
+    for (const Check& c : f.checks) out += fmt::format(" check=\"{}\"->{}", c.cond, c.error);
+    field(out, "record", f.record);
+    if (!f.answer_if.empty()) out += fmt::format(" answer_if=\"{}\"->{}", f.answer_if, f.answer_value);
     flag(out, "extension", f.extension);
     out += fmt::format(" at {}\n", where(f.loc));
     for (const Param& p : f.params) dump_param(out, p);

@@ -58,6 +58,12 @@ std::string prototype(const Function& f, const std::string& name) {
   return declare(f.return_type, name) + "(" + params + ")";
 }
 
+std::string hook_prototype(const Function& f, const std::string& name) {
+  std::string params = "remora::server::Call& c";
+  for (const Param& p : f.params) params += ", " + declare(p.c_type, p.name);
+  return declare(f.return_type, name) + "(" + params + ")";
+}
+
 std::string arg_names(const Function& f) {
   std::string out;
   for (const Param& p : f.params) {

@@ -49,6 +49,8 @@ std::string declare(const std::string& c_type, const std::string& name);
 std::string strip_top_const(const std::string& c_type);
 // The full C prototype of `f` under another name: "cl_int name(cl_uint a, void *b)".
 std::string prototype(const Function& f, const std::string& name);
+// A REMORA_SERVER hook's prototype: the call, then the API function's parameters.
+std::string hook_prototype(const Function& f, const std::string& name);
 // "a, b, c": the parameter names, for forwarding calls.
 std::string arg_names(const Function& f);
 

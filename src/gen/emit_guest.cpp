@@ -102,6 +102,8 @@ class StubWriter {
 
   void emit() {
     w_.open("extern \"C\" {} {{", prototype(f_, "remora_remote_" + f_.name));
+    // REMORA_ANSWER_IF: what the vendor is known to answer, answered here.
+    if (!f_.answer_if.empty()) w_.line("if ({}) return {};", f_.answer_if, f_.answer_value);
     w_.line("remora::guest::Runtime& rt = {}();", api_symbol(api_, "runtime"));
     w_.line("if (!rt.ensure_connected().ok()) {}", fail(f_, api_.errors.transport));
     // A server built from another spec may lack this opcode or declare it differently (the handshake
@@ -259,7 +261,12 @@ class StubWriter {
   void encode(const Param& p) {
     const std::string& n = p.name;
     switch (p.kind) {
-      case ParamKind::kScalar: w_.line("w.put({});", n); break;
+      case ParamKind::kScalar:
+        if (!p.send_expr.empty())  // REMORA_SEND: what the guest emulates travels as something else
+          w_.line("w.put(static_cast<{}>({}));", strip_top_const(p.c_type), p.send_expr);
+        else
+          w_.line("w.put({});", n);
+        break;
       case ParamKind::kHandle: w_.line("w.put_u64({}_id);", n); break;
       case ParamKind::kString: w_.line("w.put_string({});", n); break;
       case ParamKind::kBuffer:
@@ -385,6 +392,8 @@ class StubWriter {
     if (f_.returns == Function::Returns::kHandle) {
       w_.line("remora::guest::Object* ret_obj = rt.objects().from_id(ret_id, {});", type_const(f_.return_handle_type));
       w_.line("if (ret_obj != nullptr) rt.objects().add_ref(ret_obj);");
+      // REMORA_RECORD: the glue's record of the new object, dropped by the type's retire hook.
+      if (!f_.record.empty()) w_.line("if (ret_obj != nullptr) ret_obj->api_data = static_cast<void*>({});", f_.record);
     }
     if (f_.sync_point() && f_.returns == Function::Returns::kStatus) {
       w_.open("if (remora_ok) {{");
@@ -579,8 +588,13 @@ std::string emit_guest_source(const Api& api) {
   w.line("#endif  // REMORA_{}_EXPORT_ENTRY_POINTS", upper(api.name));
   w.blank();
   // The descriptor.
+  w.line("// Indexed by handle type: REMORA_HANDLE_WITH_RECORD's functions.");
+  w.open("static const remora::guest::RetireHook kRetireHooks[kNumHandleTypes + 1] = {{");
+  w.line("nullptr,");
+  for (const HandleType& h : api.handle_types) w.line("{},", h.on_retire.empty() ? "nullptr" : "&" + h.on_retire);
+  w.close("};");
   w.line("extern const remora::guest::ApiDescriptor {} = {{", api_symbol(api, "api"));
-  w.line("    {}, kOpcodeTable, kNumOpcodes, kOpcodeNames}};", quote(api.name));
+  w.line("    {}, kOpcodeTable, kNumOpcodes, kOpcodeNames, kNumHandleTypes + 1, kRetireHooks}};", quote(api.name));
   return w.str();
 }
 

@@ -106,6 +106,14 @@ std::string emit_guest_header(const Api& api) {
   w.blank();
   w.line("#define REMORA_GUEST_HIDDEN __attribute__((visibility(\"hidden\")))");
   w.blank();
+  bool any_record = false;
+  for (const HandleType& h : api.handle_types) any_record |= !h.on_retire.empty();
+  if (any_record) {
+    w.line("// Defined by the glue (REMORA_HANDLE_WITH_RECORD): drop the record of a retired object.");
+    for (const HandleType& h : api.handle_types)
+      if (!h.on_retire.empty()) w.line("REMORA_GUEST_HIDDEN void {}(remora::guest::Object* o);", h.on_retire);
+    w.blank();
+  }
   if (!api.thread_state_guest.empty()) {
     w.line("// Defined by the glue (REMORA_THREAD_STATE): the calling thread's API state, sent with every call.");
     w.line("REMORA_GUEST_HIDDEN uint64_t {}(remora::guest::Runtime& rt);", api.thread_state_guest);

@@ -95,11 +95,17 @@ class DispatchWriter {
       if (!p.consumed) translate(p);
     declare_result();
     w_.open("do {{");
-    w_.line("if (c.bad_handle_type != 0) {{ {} break; }}", set_error("remora_invalid_handle_error(c.bad_handle_type)"));
-    if (f_.server_hook.empty())
-      w_.line("if (vendor().{} == nullptr) {{ {} break; }}", f_.name, set_error(api_.errors.unsupported));
+    w_.line("if (c.bad_handle_type != 0) {}", refuse("remora_invalid_handle_error(c.bad_handle_type)"));
+    // The vendor functions the call needs: its own (unless it is remora's own call), and those a hook
+    // declares it calls (REMORA_REQUIRES). A hook never checks for them itself.
+    if (!f_.auxiliary) w_.line("if (vendor().{} == nullptr) {}", f_.name, refuse(api_.errors.unsupported));
+    for (const std::string& fn : f_.requires_vendor)
+      w_.line("if (vendor().{} == nullptr) {}", fn,
+              refuse(f_.requires_error.empty() ? api_.errors.unsupported : f_.requires_error));
     for (const Param& p : f_.params)
       if (!p.consumed) prepare(p);
+    // REMORA_CHECK: what no guest may make the vendor do.
+    for (const Check& k : f_.checks) w_.line("if (!({})) {}", k.cond, refuse(k.error));
     if (f_.resource) {
       w_.line("const uint64_t remora_charge = static_cast<uint64_t>({});", f_.resource->bytes_expr);
       w_.line("if (!c.session.charge({}, remora_charge)) {{ {} break; }}", resource_kind(f_.resource->kind),
@@ -116,11 +122,14 @@ class DispatchWriter {
     }
     if (f_.blocking) w_.line("c.about_to_block();");
     else if (!f_.blocking_if.empty()) w_.line("if ({}) c.about_to_block();", f_.blocking_if);
-    std::string callee = !f_.server_hook.empty() ? f_.server_hook : "vendor()." + f_.name;
+    // A hook gets the call (its session, policy and scratch) ahead of the API function's arguments.
+    const std::string callee = !f_.server_hook.empty() ? f_.server_hook : "vendor()." + f_.name;
+    std::string args = arg_names(f_);
+    if (!f_.server_hook.empty()) args = args.empty() ? "c" : "c, " + args;
     if (f_.returns == Function::Returns::kVoid)
-      w_.line("{}({});", callee, arg_names(f_));
+      w_.line("{}({});", callee, args);
     else
-      w_.line("ret = {}({});", callee, arg_names(f_));
+      w_.line("ret = {}({});", callee, args);
     switch (f_.returns) {
       case Function::Returns::kStatus: w_.line("remora_ok = ret == {};", api_.errors.success); break;
       case Function::Returns::kHandle: w_.line("remora_ok = ret != nullptr;"); break;
@@ -167,6 +176,11 @@ class DispatchWriter {
   }
 
  private:
+  // Leaves the call block with `err` as the call's result (where the function has one to carry it).
+  std::string refuse(const std::string& err) {
+    const std::string set = set_error(err);
+    return set.empty() ? "break;" : "{ " + set + " break; }";
+  }
   std::string set_error(const std::string& err) {
     switch (f_.returns) {
       case Function::Returns::kStatus: return "ret = " + err + ";";
@@ -600,11 +614,11 @@ std::string emit_server_header(const Api& api) {
   for (const Function& f : api.functions)
     if (!f.server_hook.empty()) any_hook = true;
   if (any_hook) {
-    w.line("// REMORA_SERVER hooks: called instead of the vendor's function, same signature.");
-    w.open("extern \"C\" {{");
+    w.line("// REMORA_SERVER hooks (docs/generated-code.md, \"Hooks\"): called instead of the vendor's function once");
+    w.line("// the dispatch checked the handles, the lengths, REMORA_CHECK and the vendor functions the call needs;");
+    w.line("// the call first, then the API function's parameters.");
     for (const Function& f : api.functions)
-      if (!f.server_hook.empty()) w.line("{};", prototype(f, f.server_hook));
-    w.close("}  // extern \"C\"");
+      if (!f.server_hook.empty()) w.line("{};", hook_prototype(f, f.server_hook));
     w.blank();
   }
   w.line("namespace remora::{} {{", api.name);

@@ -26,6 +26,9 @@ struct HandleType {
   // Functions that take one application reference / drop one (filled from RETAINS/RELEASES).
   std::string retain_fn;
   std::string release_fn;
+  // REMORA_HANDLE_WITH_RECORD: the guest glue function that drops an object's record (what
+  // REMORA_RECORD attached) when the guest retires the object, whichever call retired it.
+  std::string on_retire;
   SourceLoc loc;
 };
 
@@ -124,6 +127,10 @@ struct Param {
   // Deferred out data (REMORA_DEFERRED): the event parameter of the command that fills it.
   std::string deferred_event;
 
+  // REMORA_SEND: what the guest sends in place of the application's value (a scalar's C expression
+  // over the parameters). Guest-side only: neither the server nor the signature sees it.
+  std::string send_expr;
+
   // Set on parameters whose value another parameter's description consumes (a lengths array of
   // kStrings, a user data of kCallback). Emitters skip them when encoding.
   bool consumed = false;
@@ -137,6 +144,12 @@ enum class Implementation {
   kServerHook,   // REMORA_SERVER: server calls a hand-written replacement of the vendor function
   kLocal,        // REMORA_LOCAL: guest only, no opcode
   kUnsupported,  // REMORA_UNSUPPORTED
+};
+
+// REMORA_CHECK: the server refuses the call with `error` unless `cond` holds.
+struct Check {
+  std::string cond;   // C expression over the parameters
+  std::string error;  // the API's error value
 };
 
 struct Resource {
@@ -164,6 +177,17 @@ struct Function {
   // guest glue and served by `server_hook`. Not loaded from, nor exported by, a vendor library.
   bool auxiliary = false;
   std::string unsupported_reason;
+  // REMORA_REQUIRES: vendor functions a server hook calls besides the function itself; the dispatch
+  // answers errors.unsupported before the hook when the vendor library lacks one.
+  std::vector<std::string> requires_vendor;
+  std::string requires_error;  // REMORA_REQUIRES_OR: the answer when one is missing (empty: unsupported)
+  std::vector<Check> checks;  // REMORA_CHECK, in spec order
+  // REMORA_RECORD: a C++ expression (over the parameters) whose value, a void *, becomes the new
+  // handle's guest record (Object::api_data) once the call succeeded.
+  std::string record;
+  // REMORA_ANSWER_IF: the guest answers `answer_value` itself, without a call, when `answer_if` holds.
+  std::string answer_if;
+  std::string answer_value;
   std::string retains;   // parameter name
   std::string releases;  // parameter name
   std::optional<Resource> resource;

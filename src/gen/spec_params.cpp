@@ -404,6 +404,10 @@ void ParamClassifier::run(const std::set<std::string>& user_data_names) {
     long long size = clang_Type_getSizeOf(type_);
     p_.scalar_size = size > 0 ? static_cast<uint64_t>(size) : 0;
     if (is_record(type_)) check_record(type_, true);
+    if (auto v = a_.value("send")) {
+      p_.send_expr = trim(*v);
+      expr(p_.send_expr, "REMORA_SEND(" + p_.send_expr + ")");
+    }
   } else {
     fail("has type '" + p_.c_type + "', which remora cannot forward");
   }

@@ -97,15 +97,16 @@ std::vector<std::string> Annotations::values(std::string_view key) {
 namespace {
 constexpr std::string_view kFunctionKeys[] = {"opcode", "async",  "blocking", "blocking_if", "cache",
                                               "cache_unless", "guest", "server", "local", "unsupported",
-                                              "retains", "releases", "resource"};
+                                              "retains", "releases", "resource", "requires", "check",
+                                              "record", "answer_if", "requires_error"};
 constexpr std::string_view kParamKeys[] = {"in", "out", "inout", "count", "bytes", "length_ret",
                                            "nonnull", "errcode", "existing", "strings", "binaries",
                                            "handles_when", "properties_when", "struct_handles", "properties", "callback",
-                                           "user_data", "deferred"};
+                                           "user_data", "deferred", "send"};
 constexpr std::string_view kFileScopeKeys[] = {"api", "errors", "handle", "invalid", "thread_state",
-                                               "refuse_unlisted"};
+                                               "refuse_unlisted", "on_retire"};
 // Keys that may be given more than once on one declaration.
-constexpr std::string_view kRepeatableKeys[] = {"handles_when", "properties_when"};
+constexpr std::string_view kRepeatableKeys[] = {"handles_when", "properties_when", "check", "requires"};
 
 template <size_t N>
 bool contains(const std::string_view (&keys)[N], std::string_view k) {
@@ -322,6 +323,9 @@ void SpecReader::read_handle(CXCursor var) {
   HandleType h;
   h.loc = loc;
   h.invalid_error = a.value("invalid").value_or("");
+  h.on_retire = trim(a.value("on_retire").value_or(""));
+  if (!h.on_retire.empty() && !is_identifier(h.on_retire))
+    error(loc, "REMORA_HANDLE_WITH_RECORD's '" + h.on_retire + "' is not a function name");
   CXType t = peel(clang_getCursorType(var));
   h.name = t.kind == CXType_Typedef ? take(clang_getTypedefName(t)) : spelling(t);
   if (t.kind != CXType_Typedef || resolve(t).kind != CXType_Pointer) {
@@ -416,6 +420,29 @@ void SpecReader::read_function(CXCursor fc) {
     if (r.bytes_expr.empty()) error(f.loc, "REMORA_RESOURCE of " + what + " has no byte count");
     f.resource = r;
   }
+  for (const std::string& v : a.values("requires")) {
+    for (const std::string& name : split_list(v)) {
+      if (!is_identifier(trim(name))) error(f.loc, "REMORA_REQUIRES(" + v + ") of " + what + ": '" + name + "' is not a function name");
+      f.requires_vendor.push_back(trim(name));
+    }
+    if (f.server_hook.empty())
+      error(f.loc, "REMORA_REQUIRES on " + what + ", which has no REMORA_SERVER hook: the generated call needs only its own function");
+  }
+  f.requires_error = trim(a.value("requires_error").value_or(""));
+  for (const std::string& v : a.values("check")) {
+    const size_t semi = v.find(';');
+    Check c{semi == std::string::npos ? "" : trim(v.substr(semi + 1)), trim(v.substr(0, semi))};
+    if (c.cond.empty() || c.error.empty()) error(f.loc, "REMORA_CHECK of " + what + " needs an error and a condition");
+    f.checks.push_back(std::move(c));
+  }
+  f.record = trim(a.value("record").value_or(""));
+  if (auto v = a.value("answer_if")) {
+    const size_t semi = v->find(';');
+    f.answer_value = trim(v->substr(0, semi));
+    f.answer_if = semi == std::string::npos ? "" : trim(v->substr(semi + 1));
+    if (f.answer_if.empty() || f.answer_value.empty())
+      error(f.loc, "REMORA_ANSWER_IF of " + what + " needs a value and a condition");
+  }
   report_leftovers(a, f.loc, "function " + what, true);
 
   // Return value.
@@ -458,6 +485,22 @@ void SpecReader::read_function(CXCursor fc) {
     }
   }
   if (!f.blocking_if.empty()) check_expr(f.blocking_if, f, "REMORA_BLOCKING_IF(" + f.blocking_if + ")", f.loc);
+  for (const Check& c : f.checks) check_expr(c.cond, f, "REMORA_CHECK(" + c.error + ", " + c.cond + ")", f.loc);
+  if (!f.record.empty()) {
+    check_expr(f.record, f, "REMORA_RECORD(" + f.record + ")", f.loc);
+    if (f.returns != Function::Returns::kHandle)
+      error(f.loc, "REMORA_RECORD on " + what + ", which does not return a new handle");
+    else if (const HandleType* h = api_.find_handle(f.return_handle_type); h != nullptr && h->on_retire.empty())
+      error(f.loc, "REMORA_RECORD on " + what + ": its handle type " + h->name +
+                       " needs REMORA_HANDLE_WITH_RECORD, so that the record is dropped with the object");
+  }
+  if (!f.answer_if.empty()) {
+    check_expr(f.answer_if, f, "REMORA_ANSWER_IF(" + f.answer_value + ", " + f.answer_if + ")", f.loc);
+    if (f.returns != Function::Returns::kStatus)
+      error(f.loc, "REMORA_ANSWER_IF on " + what + ", which does not return the API's status");
+  }
+  if ((!f.record.empty() || !f.answer_if.empty()) && (f.impl == Implementation::kLocal || f.impl == Implementation::kUnsupported))
+    error(f.loc, what + " has guest annotations (REMORA_RECORD, REMORA_ANSWER_IF) but no generated guest stub");
   if (!f.cache_unless.empty()) check_expr(f.cache_unless, f, "REMORA_CACHE_UNLESS(" + f.cache_unless + ")", f.loc);
   if (f.resource) check_expr(f.resource->bytes_expr, f, "REMORA_RESOURCE(" + f.resource->bytes_expr + ")", f.loc);
   if (f.async) check_async(f);
@@ -514,6 +557,17 @@ void SpecReader::finish() {
         else
           h.*field = f.name;
       }
+    }
+  }
+
+  // REMORA_REQUIRES names vendor functions of the spec (loaded into the server's Vendor table).
+  for (const Function& f : api_.functions) {
+    for (const std::string& req : f.requires_vendor) {
+      auto it = std::find_if(api_.functions.begin(), api_.functions.end(),
+                             [&](const Function& g) { return g.name == req; });
+      if (it == api_.functions.end() || it->auxiliary || it->impl == Implementation::kUnsupported)
+        error(f.loc, "REMORA_REQUIRES(" + req + ") of '" + f.name +
+                         "' is not a vendor function of the spec (declare it, so the server loads it)");
     }
   }
 

@@ -161,9 +161,25 @@ bool Objects::drop_ref(Object* o) {
   return true;
 }
 
-void Objects::retire(Object* o) {
+bool Objects::live(const void* p, uint32_t* type) const {
   std::lock_guard lock(mu_);
-  if (o->magic != Object::kLive) return;
+  auto it = all_.find(static_cast<Object*>(const_cast<void*>(p)));
+  if (it == all_.end()) return false;
+  if (type != nullptr) *type = (*it)->type;
+  return true;
+}
+
+void Objects::retire(Object* o) {
+  {
+    std::lock_guard lock(mu_);
+    if (!retire_locked(o)) return;
+  }
+  // Outside the lock: the hook may look other objects up. `o` stays allocated (the quarantine).
+  if (o->type < num_hooks_ && retire_hooks_[o->type] != nullptr) retire_hooks_[o->type](o);
+}
+
+bool Objects::retire_locked(Object* o) {
+  if (o->magic != Object::kLive) return false;
   o->magic = Object::kDead;
   if (auto it = by_id_.find(o->id); it != by_id_.end() && it->second == o) by_id_.erase(it);
   all_.erase(o);
@@ -175,6 +191,7 @@ void Objects::retire(Object* o) {
     if (auto it = dead_by_id_.find(oldest->id); it != dead_by_id_.end() && it->second == oldest) dead_by_id_.erase(it);
     delete oldest;
   }
+  return true;
 }
 
 // ---- Callbacks and deferred targets -------------------------------------------------------------------
@@ -309,7 +326,7 @@ Runtime::ThreadSlot& Runtime::my_slot() {
 
 Runtime::Runtime(const ApiDescriptor& api, void* dispatch)
     : api_(api),
-      objects_(dispatch),
+      objects_(dispatch, api.num_handle_types, api.retire_hooks),
       serial_(g_runtime_serial.fetch_add(1)),
       pool_(std::make_shared<SlotPool>()),
       route_mu_(pool_->mu) {

@@ -82,12 +82,20 @@ struct Options {
   static Options from_env(std::string* error);
 };
 
-// Generated per API (<api>_guest_api.cpp): names and versions for the handshake and for logs.
+struct Object;
+// A handle type's REMORA_HANDLE_WITH_RECORD function: drops the record the glue attached to an object
+// (Object::api_data) once the object is retired.
+using RetireHook = void (*)(Object* o);
+
+// Generated per API (<api>_guest.cpp): names and signatures for the handshake and for logs, and the
+// handle types' retire hooks.
 struct ApiDescriptor {
   const char* name;        // "opencl"
   protocol::OpcodeTable opcodes;  // signatures for the handshake's negotiation
   uint32_t num_opcodes;    // highest opcode + 1
   const char* const* opcode_names;  // indexed by opcode, "" for gaps
+  uint32_t num_handle_types = 0;    // entries of retire_hooks: types 0..num_handle_types-1
+  const RetireHook* retire_hooks = nullptr;  // indexed by handle type; null entries: none
 };
 
 // A guest-side stand-in for a server object. Layout matters: APIs whose handles are read by someone
@@ -108,7 +116,8 @@ struct Object {
 // handle from the application is caught as invalid rather than read after free.
 class Objects {
  public:
-  explicit Objects(void* dispatch) : dispatch_(dispatch) {}
+  explicit Objects(void* dispatch, uint32_t num_hooks = 0, const RetireHook* retire_hooks = nullptr)
+      : dispatch_(dispatch), num_hooks_(num_hooks), retire_hooks_(retire_hooks) {}
   Objects(const Objects&) = delete;
   Objects& operator=(const Objects&) = delete;
   ~Objects();
@@ -142,13 +151,20 @@ class Objects {
   // Drops one reference; when none remain the object is retired (the id is forgotten). Returns true
   // when this call retired it.
   bool drop_ref(Object* o);
-  // Retires an object whose creation failed on the server.
+  // Retires an object whose creation failed on the server. Retiring runs the type's retire hook
+  // (ApiDescriptor::retire_hooks) once, after the object is marked dead.
   void retire(Object* o);
+  // Whether `p` is one of the live objects (of any type; *type says which), found by address without
+  // reading through it: for values that may be anything (a kernel argument's bytes).
+  bool live(const void* p, uint32_t* type) const;
 
  private:
   Object* make_locked(uint64_t id, uint32_t type);
+  bool retire_locked(Object* o);  // false: it was not live
 
   void* dispatch_;
+  const uint32_t num_hooks_;
+  const RetireHook* const retire_hooks_;
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Object*> by_id_;
   std::unordered_set<Object*> all_;  // live objects, owned

@@ -176,21 +176,13 @@ Status Session::run() {
 namespace {
 // The Worker of the thread serving the current call, so Call::about_to_block can mark it.
 thread_local void* t_worker = nullptr;
-// The session this thread serves (Session::current): a serving thread serves one session for life.
-thread_local Session* t_session = nullptr;
-// The call being dispatched on this thread (Call::current).
-thread_local Call* t_call = nullptr;
 }  // namespace
-
-Session* Session::current() { return t_session; }
-Call* Call::current() { return t_call; }
 
 // One thread's life: wait to become leader, receive and serve batches while leader. A thread whose
 // blocking call handed leadership to another goes back to waiting once its batch is done.
 void Session::thread_loop(bool start_as_leader) {
   Worker worker;
   t_worker = &worker;
-  t_session = this;
   transport::Message msg;
   bool leader = start_as_leader;
   for (;;) {
@@ -327,9 +319,7 @@ Status Session::serve_batch(transport::Message& lent_or_own, Worker& w, bool* do
     Call call{*this, args, w.reply, ch.opcode, sync, (ch.flags & protocol::kCallConcurrent) != 0};
     call.cache_ = &w.scratch;
     call.handle_cache_ = &w.handles;
-    t_call = &call;
     fn(call);
-    t_call = nullptr;
     // A scratch allocation failed where the generated code has no API error to answer with.
     if (call.out_of_host_memory()) call.malformed("out of host memory for an out-parameter");
     if (ending_) {

@@ -207,11 +207,6 @@ struct Call {
   // Decoding failed or a guest-chosen id was bad: the session ends after this batch.
   void malformed(const char* why);
 
-  // The call the calling thread is dispatching, or nullptr outside a dispatch: for REMORA_SERVER
-  // hooks, which have the API function's signature and so no Call parameter (they need the session,
-  // e.g. its PeerMemory). Thread-local; set by Session::serve_batch around each dispatch.
-  static Call* current();
-
  private:
   void* lookup(uint64_t id, uint32_t type) const;
   void* no_host_memory(uint64_t bytes);  // notes the failure, returns nullptr
@@ -274,10 +269,6 @@ class Session {
   // Serves until the guest says goodbye, disconnects, or sends a malformed message. Then releases
   // everything the guest still holds. Returns why the session ended.
   Status run();
-
-  // The session whose calls this thread serves, or nullptr (vendor threads, the daemon). For API glue
-  // that generated code calls without the Call (REMORA_SERVER hooks).
-  static Session* current();
 
   HandleTable& handles() { return handles_; }
   const ApiServer& api() const { return api_; }

@@ -1,5 +1,5 @@
 // Shared memory regions beside a session's channels, for APIs whose host memory the device should
-// reach directly (CUDA's page-locked allocations and copy staging: apis/cuda/guest/host_memory.cpp).
+// reach directly (CUDA's page-locked allocations and copy staging: apis/cuda/guest/guest_host_memory.cpp).
 //
 // The server creates a region (a sealed memfd), maps it, and passes its descriptor to the guest over
 // the session's RegionLink; the guest checks and maps it too. Data then moves through the region

@@ -8,7 +8,7 @@
 #    on the "function suffix" line and as "[SUFFIX]" after the NULL-platform probes.
 # 2. Shared virtual memory: the application and remora's server are different processes, so host
 #    virtual addresses cannot be shared. remora forwards coarse-grained buffer SVM (through a guest
-#    mirror, see apis/opencl/guest/svm.cpp) but reports fine-grained buffer sharing and SVM atomics
+#    mirror, see apis/opencl/guest/guest_svm.cpp) but reports fine-grained buffer sharing and SVM atomics
 #    as absent even where the platform has them: those two sub-lines are dropped. The header, the
 #    coarse-grained and the fine-grained system lines must match. (svm.c covers SVM itself.)
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared buffer storage (apis/opencl/guest/shared_buffers.cpp) is really used over shm, and the
+# Shared buffer storage (apis/opencl/guest/guest_shared_buffers.cpp) is really used over shm, and the
 # programs that exercise buffers give native output with it on every buffer and with it off.
 #
 #   shared_buffers.sh REMORA_BIN E2E_BIN_DIR

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/protocol.h"
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "common/wire.h"
 #include "opencl_protocol.h"
 #include "opencl_server.h"

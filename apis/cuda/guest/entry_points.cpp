@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "common/log.h"
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace {
 

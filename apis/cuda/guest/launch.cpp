@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "glue.h"
-#include "hooks.h"
+#include "guest_glue.h"
+#include "spec_helpers.h"
 
 namespace {
 

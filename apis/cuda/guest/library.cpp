@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "common/log.h"
-#include "glue.h"
-#include "hooks.h"
+#include "guest_glue.h"
+#include "spec_helpers.h"
 #include "runtime_state.h"
 
 namespace {

@@ -22,7 +22,7 @@
 #include <map>
 #include <string_view>
 
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace remora::cuda::guest_glue {
 namespace {

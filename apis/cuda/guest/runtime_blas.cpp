@@ -3,14 +3,14 @@
 // from the driver or runtime API; alpha and beta travel by value (host pointer mode only).
 #include <cublas_api.h>
 
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "runtime_state.h"
 
 namespace {
 
 using remora::cuda::guest_glue::rt_ensure_context;
 
-// The cuBLAS status of one of remora's cuBLAS calls (hooks.h, REMORA_CUBLAS_STATUS_BASE).
+// The cuBLAS status of one of remora's cuBLAS calls (spec_helpers.h, REMORA_CUBLAS_STATUS_BASE).
 cublasStatus_t blas_status(CUresult r) {
   if (r == CUDA_SUCCESS) return CUBLAS_STATUS_SUCCESS;
   if (static_cast<unsigned>(r) >= REMORA_CUBLAS_STATUS_BASE)

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "common/log.h"
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "runtime_state.h"
 
 namespace remora::cuda::guest_glue {

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace remora::cuda::guest_glue {
 

@@ -1,6 +1,6 @@
 // Server side of cuBLAS (cuda.spec.c, "cuBLAS"): the server's real cuBLAS, loaded on first use
 // (REMORA_CUBLAS_LIBRARY, default libcublas.so.13 on the server's library path). It runs in the
-// context the guest thread's state made current (server/hooks.cpp), the one the guest's runtime API
+// context the guest thread's state made current (server/server_hooks.cpp), the one the guest's runtime API
 // uses, so its kernels see the guest's allocations and streams. Without the library every call
 // answers CUDA_ERROR_NOT_SUPPORTED (CUBLAS_STATUS_NOT_SUPPORTED in the guest).
 #include <dlfcn.h>
@@ -11,7 +11,7 @@
 
 #include "common/log.h"
 #include "cuda_server.h"  // generated
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "server_glue.h"
 
 namespace {
@@ -56,31 +56,29 @@ const float* device_matrix(uint64_t a) { return reinterpret_cast<const float*>(s
 #define REMORA_BLAS_REQUIRE() \
   if (!cublas().complete()) return CUDA_ERROR_NOT_SUPPORTED
 
-extern "C" {
-
-CUresult remora_blas_server_create(cublasHandle_t* handle) {
+CUresult remora_blas_server_create(remora::server::Call&, cublasHandle_t* handle) {
   REMORA_BLAS_REQUIRE();
   return result(cublas().create(handle));
 }
 
-CUresult remora_blas_server_destroy(cublasHandle_t handle) {
+CUresult remora_blas_server_destroy(remora::server::Call&, cublasHandle_t handle) {
   REMORA_BLAS_REQUIRE();
   return result(cublas().destroy(handle));
 }
 
-CUresult remora_blas_server_get_version(cublasHandle_t handle, int* version) {
+CUresult remora_blas_server_get_version(remora::server::Call&, cublasHandle_t handle, int* version) {
   REMORA_BLAS_REQUIRE();
   return result(cublas().get_version(handle, version));
 }
 
-CUresult remora_blas_server_set_stream(cublasHandle_t handle, CUstream stream) {
+CUresult remora_blas_server_set_stream(remora::server::Call&, cublasHandle_t handle, CUstream stream) {
   REMORA_BLAS_REQUIRE();
   return result(cublas().set_stream(handle, stream));
 }
 
 // The handle is in host pointer mode (never changed here), so alpha and beta are read from the call's
 // own copies. The matrices are device addresses: cuBLAS reads them on the device, never the server.
-CUresult remora_blas_server_sgemm(cublasHandle_t handle, int transa, int transb, int m, int n, int k,
+CUresult remora_blas_server_sgemm(remora::server::Call&, cublasHandle_t handle, int transa, int transb, int m, int n, int k,
                                   const float* alpha, uint64_t a, int lda, uint64_t b, int ldb, const float* beta,
                                   uint64_t c, int ldc) {
   REMORA_BLAS_REQUIRE();
@@ -90,4 +88,3 @@ CUresult remora_blas_server_sgemm(cublasHandle_t handle, int transa, int transb,
                                const_cast<float*>(device_matrix(c)), ldc));
 }
 
-}  // extern "C"

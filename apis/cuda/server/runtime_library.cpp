@@ -14,7 +14,7 @@
 
 #include "common/log.h"
 #include "cuda_server.h"  // generated
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "server_glue.h"
 
 namespace {
@@ -43,16 +43,14 @@ const Cudart& cudart() {
 
 }  // namespace
 
-extern "C" {
-
-CUresult remora_rt_server_get_device_properties(int device, struct cudaDeviceProp* prop) {
+CUresult remora_rt_server_get_device_properties(remora::server::Call&, int device, struct cudaDeviceProp* prop) {
   if (cudart().get_device_properties == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   if (prop == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // A cudaError_t, carried as the call's result (the numbers are shared).
   return static_cast<CUresult>(cudart().get_device_properties(prop, device));
 }
 
-CUresult remora_rt_server_get_error_text(int error, int which, char* text, size_t capacity, size_t* length) {
+CUresult remora_rt_server_get_error_text(remora::server::Call&, int error, int which, char* text, size_t capacity, size_t* length) {
   const Cudart& c = cudart();
   if (c.get_error_name == nullptr || c.get_error_string == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   const cudaError_t e = static_cast<cudaError_t>(error);
@@ -60,4 +58,3 @@ CUresult remora_rt_server_get_error_text(int error, int which, char* text, size_
                                                    capacity, length);
 }
 
-}  // extern "C"

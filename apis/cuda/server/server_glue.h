@@ -8,10 +8,6 @@
 
 namespace remora::cuda::server_glue {
 
-// The session whose call the calling thread is serving (set by the REMORA_THREAD_STATE hook at the
-// start of every dispatch), for REMORA_SERVER hooks, whose signature is the API function's.
-remora::server::Session* current_session();
-
 // A library the server forwards to beside the driver (cudart, cuBLAS): `env` names it, else
 // `fallback`; loaded once by the caller and never unloaded. nullptr, with the reason logged under
 // `what`, when it cannot be loaded or is remora's own guest library (which exports the same names).

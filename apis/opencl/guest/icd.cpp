@@ -5,9 +5,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "common/log.h"
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace {
 
@@ -86,7 +87,7 @@ KernelArgShapes* kernel_arg_shapes(cl_kernel kernel) {
   remora::guest::Object* o = live_object(kernel, kType_cl_kernel);
   if (o == nullptr) return nullptr;
   // Created at most once even if two threads race here (which OpenCL does not allow for one kernel
-  // anyway). Freed by remora_cl_release_kernel with the kernel's last reference.
+  // anyway). Freed by remora_cl_kernel_retired with the kernel's last reference.
   std::atomic_ref<void*> slot(o->api_data);
   void* current = slot.load(std::memory_order_acquire);
   if (current == nullptr) {
@@ -98,6 +99,12 @@ KernelArgShapes* kernel_arg_shapes(cl_kernel kernel) {
 }
 
 }  // namespace remora::opencl::guest_glue
+
+// REMORA_HANDLE_WITH_RECORD(cl_kernel): the argument shapes go with the kernel's last reference. A
+// retired kernel is no longer live_object(), so kernel_arg_shapes() cannot hand out what is freed here.
+void remora_cl_kernel_retired(remora::guest::Object* o) {
+  delete static_cast<remora::opencl::guest_glue::KernelArgShapes*>(std::exchange(o->api_data, nullptr));
+}
 
 extern "C" {
 

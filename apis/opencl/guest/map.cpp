@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace glue = remora::opencl::guest_glue;
 

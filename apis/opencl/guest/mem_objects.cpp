@@ -1,17 +1,20 @@
-// Guest hooks around object creation and queries: what the generated stubs cannot express alone.
+// The guest's records of memory objects, and the hooks around them.
 //
 // - CL_MEM_USE_HOST_PTR: the server's memory cannot alias the application's, so the object is created
-//   with CL_MEM_COPY_HOST_PTR and the guest keeps host_ptr; map/unmap (map.cpp) keep it in step.
-// - Every memory object and sampler is recorded, so clSetKernelArg can recognise one inside an
-//   argument's bytes and send it as a handle.
+//   with CL_MEM_COPY_HOST_PTR (REMORA_SEND of remora_cl_server_flags) and the guest keeps host_ptr in
+//   the object's record; map/unmap (map.cpp) keep it in step.
 // - Images record their pixel layout: transfer sizes are computed while a call is being encoded, when
 //   no other call may be made.
+// - clSetKernelArg recognises a memory object or sampler inside an argument's bytes among the
+//   runtime's live objects (Objects::live) and sends it as a handle.
+// Records are made by the generated stubs (REMORA_RECORD) through the helpers below and dropped by
+// remora_cl_mem_retired (REMORA_HANDLE_WITH_RECORD) when the object is retired.
 #include <cstring>
 #include <optional>
 #include <utility>
 #include <memory>
 
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace glue = remora::opencl::guest_glue;
 using remora::guest::Object;
@@ -30,25 +33,6 @@ MemRecord* mem_record(cl_mem mem) {
 
 namespace {
 
-cl_mem_flags server_flags(cl_mem_flags flags) {
-  if ((flags & CL_MEM_USE_HOST_PTR) == 0) return flags;
-  return (flags & ~cl_mem_flags{CL_MEM_USE_HOST_PTR}) | CL_MEM_COPY_HOST_PTR;
-}
-
-void track_kernel_arg_object(const void* handle) {
-  glue::GlueState& g = glue::glue_state();
-  std::lock_guard<std::mutex> lock(g.mu);
-  g.kernel_arg_objects.insert(handle);
-}
-
-// Attaches `record` to a memory object the server just created (not yet visible to the application).
-cl_mem adopt(cl_mem mem, std::unique_ptr<glue::MemRecord> record) {
-  if (mem == nullptr) return nullptr;
-  remora::guest::Objects::as_object(mem)->api_data = record.release();
-  track_kernel_arg_object(mem);
-  return mem;
-}
-
 std::unique_ptr<glue::MemRecord> buffer_record(cl_mem_flags flags, void* host_ptr) {
   auto r = std::make_unique<glue::MemRecord>();
   r->app_flags = flags;
@@ -56,9 +40,7 @@ std::unique_ptr<glue::MemRecord> buffer_record(cl_mem_flags flags, void* host_pt
   return r;
 }
 
-std::unique_ptr<glue::MemRecord> image_record(cl_mem_flags flags, void* host_ptr,
-                                              const cl_image_format* format,
-                                              const cl_image_desc* desc) {
+void* image_record(cl_mem_flags flags, void* host_ptr, const cl_image_format* format, const cl_image_desc* desc) {
   auto r = buffer_record(flags, host_ptr);
   r->is_image = true;
   if (format != nullptr) {
@@ -78,118 +60,58 @@ std::unique_ptr<glue::MemRecord> image_record(cl_mem_flags flags, void* host_ptr
       r->host_slice_pitch = r->host_row_pitch * desc->image_height;
     }
   }
-  return r;
-}
-
-// After a release: once the object is retired (the last application reference went), forget it.
-// Retired Objects stay allocated (runtime.h), so reading `magic` is safe.
-void forget_if_retired(const void* handle, bool is_mem) {
-  Object* o = remora::guest::Objects::as_object(handle);
-  if (o->magic != Object::kDead) return;
-  {
-    glue::GlueState& g = glue::glue_state();
-    std::lock_guard<std::mutex> lock(g.mu);
-    g.kernel_arg_objects.erase(handle);
-  }
-  if (is_mem) {
-    auto* record = static_cast<glue::MemRecord*>(o->api_data);
-    o->api_data = nullptr;
-    if (record != nullptr) {
-      // Mirrors of mappings the application never unmapped.
-      for (auto& [ptr, m] : record->maps)
-        if (m.owns_mirror) std::free(ptr);
-      delete record;
-    }
-  }
+  return r.release();
 }
 
 }  // namespace
 
 extern "C" {
 
-// ---- Creation ------------------------------------------------------------------------------------
+// ---- Records (spec_helpers.h: the REMORA_RECORD expressions of opencl.spec.c) ---------------------------
 
-cl_mem remora_cl_create_buffer(cl_context context, cl_mem_flags flags, size_t size, void* host_ptr,
-                               cl_int* errcode_ret) {
-  if (glue::shared_buffer_wanted(flags, size)) {
-    auto record = buffer_record(flags, host_ptr);
-    cl_mem mem = glue::create_shared_buffer(context, flags, size, host_ptr, errcode_ret, record.get());
-    return adopt(mem, std::move(record));
-  }
-  return adopt(remora_remote_clCreateBuffer(context, server_flags(flags), size, host_ptr, errcode_ret),
-               buffer_record(flags, host_ptr));
+cl_mem_flags remora_cl_server_flags(cl_mem_flags flags) {
+  if ((flags & CL_MEM_USE_HOST_PTR) == 0) return flags;
+  return (flags & ~cl_mem_flags{CL_MEM_USE_HOST_PTR}) | CL_MEM_COPY_HOST_PTR;
 }
 
-cl_mem remora_cl_create_buffer_with_properties(cl_context context, const cl_mem_properties* properties,
-                                               cl_mem_flags flags, size_t size, void* host_ptr,
-                                               cl_int* errcode_ret) {
-  return adopt(remora_remote_clCreateBufferWithProperties(context, properties, server_flags(flags),
-                                                          size, host_ptr, errcode_ret),
-               buffer_record(flags, host_ptr));
-}
+void* remora_cl_buffer_record(cl_mem_flags flags, void* host_ptr) { return buffer_record(flags, host_ptr).release(); }
 
-cl_mem remora_cl_create_sub_buffer(cl_mem buffer, cl_mem_flags flags,
-                                   cl_buffer_create_type buffer_create_type,
-                                   const void* buffer_create_info, cl_int* errcode_ret) {
-  cl_mem sub = remora_remote_clCreateSubBuffer(buffer, flags, buffer_create_type, buffer_create_info,
-                                               errcode_ret);
-  if (sub == nullptr) return nullptr;
-  // A sub-buffer of a USE_HOST_PTR buffer maps onto the parent's memory at its origin.
+void* remora_cl_sub_buffer_record(cl_mem buffer, cl_mem_flags flags, cl_buffer_create_type buffer_create_type,
+                                  const void* buffer_create_info) {
   auto record = std::make_unique<glue::MemRecord>();
   record->app_flags = flags;
   glue::MemRecord* parent = glue::mem_record(buffer);
-  if (parent != nullptr && parent->host_ptr != nullptr &&
-      buffer_create_type == CL_BUFFER_CREATE_TYPE_REGION && buffer_create_info != nullptr) {
-    cl_buffer_region region;
-    std::memcpy(&region, buffer_create_info, sizeof(region));
+  if (parent == nullptr || buffer_create_type != CL_BUFFER_CREATE_TYPE_REGION || buffer_create_info == nullptr)
+    return record.release();
+  cl_buffer_region region;
+  std::memcpy(&region, buffer_create_info, sizeof(region));
+  // A sub-buffer of a USE_HOST_PTR buffer maps onto the parent's memory at its origin.
+  if (parent->host_ptr != nullptr) {
     record->host_ptr = static_cast<char*>(parent->host_ptr) + region.origin;
     record->app_flags |= parent->app_flags & CL_MEM_USE_HOST_PTR;
   }
-  if (parent != nullptr && parent->shared != nullptr && buffer_create_type == CL_BUFFER_CREATE_TYPE_REGION &&
-      buffer_create_info != nullptr) {
-    cl_buffer_region region;
-    std::memcpy(&region, buffer_create_info, sizeof(region));
-    glue::share_parent_storage(*parent, region.origin, region.size, record.get());
-  }
-  return adopt(sub, std::move(record));
+  if (parent->shared != nullptr) glue::share_parent_storage(*parent, region.origin, region.size, record.get());
+  return record.release();
 }
 
-cl_mem remora_cl_create_image(cl_context context, cl_mem_flags flags,
-                              const cl_image_format* image_format, const cl_image_desc* image_desc,
-                              void* host_ptr, cl_int* errcode_ret) {
-  return adopt(remora_remote_clCreateImage(context, server_flags(flags), image_format, image_desc,
-                                           host_ptr, errcode_ret),
-               image_record(flags, host_ptr, image_format, image_desc));
+void* remora_cl_image_record(cl_mem_flags flags, void* host_ptr, const cl_image_format* image_format,
+                             const cl_image_desc* image_desc) {
+  return image_record(flags, host_ptr, image_format, image_desc);
 }
 
-cl_mem remora_cl_create_image_with_properties(cl_context context, const cl_mem_properties* properties,
-                                              cl_mem_flags flags, const cl_image_format* image_format,
-                                              const cl_image_desc* image_desc, void* host_ptr,
-                                              cl_int* errcode_ret) {
-  return adopt(remora_remote_clCreateImageWithProperties(context, properties, server_flags(flags),
-                                                         image_format, image_desc, host_ptr,
-                                                         errcode_ret),
-               image_record(flags, host_ptr, image_format, image_desc));
-}
-
-cl_mem remora_cl_create_image_2d(cl_context context, cl_mem_flags flags,
-                                 const cl_image_format* image_format, size_t image_width,
-                                 size_t image_height, size_t image_row_pitch, void* host_ptr,
-                                 cl_int* errcode_ret) {
+void* remora_cl_image2d_record(cl_mem_flags flags, void* host_ptr, const cl_image_format* image_format,
+                               size_t image_width, size_t image_height, size_t image_row_pitch) {
   cl_image_desc desc{};
   desc.image_type = CL_MEM_OBJECT_IMAGE2D;
   desc.image_width = image_width;
   desc.image_height = image_height;
   desc.image_row_pitch = image_row_pitch;
-  return adopt(remora_remote_clCreateImage2D(context, server_flags(flags), image_format, image_width,
-                                             image_height, image_row_pitch, host_ptr, errcode_ret),
-               image_record(flags, host_ptr, image_format, &desc));
+  return image_record(flags, host_ptr, image_format, &desc);
 }
 
-cl_mem remora_cl_create_image_3d(cl_context context, cl_mem_flags flags,
-                                 const cl_image_format* image_format, size_t image_width,
-                                 size_t image_height, size_t image_depth, size_t image_row_pitch,
-                                 size_t image_slice_pitch, void* host_ptr, cl_int* errcode_ret) {
+void* remora_cl_image3d_record(cl_mem_flags flags, void* host_ptr, const cl_image_format* image_format,
+                               size_t image_width, size_t image_height, size_t image_depth, size_t image_row_pitch,
+                               size_t image_slice_pitch) {
   cl_image_desc desc{};
   desc.image_type = CL_MEM_OBJECT_IMAGE3D;
   desc.image_width = image_width;
@@ -197,76 +119,48 @@ cl_mem remora_cl_create_image_3d(cl_context context, cl_mem_flags flags,
   desc.image_depth = image_depth;
   desc.image_row_pitch = image_row_pitch;
   desc.image_slice_pitch = image_slice_pitch;
-  return adopt(remora_remote_clCreateImage3D(context, server_flags(flags), image_format, image_width,
-                                             image_height, image_depth, image_row_pitch,
-                                             image_slice_pitch, host_ptr, errcode_ret),
-               image_record(flags, host_ptr, image_format, &desc));
+  return image_record(flags, host_ptr, image_format, &desc);
 }
 
-cl_mem remora_cl_create_pipe(cl_context context, cl_mem_flags flags, cl_uint pipe_packet_size,
-                             cl_uint pipe_max_packets, const cl_pipe_properties* properties,
-                             cl_int* errcode_ret) {
+void* remora_cl_pipe_record(cl_mem_flags flags) {
   auto record = std::make_unique<glue::MemRecord>();
   record->app_flags = flags;
   record->type = CL_MEM_OBJECT_PIPE;
-  return adopt(remora_remote_clCreatePipe(context, flags, pipe_packet_size, pipe_max_packets,
-                                          properties, errcode_ret),
-               std::move(record));
+  return record.release();
 }
 
-cl_sampler remora_cl_create_sampler(cl_context context, cl_bool normalized_coords,
-                                    cl_addressing_mode addressing_mode, cl_filter_mode filter_mode,
-                                    cl_int* errcode_ret) {
-  cl_sampler s = remora_remote_clCreateSampler(context, normalized_coords, addressing_mode,
-                                               filter_mode, errcode_ret);
-  if (s != nullptr) track_kernel_arg_object(s);
-  return s;
-}
-
-cl_sampler remora_cl_create_sampler_with_properties(cl_context context,
-                                                    const cl_sampler_properties* sampler_properties,
-                                                    cl_int* errcode_ret) {
-  cl_sampler s = remora_remote_clCreateSamplerWithProperties(context, sampler_properties, errcode_ret);
-  if (s != nullptr) track_kernel_arg_object(s);
-  return s;
-}
-
-// ---- Release -------------------------------------------------------------------------------------
-
-cl_int remora_cl_release_mem_object(cl_mem memobj) {
-  const cl_int err = remora_remote_clReleaseMemObject(memobj);
-  if (err == CL_SUCCESS) forget_if_retired(memobj, true);
-  return err;
-}
-
-cl_int remora_cl_release_kernel(cl_kernel kernel) {
-  const cl_int err = remora_remote_clReleaseKernel(kernel);
-  if (err != CL_SUCCESS) return err;
-  // Retired Objects stay allocated (runtime.h): reading them is safe, and a retired kernel is no
-  // longer live_object(), so kernel_arg_shapes() cannot hand out the shapes freed here.
-  Object* o = remora::guest::Objects::as_object(kernel);
-  if (o->magic == Object::kDead) delete static_cast<glue::KernelArgShapes*>(std::exchange(o->api_data, nullptr));
-  return CL_SUCCESS;
-}
-
-cl_int remora_cl_release_sampler(cl_sampler sampler) {
-  const cl_int err = remora_remote_clReleaseSampler(sampler);
-  if (err == CL_SUCCESS) forget_if_retired(sampler, false);
-  return err;
-}
-
-// Root devices are not reference counted: retain/release are no-ops (OpenCL 3.0, clRetainDevice).
-// They are the borrowed objects (no application reference); sub-devices were created with one.
-cl_int remora_cl_retain_device(cl_device_id device) {
+// Root devices are not reference counted: retain/release are no-ops for them (OpenCL 3.0,
+// clRetainDevice). They are the borrowed objects (no application reference); sub-devices were
+// created with one.
+int remora_cl_root_device(cl_device_id device) {
   Object* o = glue::live_object(device, kType_cl_device_id);
-  if (o != nullptr && o->app_refs.load(std::memory_order_relaxed) == 0) return CL_SUCCESS;
-  return remora_remote_clRetainDevice(device);
+  return o != nullptr && o->app_refs.load(std::memory_order_relaxed) == 0;
 }
 
-cl_int remora_cl_release_device(cl_device_id device) {
-  Object* o = glue::live_object(device, kType_cl_device_id);
-  if (o != nullptr && o->app_refs.load(std::memory_order_relaxed) == 0) return CL_SUCCESS;
-  return remora_remote_clReleaseDevice(device);
+}  // extern "C"
+
+// REMORA_HANDLE_WITH_RECORD(cl_mem): the record goes with the object's last application reference,
+// with the mirrors of mappings the application never unmapped.
+void remora_cl_mem_retired(Object* o) {
+  auto* record = static_cast<glue::MemRecord*>(std::exchange(o->api_data, nullptr));
+  if (record == nullptr) return;
+  for (auto& [ptr, m] : record->maps)
+    if (m.owns_mirror) std::free(ptr);
+  delete record;
+}
+
+extern "C" {
+
+// ---- Creation (the shared-storage path) -----------------------------------------------------------
+
+cl_mem remora_cl_create_buffer(cl_context context, cl_mem_flags flags, size_t size, void* host_ptr,
+                               cl_int* errcode_ret) {
+  std::unique_ptr<glue::MemRecord> record = buffer_record(flags, host_ptr);
+  cl_mem mem = glue::shared_buffer_wanted(flags, size)
+                   ? glue::create_shared_buffer(context, flags, size, host_ptr, errcode_ret, record.get())
+                   : remora_remote_clCreateBuffer(context, flags, size, host_ptr, errcode_ret);
+  if (mem != nullptr) remora::guest::Objects::as_object(mem)->api_data = record.release();
+  return mem;
 }
 
 // ---- Queries -------------------------------------------------------------------------------------
@@ -308,14 +202,12 @@ cl_int remora_cl_set_kernel_arg(cl_kernel kernel, cl_uint arg_index, size_t arg_
   void* object = nullptr;
   if (arg_size == sizeof(void*) && arg_value != nullptr) {
     std::memcpy(&object, arg_value, sizeof(object));
-    if (object != nullptr) {
-      glue::GlueState& g = glue::glue_state();
-      std::lock_guard<std::mutex> lock(g.mu);
-      if (g.kernel_arg_objects.count(object) == 0) object = nullptr;
-    }
-    if (object != nullptr)
-      shape.kind = remora::guest::Objects::as_object(object)->type == kType_cl_mem ? glue::ArgShape::kMem
-                                                                                    : glue::ArgShape::kSampler;
+    uint32_t type = 0;
+    if (object != nullptr && remora_opencl_runtime().objects().live(object, &type) &&
+        (type == kType_cl_mem || type == kType_cl_sampler))
+      shape.kind = type == kType_cl_mem ? glue::ArgShape::kMem : glue::ArgShape::kSampler;
+    else
+      object = nullptr;
   }
   // The vendor's checks depend only on the argument's shape (index, size, NULL or not, object kind).
   // Once it accepted a shape, setting the same shape again cannot fail for a live kernel and can be
@@ -364,7 +256,7 @@ cl_int remora_cl_get_program_info(cl_program program, cl_program_info param_name
   return CL_SUCCESS;
 }
 
-// hooks.h: the guest answers from the record made at creation, never from the server (this runs while
+// spec_helpers.h: the guest answers from the record made at creation, never from the server (this runs while
 // the calling thread's Writer holds a call being encoded).
 int remora_cl_image_layout(cl_mem image, size_t* element_size, cl_mem_object_type* type,
                            cl_channel_order* order) {

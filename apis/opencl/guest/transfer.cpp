@@ -23,7 +23,7 @@
 #include <string>
 
 #include "common/log.h"
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace glue = remora::opencl::guest_glue;
 

@@ -18,7 +18,7 @@
 #include <cstdint>
 
 #include "common/log.h"
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "opencl_server.h"  // generated
 #include "server/session.h"
 
@@ -28,19 +28,14 @@ using remora::server::PeerMemory;
 namespace {
 
 // The session's PeerMemory when this call may use it, else nullptr with *why set to what to answer.
-PeerMemory* peer_for(cl_long pid, cl_int* why) {
-  remora::server::Call* call = remora::server::Call::current();
-  if (call == nullptr || vendor().clEnqueueMapBuffer == nullptr || vendor().clEnqueueUnmapMemObject == nullptr) {
-    *why = REMORA_CL_DIRECT_UNAVAILABLE;
-    return nullptr;
-  }
-  PeerMemory& peer = call->session.peer_memory();
+PeerMemory* peer_for(remora::server::Call& c, cl_long pid, cl_int* why) {
+  PeerMemory& peer = c.session.peer_memory();
   if (!peer.usable_for(pid)) {
     *why = REMORA_CL_DIRECT_UNAVAILABLE;
     return nullptr;
   }
   // The spec cannot mark these calls REMORA_BLOCKING (see opencl.spec.c), so do what it would.
-  call->about_to_block();
+  c.about_to_block();
   return &peer;
 }
 
@@ -54,10 +49,10 @@ cl_int unmap_and_wait(cl_command_queue queue, cl_mem buffer, void* mapped) {
   return err;
 }
 
-cl_int direct(cl_command_queue queue, cl_mem buffer, size_t offset, size_t size, cl_ulong address, cl_long pid,
+cl_int direct(remora::server::Call& c, cl_command_queue queue, cl_mem buffer, size_t offset, size_t size, cl_ulong address, cl_long pid,
               cl_uint num_events, const cl_event* wait_list, bool to_buffer) {
   cl_int why = REMORA_CL_DIRECT_RETRY;
-  PeerMemory* peer = peer_for(pid, &why);
+  PeerMemory* peer = peer_for(c, pid, &why);
   if (peer == nullptr) return why;
   // The vendor validates queue, buffer, range, host-access flags and wait list here; `size` is then
   // the length of a mapping the vendor made, so the copy below stays inside the buffer.
@@ -83,21 +78,19 @@ cl_int direct(cl_command_queue queue, cl_mem buffer, size_t offset, size_t size,
 
 }  // namespace
 
-// REMORA_SERVER hooks (declared extern "C" by the generated opencl_server.h).
-extern "C" {
+// REMORA_SERVER hooks (declared by the generated opencl_server.h; the map, unmap and wait functions are
+// their REMORA_REQUIRES).
 
-cl_int remora_cl_server_write_buffer_direct(cl_command_queue command_queue, cl_mem buffer, size_t offset,
-                                            size_t size, cl_ulong address, cl_long pid,
+cl_int remora_cl_server_write_buffer_direct(remora::server::Call& c, cl_command_queue command_queue, cl_mem buffer,
+                                            size_t offset, size_t size, cl_ulong address, cl_long pid,
                                             cl_uint num_events_in_wait_list, const cl_event* event_wait_list) {
-  return direct(command_queue, buffer, offset, size, address, pid, num_events_in_wait_list, event_wait_list,
+  return direct(c, command_queue, buffer, offset, size, address, pid, num_events_in_wait_list, event_wait_list,
                 /*to_buffer=*/true);
 }
 
-cl_int remora_cl_server_read_buffer_direct(cl_command_queue command_queue, cl_mem buffer, size_t offset,
-                                           size_t size, cl_ulong address, cl_long pid,
+cl_int remora_cl_server_read_buffer_direct(remora::server::Call& c, cl_command_queue command_queue, cl_mem buffer,
+                                           size_t offset, size_t size, cl_ulong address, cl_long pid,
                                            cl_uint num_events_in_wait_list, const cl_event* event_wait_list) {
-  return direct(command_queue, buffer, offset, size, address, pid, num_events_in_wait_list, event_wait_list,
+  return direct(c, command_queue, buffer, offset, size, address, pid, num_events_in_wait_list, event_wait_list,
                 /*to_buffer=*/false);
 }
-
-}  // extern "C"

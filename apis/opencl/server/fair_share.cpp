@@ -23,9 +23,8 @@
 // filter hid can never be named: any id for it is unknown, which the generated code answers with
 // CL_INVALID_DEVICE.
 //
-// Process-wide state: the hooks are extern "C" functions the generated code calls without the Call;
-// one session runs per process (server/daemon.h), so the glue's few tables are per process, reached
-// through process_state(), and the session through Session::current().
+// Process-wide state: one session runs per process (server/daemon.h), so the glue's few tables are per
+// process, reached through process_state(); the session and its policy come with each hook's Call.
 #include <time.h>
 
 #include <algorithm>
@@ -64,10 +63,7 @@ ProcessState& process_state() {
   return state;
 }
 
-remora::server::Policy* session_policy() {
-  remora::server::Session* s = remora::server::Session::current();
-  return s != nullptr ? s->options().policy : nullptr;
-}
+remora::server::Policy* session_policy(remora::server::Call& c) { return c.session.options().policy; }
 
 void queue_created(cl_command_queue queue, bool guest_asked_profiling) {
   if (queue == nullptr) return;
@@ -120,8 +116,8 @@ void CL_CALLBACK launch_complete(cl_event event, cl_int status, void* user_data)
 // Runs `enqueue(event_out)` through the tenant's fair-share gate and arranges for its device time to
 // be counted. `event` is the guest's out-parameter (nullptr when it asked for none).
 template <typename Enqueue>
-cl_int launch(cl_command_queue queue, cl_event* event, Enqueue enqueue) {
-  remora::server::Policy* policy = session_policy();
+cl_int launch(remora::server::Call& c, cl_command_queue queue, cl_event* event, Enqueue enqueue) {
+  remora::server::Policy* policy = session_policy(c);
   if (policy == nullptr) return enqueue(event);
   policy->before_launch();
   cl_event local = nullptr;
@@ -188,12 +184,12 @@ std::vector<cl_device_id> visible_devices(remora::server::Policy& policy, cl_pla
 
 }  // namespace
 
-// REMORA_SERVER hooks (declared extern "C" by the generated opencl_server.h).
-extern "C" {
+// REMORA_SERVER hooks (declared by the generated opencl_server.h; the vendor functions they call are
+// their REMORA_REQUIRES in opencl.spec.c).
 
-cl_int remora_cl_server_get_device_ids(cl_platform_id platform, cl_device_type device_type, cl_uint num_entries,
-                                       cl_device_id* devices, cl_uint* num_devices) {
-  remora::server::Policy* policy = session_policy();
+cl_int remora_cl_server_get_device_ids(remora::server::Call& c, cl_platform_id platform, cl_device_type device_type,
+                                       cl_uint num_entries, cl_device_id* devices, cl_uint* num_devices) {
+  remora::server::Policy* policy = session_policy(c);
   if (policy == nullptr) return vendor().clGetDeviceIDs(platform, device_type, num_entries, devices, num_devices);
   if ((num_entries == 0 && devices != nullptr) || (devices == nullptr && num_devices == nullptr))
     return CL_INVALID_VALUE;
@@ -207,12 +203,12 @@ cl_int remora_cl_server_get_device_ids(cl_platform_id platform, cl_device_type d
   return CL_SUCCESS;
 }
 
-cl_context remora_cl_server_create_context_from_type(const cl_context_properties* properties,
+cl_context remora_cl_server_create_context_from_type(remora::server::Call& c, const cl_context_properties* properties,
                                                      cl_device_type device_type,
                                                      void(CL_CALLBACK* pfn_notify)(const char*, const void*, size_t,
                                                                                    void*),
                                                      void* user_data, cl_int* errcode_ret) {
-  remora::server::Policy* policy = session_policy();
+  remora::server::Policy* policy = session_policy(c);
   auto pass = [&] {
     return vendor().clCreateContextFromType(properties, device_type, pfn_notify, user_data, errcode_ret);
   };
@@ -235,12 +231,8 @@ cl_context remora_cl_server_create_context_from_type(const cl_context_properties
                                   errcode_ret);
 }
 
-cl_command_queue remora_cl_server_create_command_queue(cl_context context, cl_device_id device,
+cl_command_queue remora_cl_server_create_command_queue(remora::server::Call&, cl_context context, cl_device_id device,
                                                        cl_command_queue_properties properties, cl_int* errcode_ret) {
-  if (vendor().clCreateCommandQueue == nullptr) {
-    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
-    return nullptr;
-  }
   const bool asked = (properties & CL_QUEUE_PROFILING_ENABLE) != 0;
   cl_command_queue q = nullptr;
   if (!asked) {
@@ -255,13 +247,10 @@ cl_command_queue remora_cl_server_create_command_queue(cl_context context, cl_de
   return q;
 }
 
-cl_command_queue remora_cl_server_create_command_queue_with_properties(cl_context context, cl_device_id device,
+cl_command_queue remora_cl_server_create_command_queue_with_properties(remora::server::Call&, cl_context context,
+                                                                       cl_device_id device,
                                                                        const cl_queue_properties* properties,
                                                                        cl_int* errcode_ret) {
-  if (vendor().clCreateCommandQueueWithProperties == nullptr) {
-    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
-    return nullptr;
-  }
   // The guest's list with CL_QUEUE_PROFILING_ENABLE in its CL_QUEUE_PROPERTIES (added if absent).
   std::vector<cl_queue_properties> with;
   bool asked = false, has_key = false;
@@ -291,7 +280,7 @@ cl_command_queue remora_cl_server_create_command_queue_with_properties(cl_contex
   return q;
 }
 
-cl_int remora_cl_server_get_command_queue_info(cl_command_queue queue, cl_command_queue_info param_name,
+cl_int remora_cl_server_get_command_queue_info(remora::server::Call&, cl_command_queue queue, cl_command_queue_info param_name,
                                                size_t param_value_size, void* param_value,
                                                size_t* param_value_size_ret) {
   size_t size = 0;
@@ -312,7 +301,7 @@ cl_int remora_cl_server_get_command_queue_info(cl_command_queue queue, cl_comman
   return err;
 }
 
-cl_int remora_cl_server_get_event_profiling_info(cl_event event, cl_profiling_info param_name,
+cl_int remora_cl_server_get_event_profiling_info(remora::server::Call&, cl_event event, cl_profiling_info param_name,
                                                  size_t param_value_size, void* param_value,
                                                  size_t* param_value_size_ret) {
   cl_command_queue queue = nullptr;
@@ -322,23 +311,21 @@ cl_int remora_cl_server_get_event_profiling_info(cl_event event, cl_profiling_in
   return vendor().clGetEventProfilingInfo(event, param_name, param_value_size, param_value, param_value_size_ret);
 }
 
-cl_int remora_cl_server_enqueue_nd_range_kernel(cl_command_queue queue, cl_kernel kernel, cl_uint work_dim,
-                                                const size_t* global_work_offset, const size_t* global_work_size,
-                                                const size_t* local_work_size, cl_uint num_events_in_wait_list,
-                                                const cl_event* event_wait_list, cl_event* event) {
-  if (vendor().clEnqueueTask == nullptr) return CL_INVALID_OPERATION;
-  return launch(queue, event, [&](cl_event* ev) {
+cl_int remora_cl_server_enqueue_nd_range_kernel(remora::server::Call& c, cl_command_queue queue, cl_kernel kernel,
+                                                cl_uint work_dim, const size_t* global_work_offset,
+                                                const size_t* global_work_size, const size_t* local_work_size,
+                                                cl_uint num_events_in_wait_list, const cl_event* event_wait_list,
+                                                cl_event* event) {
+  return launch(c, queue, event, [&](cl_event* ev) {
     return vendor().clEnqueueNDRangeKernel(queue, kernel, work_dim, global_work_offset, global_work_size,
                                            local_work_size, num_events_in_wait_list, event_wait_list, ev);
   });
 }
 
-cl_int remora_cl_server_enqueue_task(cl_command_queue queue, cl_kernel kernel, cl_uint num_events_in_wait_list,
-                                     const cl_event* event_wait_list, cl_event* event) {
-  if (vendor().clEnqueueTask == nullptr) return CL_INVALID_OPERATION;
-  return launch(queue, event, [&](cl_event* ev) {
+cl_int remora_cl_server_enqueue_task(remora::server::Call& c, cl_command_queue queue, cl_kernel kernel,
+                                     cl_uint num_events_in_wait_list, const cl_event* event_wait_list,
+                                     cl_event* event) {
+  return launch(c, queue, event, [&](cl_event* ev) {
     return vendor().clEnqueueTask(queue, kernel, num_events_in_wait_list, event_wait_list, ev);
   });
 }
-
-}  // extern "C"

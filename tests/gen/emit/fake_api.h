@@ -109,6 +109,11 @@ fake_uint fake_count_not_in_spec(fake_device device);
 
 fake_status fake_transform(fake_queue queue, fake_uint count, fake_uint *values, fake_format *format_ret);
 
+/* Helpers the model's guest expressions call (REMORA_ANSWER_IF, REMORA_SEND, REMORA_RECORD). */
+int remora_fake_borrowed(fake_context context);
+fake_flags remora_fake_server_flags(fake_flags flags);
+void *remora_fake_buffer_record(fake_flags flags, void *host_ptr);
+
 /* Extension functions (the emitter tests mark them Function::extension). */
 fake_status fake_ext_set_level(fake_device device, float level);
 

@@ -95,7 +95,7 @@ Api fake_api_model() {
   // Per-thread state (REMORA_THREAD_STATE), as CUDA's current context uses it.
   api.thread_state_guest = "fake_guest_thread_state";
   api.thread_state_server = "fake_server_thread_state";
-  api.spec_path = "tests/gen/emit/fake.spec.c";
+  api.spec_path = "tests/gen/emit/fake.spec.c";  // not a file in the tree: this model stands in for one
   api.headers = {"fake_api.h"};
   api.errors = {"fake_status",           "FAKE_SUCCESS",          "FAKE_DEVICE_NOT_AVAILABLE", "FAKE_INVALID_OPERATION",
                 "FAKE_INVALID_VALUE",    "FAKE_OUT_OF_HOST_MEMORY", "FAKE_OUT_OF_RESOURCES"};
@@ -112,6 +112,7 @@ Api fake_api_model() {
   api.handle_types[1].retain_fn = "fake_retain_context";
   api.handle_types[1].release_fn = "fake_release_context";
   api.handle_types[2].release_fn = "fake_release_buffer";
+  api.handle_types[2].on_retire = "remora_fake_buffer_retired";  // REMORA_HANDLE_WITH_RECORD
   api.handle_types[3].release_fn = "fake_release_queue";
   api.handle_types[4].release_fn = "fake_release_event";
   api.handle_types[5].release_fn = "fake_release_program";
@@ -165,6 +166,8 @@ Api fake_api_model() {
   {
     Function f = fn("fake_retain_context", 4, "fake_status", R::kStatus, {handle("context", "fake_context")});
     f.retains = "context";
+    f.answer_if = "remora_fake_borrowed(context)";  // REMORA_ANSWER_IF(FAKE_SUCCESS, ...)
+    f.answer_value = "FAKE_SUCCESS";
     fns.push_back(f);
     Function g = fn("fake_release_context", 5, "fake_status", R::kStatus, {handle("context", "fake_context")});
     g.releases = "context";
@@ -173,11 +176,14 @@ Api fake_api_model() {
   {
     Param host = buffer("host_ptr", "void *", "void", kIn);
     host.bytes_expr = "size";
+    Param flags = scalar("flags", "fake_flags", 8);
+    flags.send_expr = "remora_fake_server_flags(flags)";  // REMORA_SEND
     Function f = fn("fake_create_buffer", 6, "fake_buffer", R::kHandle,
-                    {handle("context", "fake_context"), scalar("flags", "fake_flags", 8), scalar("size", "size_t", 8), host,
-                     errcode()});
+                    {handle("context", "fake_context"), flags, scalar("size", "size_t", 8), host, errcode()});
     f.return_handle_type = "fake_buffer";
     f.resource = Resource{"device_memory", "size"};
+    f.checks = {{"(flags & 4) == 0", "FAKE_INVALID_VALUE"}};  // REMORA_CHECK
+    f.record = "remora_fake_buffer_record(flags, host_ptr)";  // REMORA_RECORD
     fns.push_back(f);
   }
   {
@@ -316,6 +322,7 @@ Api fake_api_model() {
     Function f = fn("fake_get_version", 20, "fake_uint", R::kScalar, {});
     f.impl = Implementation::kServerHook;
     f.server_hook = "remora_fake_server_get_version";
+    f.requires_vendor = {"fake_finish"};  // REMORA_REQUIRES
     fns.push_back(f);
     Function g = fn("fake_log", 21, "void", R::kVoid, {string("message")});
     g.impl = Implementation::kGuestHook;

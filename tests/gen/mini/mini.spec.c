@@ -10,7 +10,7 @@ REMORA_API(mini, "type=mini_status,success=MINI_SUCCESS,transport=MINI_DEVICE_NO
 
 REMORA_HANDLE(mini_device, MINI_INVALID_DEVICE);
 REMORA_HANDLE(mini_context, MINI_INVALID_CONTEXT);
-REMORA_HANDLE(mini_buffer, MINI_INVALID_BUFFER);
+REMORA_HANDLE_WITH_RECORD(mini_buffer, MINI_INVALID_BUFFER, remora_mini_buffer_retired);
 REMORA_HANDLE(mini_queue, MINI_INVALID_QUEUE);
 REMORA_HANDLE(mini_event, MINI_INVALID_EVENT);
 REMORA_HANDLE(mini_program, MINI_INVALID_PROGRAM);
@@ -36,14 +36,15 @@ mini_context mini_create_context(const mini_property *properties REMORA_PROPERTI
                                      REMORA_CALLBACK(user_data, many, "private_info:bytes(cb)"),
                                  void *user_data, mini_status *errcode_ret REMORA_ERRCODE);
 
-REMORA_OPCODE(4) REMORA_RETAINS(context)
+REMORA_OPCODE(4) REMORA_RETAINS(context) REMORA_ANSWER_IF(MINI_SUCCESS, remora_mini_borrowed(context))
 mini_status mini_retain_context(mini_context context);
 
 REMORA_OPCODE(5) REMORA_RELEASES(context)
 mini_status mini_release_context(mini_context context);
 
-REMORA_OPCODE(6) REMORA_RESOURCE(device_memory, size)
-mini_buffer mini_create_buffer(mini_context context, mini_flags flags, size_t size,
+REMORA_OPCODE(6) REMORA_RESOURCE(device_memory, size) REMORA_CHECK(MINI_INVALID_VALUE, (flags & 4) == 0)
+REMORA_CHECK(MINI_INVALID_BUFFER, size != 3) REMORA_RECORD(remora_mini_record(flags, host_ptr))
+mini_buffer mini_create_buffer(mini_context context, mini_flags flags REMORA_SEND(flags & ~4ull), size_t size,
                                void *host_ptr REMORA_IN REMORA_BYTES(size), mini_status *errcode_ret REMORA_ERRCODE);
 
 REMORA_OPCODE(7)
@@ -118,7 +119,7 @@ mini_status mini_set_logger(void (*logger)(const char *message));
 REMORA_LOCAL(remora_mini_get_extension_address)
 void *mini_get_extension_address(const char *name);
 
-REMORA_OPCODE(20) REMORA_SERVER(remora_mini_server_get_version)
+REMORA_OPCODE(20) REMORA_SERVER(remora_mini_server_get_version) REMORA_REQUIRES(mini_finish, mini_get_devices)
 mini_uint mini_get_version(void);
 
 REMORA_OPCODE(21) REMORA_GUEST(remora_mini_guest_log)

@@ -226,6 +226,7 @@ extern "C" fake_context remora_remote_fake_create_context(const fake_property *p
 }
 
 extern "C" fake_status remora_remote_fake_retain_context(fake_context context) {
+  if (remora_fake_borrowed(context)) return FAKE_SUCCESS;
   remora::guest::Runtime& rt = remora_fake_runtime();
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   if (!rt.serves(kOp_fake_retain_context)) { rt.unserved(kOp_fake_retain_context); return FAKE_INVALID_OPERATION; }
@@ -280,7 +281,7 @@ extern "C" fake_buffer remora_remote_fake_create_buffer(fake_context context, fa
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
   w.put_u64(remora_thread_state);
   w.put_u64(context_id);
-  w.put(flags);
+  w.put(static_cast<fake_flags>(remora_fake_server_flags(flags)));
   w.put(size);
   w.put_bytes(host_ptr, host_ptr_bytes);
   w.put_u32(errcode_ret != nullptr);
@@ -294,6 +295,7 @@ extern "C" fake_buffer remora_remote_fake_create_buffer(fake_context context, fa
   if (errcode_ret != nullptr) *errcode_ret = ret_status;
   remora::guest::Object* ret_obj = rt.objects().from_id(ret_id, kType_fake_buffer);
   if (ret_obj != nullptr) rt.objects().add_ref(ret_obj);
+  if (ret_obj != nullptr) ret_obj->api_data = static_cast<void*>(remora_fake_buffer_record(flags, host_ptr));
   return reinterpret_cast<fake_buffer>(ret_obj);
 }
 
@@ -944,5 +946,15 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_set_logger(vo
 }
 #endif  // REMORA_FAKE_EXPORT_ENTRY_POINTS
 
+// Indexed by handle type: REMORA_HANDLE_WITH_RECORD's functions.
+static const remora::guest::RetireHook kRetireHooks[kNumHandleTypes + 1] = {
+  nullptr,
+  nullptr,
+  nullptr,
+  &remora_fake_buffer_retired,
+  nullptr,
+  nullptr,
+  nullptr,
+};
 extern const remora::guest::ApiDescriptor remora_fake_api = {
-    "fake", kOpcodeTable, kNumOpcodes, kOpcodeNames};
+    "fake", kOpcodeTable, kNumOpcodes, kOpcodeNames, kNumHandleTypes + 1, kRetireHooks};

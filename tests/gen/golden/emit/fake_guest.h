@@ -11,6 +11,9 @@ extern const remora::guest::ApiDescriptor remora_fake_api;
 
 #define REMORA_GUEST_HIDDEN __attribute__((visibility("hidden")))
 
+// Defined by the glue (REMORA_HANDLE_WITH_RECORD): drop the record of a retired object.
+REMORA_GUEST_HIDDEN void remora_fake_buffer_retired(remora::guest::Object* o);
+
 // Defined by the glue (REMORA_THREAD_STATE): the calling thread's API state, sent with every call.
 REMORA_GUEST_HIDDEN uint64_t fake_guest_thread_state(remora::guest::Runtime& rt);
 

@@ -349,6 +349,7 @@ static void dispatch_fake_create_buffer(remora::server::Call& c) {
       host_ptr_expect = static_cast<uint64_t>(size);
       if (host_ptr_in.size() < host_ptr_expect) return c.malformed("host_ptr: shorter than its length");
     }
+    if (!((flags & 4) == 0)) { errcode_ret_storage = FAKE_INVALID_VALUE; break; }
     const uint64_t remora_charge = static_cast<uint64_t>(size);
     if (!c.session.charge(remora::server::ResourceKind::kDeviceMemory, remora_charge)) { errcode_ret_storage = FAKE_OUT_OF_RESOURCES; break; }
     ret = vendor().fake_create_buffer(context, flags, size, host_ptr, errcode_ret);
@@ -933,8 +934,10 @@ static void dispatch_fake_get_version(remora::server::Call& c) {
   fake_uint ret{};
   [[maybe_unused]] bool remora_ok = false;
   do {
-    if (c.bad_handle_type != 0) {  break; }
-    ret = remora_fake_server_get_version();
+    if (c.bad_handle_type != 0) break;
+    if (vendor().fake_get_version == nullptr) break;
+    if (vendor().fake_finish == nullptr) break;
+    ret = remora_fake_server_get_version(c);
     remora_ok = true;
   } while (false);
   if (!c.sync) {
@@ -951,8 +954,8 @@ static void dispatch_fake_log(remora::server::Call& c) {
   if (!r.ok()) return c.malformed(r.why());
   [[maybe_unused]] bool remora_ok = false;
   do {
-    if (c.bad_handle_type != 0) {  break; }
-    if (vendor().fake_log == nullptr) {  break; }
+    if (c.bad_handle_type != 0) break;
+    if (vendor().fake_log == nullptr) break;
     vendor().fake_log(message);
     remora_ok = true;
   } while (false);

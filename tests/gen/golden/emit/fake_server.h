@@ -18,10 +18,10 @@ void* remora_fake_server_extension_lookup(const char* name);
 void remora_fake_server_defer(remora::server::Session& session, fake_event event, bool release_event, uint64_t token,
     remora::HostBlock data, uint64_t size);
 
-// REMORA_SERVER hooks: called instead of the vendor's function, same signature.
-extern "C" {
-  fake_uint remora_fake_server_get_version(void);
-}  // extern "C"
+// REMORA_SERVER hooks (docs/generated-code.md, "Hooks"): called instead of the vendor's function once
+// the dispatch checked the handles, the lengths, REMORA_CHECK and the vendor functions the call needs;
+// the call first, then the API function's parameters.
+fake_uint remora_fake_server_get_version(remora::server::Call& c);
 
 namespace remora::fake {
 

@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 #include "cuda_server.h"  // generated
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "server_glue.h"
 #include "transport/shared_region.h"
 
@@ -77,11 +77,8 @@ CUresult copy_in_mode(unsigned int mode, CUstream stream, Sync sync, Async async
 
 }  // namespace
 
-extern "C" {
-
-CUresult remora_cu_server_host_region_create(remora_cu_host_region* region, size_t bytes) {
-  remora::server::Session* session = remora::cuda::server_glue::current_session();
-  remora::transport::RegionLink* link = session != nullptr ? session->regions() : nullptr;
+CUresult remora_cu_server_host_region_create(remora::server::Call& c, remora_cu_host_region* region, size_t bytes) {
+  remora::transport::RegionLink* link = c.session.regions();
   const HostRegisterFns& fns = host_register_fns();
   if (link == nullptr || fns.reg == nullptr || fns.unreg == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   if (region == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
@@ -106,19 +103,18 @@ CUresult remora_cu_server_host_region_create(remora_cu_host_region* region, size
   return CUDA_SUCCESS;
 }
 
-CUresult remora_cu_server_host_region_destroy(remora_cu_host_region region) {
-  remora::server::Session* session = remora::cuda::server_glue::current_session();
-  if (region == nullptr || session == nullptr) return CUDA_ERROR_INVALID_VALUE;
+CUresult remora_cu_server_host_region_destroy(remora::server::Call& c, remora_cu_host_region region) {
+  if (region == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // The handle goes first, so no later call can name the region while it is being torn down.
-  const uint64_t id = session->handles().id_for(region, remora::cuda::kType_remora_cu_host_region);
-  if (!session->release_handle(id)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t id = c.session.handles().id_for(region, remora::cuda::kType_remora_cu_host_region);
+  if (!c.session.release_handle(id)) return CUDA_ERROR_INVALID_VALUE;
   const HostRegisterFns& fns = host_register_fns();
   if (fns.unreg != nullptr) (void)fns.unreg(region->mapping->base());
   delete region;
   return CUDA_SUCCESS;
 }
 
-CUresult remora_cu_server_memcpy_htod_region(CUdeviceptr dst, remora_cu_host_region region, uint64_t offset,
+CUresult remora_cu_server_memcpy_htod_region(remora::server::Call&, CUdeviceptr dst, remora_cu_host_region region, uint64_t offset,
                                              size_t bytes, CUstream stream, unsigned int mode) {
   if (region == nullptr || !in_region(region, offset, bytes)) return CUDA_ERROR_INVALID_VALUE;
   const uint8_t* src = region->mapping->base() + offset;
@@ -127,7 +123,7 @@ CUresult remora_cu_server_memcpy_htod_region(CUdeviceptr dst, remora_cu_host_reg
       [&] { return vendor().cuMemcpyHtoDAsync_v2(dst, src, bytes, stream); });
 }
 
-CUresult remora_cu_server_memcpy_dtoh_region(remora_cu_host_region region, uint64_t offset, CUdeviceptr src,
+CUresult remora_cu_server_memcpy_dtoh_region(remora::server::Call&, remora_cu_host_region region, uint64_t offset, CUdeviceptr src,
                                              size_t bytes, CUstream stream, unsigned int mode) {
   if (region == nullptr || !in_region(region, offset, bytes)) return CUDA_ERROR_INVALID_VALUE;
   uint8_t* dst = region->mapping->base() + offset;
@@ -136,4 +132,3 @@ CUresult remora_cu_server_memcpy_dtoh_region(remora_cu_host_region region, uint6
       [&] { return vendor().cuMemcpyDtoHAsync_v2(dst, src, bytes, stream); });
 }
 
-}  // extern "C"

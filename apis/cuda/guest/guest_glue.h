@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "cuda_guest.h"  // generated: remote stubs, X-macro lists, handle type ids
-#include "host_memory.h"
+#include "guest_host_memory.h"
 
 namespace remora::cuda::guest_glue {
 

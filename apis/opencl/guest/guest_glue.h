@@ -43,7 +43,7 @@ struct MemRecord {
   size_t element_size = 0;
   size_t host_row_pitch = 0;
   size_t host_slice_pitch = 0;
-  // Buffers over storage shared with the server (guest/shared_buffers.cpp): this object's bytes, at
+  // Buffers over storage shared with the server (guest/guest_shared_buffers.cpp): this object's bytes, at
   // its origin for a sub-buffer, and the mapping they live in (kept by sub-buffers too).
   std::shared_ptr<remora::transport::SharedRegion> shared_region;
   uint8_t* shared = nullptr;
@@ -87,7 +87,7 @@ class KernelArgShapes {
 // The shapes record of a live kernel (created on first use), or nullptr for anything else.
 KernelArgShapes* kernel_arg_shapes(cl_kernel kernel);
 
-// One coarse-grained SVM allocation (guest/svm.cpp): the guest mirror the application was given, and
+// One coarse-grained SVM allocation (guest/guest_svm.cpp): the guest mirror the application was given, and
 // the server buffer over the real allocation through which all data and kernel arguments go.
 struct SvmAllocation {
   size_t size = 0;
@@ -96,7 +96,7 @@ struct SvmAllocation {
   std::unordered_multimap<void*, Mapping> maps;
 };
 
-// Shared buffer storage (guest/shared_buffers.cpp).
+// Shared buffer storage (guest/guest_shared_buffers.cpp).
 // Whether clCreateBuffer with `flags` and `size` asks the server for shared storage.
 bool shared_buffer_wanted(cl_mem_flags flags, size_t size);
 // remora_clCreateBufferShared: the buffer, with `record` given the storage when the server shared it.
@@ -123,10 +123,6 @@ cl_int earlier_async_status(const char* what);
 
 // Process-wide glue state, owned next to the Runtime (icd.cpp).
 struct GlueState {
-  std::mutex mu;
-  // Live memory objects and samplers: the values clSetKernelArg must translate. Kept as a set so that
-  // an argument's bytes are compared, never dereferenced, before they are known to be one of ours.
-  std::unordered_set<const void*> kernel_arg_objects;  // guarded by mu
   std::once_flag unreachable_logged;
   // SVM allocations by the address of their guest mirror. Ordered so that any address inside an
   // allocation finds it (upper_bound, then one back).

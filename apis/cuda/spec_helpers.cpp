@@ -1,5 +1,5 @@
-// The helpers of hooks.h: pure functions over the application's own data.
-#include "hooks.h"
+// The helpers of spec_helpers.h: pure functions over the application's own data.
+#include "spec_helpers.h"
 
 #include <algorithm>
 #include <cstring>

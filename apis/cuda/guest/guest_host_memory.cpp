@@ -17,7 +17,7 @@
 
 #include "common/log.h"
 #include "transport/spin.h"
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace remora::cuda::guest_glue {
 namespace {

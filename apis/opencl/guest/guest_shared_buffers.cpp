@@ -1,4 +1,4 @@
-// Buffers over storage shared with the server (the server side, and why, is server/shared_buffers.cpp).
+// Buffers over storage shared with the server (the server side, and why, is server/server_shared_buffers.cpp).
 //
 // clCreateBuffer of at least kSharedMinBytes, on a session with a region link (shm), asks for shared
 // storage; when the server's device keeps buffers in host memory it creates the buffer over a shared
@@ -19,7 +19,7 @@
 #include <string>
 
 #include "common/log.h"
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace glue = remora::opencl::guest_glue;
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cuda_guest.h"  // generated
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "transport/shared_region.h"
 
 namespace remora::cuda::guest_glue {

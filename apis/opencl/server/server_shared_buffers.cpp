@@ -1,5 +1,5 @@
 // Server side of shared buffer storage (remora_clCreateBufferShared / remora_clEnqueueSharedAccess in
-// opencl.spec.c; the guest side is guest/shared_buffers.cpp).
+// opencl.spec.c; the guest side is guest/guest_shared_buffers.cpp).
 //
 // A blocking write natively costs one memcpy, from the application's memory into the buffer. Through
 // remora it costs at least one copy across processes (the direct path's process_vm_readv runs at about
@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "common/log.h"
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "opencl_server.h"  // generated
 #include "server/session.h"
 #include "transport/shared_region.h"
@@ -195,19 +195,15 @@ cl_mem create_over_region(remora::transport::RegionLink* link, cl_context contex
 
 }  // namespace
 
-// REMORA_SERVER hooks (declared extern "C" by the generated opencl_server.h).
-extern "C" {
+// REMORA_SERVER hooks (declared by the generated opencl_server.h). CL_MEM_USE_HOST_PTR from the guest
+// is refused before (REMORA_CHECK in opencl.spec.c, as for clCreateBuffer); the shared path is taken
+// where the vendor has what it needs (vendor_has_shared_buffers), the ordinary one otherwise.
 
-cl_mem remora_cl_server_create_buffer_shared(cl_context context, cl_mem_flags flags, size_t size, void* host_ptr,
-                                             cl_ulong* region_bytes, cl_int* errcode_ret) {
+cl_mem remora_cl_server_create_buffer_shared(remora::server::Call& c, cl_context context, cl_mem_flags flags,
+                                             size_t size, void* host_ptr, cl_ulong* region_bytes,
+                                             cl_int* errcode_ret) {
   if (region_bytes != nullptr) *region_bytes = 0;
-  // As for clCreateBuffer (server/hooks.cpp): the vendor would keep a pointer into a message.
-  if ((flags & CL_MEM_USE_HOST_PTR) != 0) {
-    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_VALUE;
-    return nullptr;
-  }
-  remora::server::Call* call = remora::server::Call::current();
-  remora::transport::RegionLink* link = call != nullptr ? call->session.regions() : nullptr;
+  remora::transport::RegionLink* link = c.session.regions();
   const bool copies = (flags & CL_MEM_COPY_HOST_PTR) != 0;
   // Anything unusual (no link, no size, COPY without data or data without COPY, a vendor without the entry points) is left
   // to the ordinary creation below, which also gives every error its native value.
@@ -221,10 +217,10 @@ cl_mem remora_cl_server_create_buffer_shared(cl_context context, cl_mem_flags fl
   return vendor().clCreateBuffer(context, flags, size, host_ptr, errcode_ret);
 }
 
-cl_int remora_cl_server_shared_access(cl_command_queue command_queue, cl_mem buffer, cl_uint wait_us,
-                                      cl_uint num_events_in_wait_list, const cl_event* event_wait_list) {
-  remora::server::Call* call = remora::server::Call::current();
-  if (call == nullptr || command_queue == nullptr || buffer == nullptr || !vendor_has_shared_buffers())
+cl_int remora_cl_server_shared_access(remora::server::Call& c, cl_command_queue command_queue, cl_mem buffer,
+                                      cl_uint wait_us, cl_uint num_events_in_wait_list,
+                                      const cl_event* event_wait_list) {
+  if (command_queue == nullptr || buffer == nullptr || !vendor_has_shared_buffers())
     return REMORA_CL_DIRECT_RETRY;
   cl_context queue_context = nullptr, buffer_context = nullptr;
   cl_command_queue_properties properties = 0;
@@ -249,7 +245,7 @@ cl_int remora_cl_server_shared_access(cl_command_queue command_queue, cl_mem buf
         event_context != queue_context)
       return REMORA_CL_DIRECT_RETRY;
   }
-  call->about_to_block();
+  c.about_to_block();
   const bool in_order = (properties & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) == 0;
   if (wait_us != 0)
     return complete_within(command_queue, in_order, num_events_in_wait_list, event_wait_list,
@@ -262,5 +258,3 @@ cl_int remora_cl_server_shared_access(cl_command_queue command_queue, cl_mem buf
     return REMORA_CL_DIRECT_RETRY;
   return CL_SUCCESS;
 }
-
-}  // extern "C"

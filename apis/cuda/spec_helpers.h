@@ -2,7 +2,7 @@
 // glue the generated code calls.
 //
 // Spec expressions are copied verbatim into generated code on both sides, so everything they call is
-// declared here in C and implemented in hooks.cpp (tested by hooks_test.cpp).
+// declared here in C and implemented in spec_helpers.cpp (tested by spec_helpers_test.cpp).
 #ifndef REMORA_APIS_CUDA_HOOKS_H
 #define REMORA_APIS_CUDA_HOOKS_H
 

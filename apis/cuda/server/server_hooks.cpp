@@ -8,7 +8,7 @@
 
 #include "common/log.h"
 #include "cuda_server.h"  // generated
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "server_glue.h"
 
 using remora::cuda::vendor;
@@ -17,14 +17,6 @@ const char* remora_cuda_default_vendor_library() { return "libcuda.so.1"; }
 
 // The driver API resolves everything through dlsym: no extension lookup.
 void* remora_cuda_server_extension_lookup(const char*) { return nullptr; }
-
-namespace {
-// The serving thread's current session: per thread by nature (a server thread serves one call at a
-// time), set below before every dispatch.
-thread_local remora::server::Session* t_session = nullptr;
-}  // namespace
-
-remora::server::Session* remora::cuda::server_glue::current_session() { return t_session; }
 
 void* remora::cuda::server_glue::open_library(const char* what, const char* env, const char* fallback) {
   const char* name = std::getenv(env);
@@ -58,7 +50,6 @@ CUresult remora::cuda::server_glue::copy_error_text(const char* s, char* text, s
 // The server's threads take turns serving a guest (leader/follower), so the context is set per call;
 // asking the driver first keeps the common case (already current) to one thread-local read.
 void remora_cuda_server_thread_state(remora::server::Call& c, uint64_t state) {
-  t_session = &c.session;
   if (vendor().cuCtxGetCurrent == nullptr || vendor().cuCtxSetCurrent == nullptr) return;
   // An unknown id (a context destroyed meanwhile) runs the call with none: the driver reports it.
   CUcontext want = state == 0 ? nullptr : static_cast<CUcontext>(c.session.handles().lookup(state, remora::cuda::kType_CUcontext));
@@ -67,21 +58,15 @@ void remora_cuda_server_thread_state(remora::server::Call& c, uint64_t state) {
   if (have != want) (void)vendor().cuCtxSetCurrent(want);
 }
 
-// A vendor function the hooks call that the loaded library lacks (the dummy vendor library exports only
-// what the spec forwards itself) answers as unsupported, never as a call through null.
-#define REMORA_CU_REQUIRE(fn) \
-  if (vendor().fn == nullptr) return CUDA_ERROR_NOT_SUPPORTED
-
-extern "C" {
-
-CUresult remora_cu_server_ctx_create(CUcontext* pctx, unsigned int flags, CUdevice dev) {
-  REMORA_CU_REQUIRE(cuCtxCreate_v4);
+// REMORA_SERVER hooks (declared by the generated cuda_server.h). The vendor functions each calls are
+// its REMORA_REQUIRES in cuda.spec.c: the dispatch answers CUDA_ERROR_NOT_SUPPORTED before the hook
+// when the loaded library lacks one (the dummy vendor library exports only what the spec forwards).
+CUresult remora_cu_server_ctx_create(remora::server::Call&, CUcontext* pctx, unsigned int flags, CUdevice dev) {
   return vendor().cuCtxCreate_v4(pctx, nullptr, flags, dev);
 }
 
-CUresult remora_cu_server_module_load_data_ex(CUmodule* module, const void* image, unsigned int num_options,
+CUresult remora_cu_server_module_load_data_ex(remora::server::Call&, CUmodule* module, const void* image, unsigned int num_options,
                                               const CUjit_option* options, const uint64_t* values) {
-  REMORA_CU_REQUIRE(cuModuleLoadDataEx);
   std::vector<CUjit_option> opts(options, options + num_options);
   std::vector<void*> slots(num_options);
   for (unsigned int i = 0; i < num_options; ++i) {
@@ -92,26 +77,22 @@ CUresult remora_cu_server_module_load_data_ex(CUmodule* module, const void* imag
   return vendor().cuModuleLoadDataEx(module, image, num_options, opts.data(), slots.data());
 }
 
-CUresult remora_cu_server_memcpy_dtoh_async(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
-  REMORA_CU_REQUIRE(cuStreamSynchronize);
+CUresult remora_cu_server_memcpy_dtoh_async(remora::server::Call&, void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
   const CUresult r = vendor().cuMemcpyDtoHAsync_v2(dst, src, bytes, stream);
   if (r != CUDA_SUCCESS) return r;
   // `dst` is the reply's scratch: the bytes must be there before the reply goes.
   return vendor().cuStreamSynchronize(stream);
 }
 
-CUresult remora_cu_server_get_error_text(CUresult error, int which, char* text, size_t capacity, size_t* length) {
-  REMORA_CU_REQUIRE(cuGetErrorName);
-  REMORA_CU_REQUIRE(cuGetErrorString);
+CUresult remora_cu_server_get_error_text(remora::server::Call&, CUresult error, int which, char* text, size_t capacity, size_t* length) {
   const char* s = nullptr;
   const CUresult r = which == 0 ? vendor().cuGetErrorName(error, &s) : vendor().cuGetErrorString(error, &s);
   if (r != CUDA_SUCCESS) return r;
   return remora::cuda::server_glue::copy_error_text(s, text, capacity, length);
 }
 
-CUresult remora_cu_server_func_get_param_layout(CUfunction f, unsigned int capacity, uint64_t* layout,
+CUresult remora_cu_server_func_get_param_layout(remora::server::Call&, CUfunction f, unsigned int capacity, uint64_t* layout,
                                                 unsigned int* count) {
-  if (vendor().cuFuncGetParamInfo == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   size_t end = 0;
   unsigned int n = 0;
   for (;; ++n) {
@@ -119,7 +100,7 @@ CUresult remora_cu_server_func_get_param_layout(CUfunction f, unsigned int capac
     const CUresult r = vendor().cuFuncGetParamInfo(f, n, &offset, &size);
     if (r == CUDA_ERROR_INVALID_VALUE) break;  // past the last parameter
     if (r != CUDA_SUCCESS) return r;
-    // The layout must be a parameter buffer the launch can be built from (hooks.h).
+    // The layout must be a parameter buffer the launch can be built from (spec_helpers.h).
     if (offset < end || size > REMORA_CU_MAX_PARAM_BYTES || offset + size > REMORA_CU_MAX_PARAM_BYTES)
       return CUDA_ERROR_INVALID_VALUE;
     end = offset + size;
@@ -129,10 +110,9 @@ CUresult remora_cu_server_func_get_param_layout(CUfunction f, unsigned int capac
   return CUDA_SUCCESS;
 }
 
-CUresult remora_cu_server_launch_packed(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+CUresult remora_cu_server_launch_packed(remora::server::Call&, CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                                         unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,
                                         CUstream stream, const uint8_t* params, size_t params_size) {
-  REMORA_CU_REQUIRE(cuLaunchKernel);
   if (params_size > REMORA_CU_MAX_PARAM_BYTES) return CUDA_ERROR_INVALID_VALUE;
   // The wire gives no alignment: the driver reads the buffer as the kernel's parameter block. On the
   // stack (32 KiB at most): a heap block per launch was measurable at 250 000 launches/s.
@@ -144,4 +124,3 @@ CUresult remora_cu_server_launch_packed(CUfunction f, unsigned int gx, unsigned 
   return vendor().cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shared, stream, nullptr, extra);
 }
 
-}  // extern "C"

@@ -1,4 +1,4 @@
-// Coarse-grained buffer SVM, implemented in the guest (the server side is server/svm.cpp).
+// Coarse-grained buffer SVM, implemented in the guest (the server side is server/server_svm.cpp).
 //
 // The application and the server are different processes, so an SVM pointer cannot mean the same
 // memory in both. clSVMAlloc allocates on the server (which wraps the allocation in a buffer of this
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "common/log.h"
-#include "glue.h"
+#include "guest_glue.h"
 
 namespace glue = remora::opencl::guest_glue;
 

@@ -1,5 +1,5 @@
-// Size math of hooks.cpp against hand-computed values.
-#include "hooks.h"
+// Size math of spec_helpers.cpp against hand-computed values.
+#include "spec_helpers.h"
 
 #include <gtest/gtest.h>
 

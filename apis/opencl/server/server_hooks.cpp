@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/log.h"
-#include "hooks.h"
+#include "spec_helpers.h"
 #include "opencl_server.h"  // generated
 #include "server/session.h"
 
@@ -28,15 +28,6 @@ void CL_CALLBACK deferred_complete(cl_event, cl_int status, void* user_data) {
   std::unique_ptr<DeferredRef> ref(static_cast<DeferredRef*>(user_data));
   // A negative status is the command's error: the application reads it from the event; no data.
   ref->session->complete_deferred(*ref->op, status == CL_COMPLETE);
-}
-
-// CL_MEM_USE_HOST_PTR from a guest: the guest library turns it into CL_MEM_COPY_HOST_PTR (guest/
-// mem_objects.cpp), so only a foreign or hostile guest sends it, and the vendor would then keep (and
-// later read and write) a pointer into a received message the session reuses. Refused.
-bool refuse_use_host_ptr(cl_mem_flags flags, cl_int* errcode_ret) {
-  if ((flags & CL_MEM_USE_HOST_PTR) == 0) return false;
-  if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_VALUE;
-  return true;
 }
 
 }  // namespace
@@ -88,7 +79,7 @@ void* remora_opencl_server_extension_lookup(const char* name) {
   return nullptr;
 }
 
-// hooks.h, server side: the image's layout from the vendor.
+// spec_helpers.h, server side: the image's layout from the vendor.
 extern "C" int remora_cl_image_layout(cl_mem image, size_t* element_size, cl_mem_object_type* type,
                                       cl_channel_order* order) {
   if (image == nullptr || vendor().clGetImageInfo == nullptr) return -1;
@@ -102,12 +93,13 @@ extern "C" int remora_cl_image_layout(cl_mem image, size_t* element_size, cl_mem
   return 0;
 }
 
-// REMORA_SERVER hooks (declared extern "C" by the generated opencl_server.h).
-extern "C" {
+// REMORA_SERVER hooks (declared by the generated opencl_server.h; docs/generated-code.md, "Hooks"). Each
+// runs after the dispatch checked the handles, the lengths and that the vendor functions it needs
+// exist.
 
-// Only coarse-grained buffer SVM is forwarded (server/svm.cpp, guest/svm.cpp): fine-grained sharing
+// Only coarse-grained buffer SVM is forwarded (server/server_svm.cpp, guest/guest_svm.cpp): fine-grained sharing
 // and SVM atomics would need one address space with the application, so no device claims them.
-cl_int remora_cl_server_get_device_info(cl_device_id device, cl_device_info param_name,
+cl_int remora_cl_server_get_device_info(remora::server::Call&, cl_device_id device, cl_device_info param_name,
                                         size_t param_value_size, void* param_value,
                                         size_t* param_value_size_ret) {
   const cl_int err =
@@ -124,12 +116,13 @@ cl_int remora_cl_server_get_device_info(cl_device_id device, cl_device_info para
 
 // A guest sends objects through remora_clSetKernelArgHandle. A non-NULL pointer-sized value for an
 // argument that takes an object would be a pointer of the guest's choosing handed to the vendor: refuse.
-cl_int remora_cl_server_set_kernel_arg(cl_kernel kernel, cl_uint arg_index, size_t arg_size,
+cl_int remora_cl_server_set_kernel_arg(remora::server::Call&, cl_kernel kernel, cl_uint arg_index, size_t arg_size,
                                        const void* arg_value) {
   if (arg_size == sizeof(void*) && arg_value != nullptr) {
     void* value;
     std::memcpy(&value, arg_value, sizeof(value));
-    // clGetKernelArgInfo is OpenCL 1.2: a 1.0/1.1 vendor gives no argument information (see below).
+    // clGetKernelArgInfo is OpenCL 1.2: a 1.0/1.1 vendor has none and gives no argument information
+    // (see below), so it is optional here rather than REMORA_REQUIRES.
     if (value != nullptr && vendor().clGetKernelArgInfo != nullptr) {
       cl_kernel_arg_address_qualifier address = 0;
       const cl_int aerr = vendor().clGetKernelArgInfo(kernel, arg_index, CL_KERNEL_ARG_ADDRESS_QUALIFIER,
@@ -150,7 +143,7 @@ cl_int remora_cl_server_set_kernel_arg(cl_kernel kernel, cl_uint arg_index, size
   return vendor().clSetKernelArg(kernel, arg_index, arg_size, arg_value);
 }
 
-cl_int remora_cl_server_set_kernel_arg_handle(cl_kernel kernel, cl_uint arg_index, cl_mem mem,
+cl_int remora_cl_server_set_kernel_arg_handle(remora::server::Call&, cl_kernel kernel, cl_uint arg_index, cl_mem mem,
                                               cl_sampler sampler, cl_command_queue queue) {
   const int given = (mem != nullptr) + (sampler != nullptr) + (queue != nullptr);
   if (given != 1) return CL_INVALID_ARG_VALUE;
@@ -159,72 +152,9 @@ cl_int remora_cl_server_set_kernel_arg_handle(cl_kernel kernel, cl_uint arg_inde
   return vendor().clSetKernelArg(kernel, arg_index, sizeof(queue), &queue);
 }
 
-cl_mem remora_cl_server_create_buffer(cl_context context, cl_mem_flags flags, size_t size, void* host_ptr,
-                                      cl_int* errcode_ret) {
-  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
-  return vendor().clCreateBuffer(context, flags, size, host_ptr, errcode_ret);
-}
-
-cl_mem remora_cl_server_create_buffer_with_properties(cl_context context, const cl_mem_properties* properties,
-                                                      cl_mem_flags flags, size_t size, void* host_ptr,
-                                                      cl_int* errcode_ret) {
-  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
-  if (vendor().clCreateBufferWithProperties == nullptr) {
-    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
-    return nullptr;
-  }
-  return vendor().clCreateBufferWithProperties(context, properties, flags, size, host_ptr, errcode_ret);
-}
-
-cl_mem remora_cl_server_create_image(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
-                                     const cl_image_desc* image_desc, void* host_ptr, cl_int* errcode_ret) {
-  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
-  if (vendor().clCreateImage == nullptr) {
-    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
-    return nullptr;
-  }
-  return vendor().clCreateImage(context, flags, image_format, image_desc, host_ptr, errcode_ret);
-}
-
-cl_mem remora_cl_server_create_image_with_properties(cl_context context, const cl_mem_properties* properties,
-                                                     cl_mem_flags flags, const cl_image_format* image_format,
-                                                     const cl_image_desc* image_desc, void* host_ptr,
-                                                     cl_int* errcode_ret) {
-  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
-  if (vendor().clCreateImageWithProperties == nullptr) {
-    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
-    return nullptr;
-  }
-  return vendor().clCreateImageWithProperties(context, properties, flags, image_format, image_desc, host_ptr,
-                                              errcode_ret);
-}
-
-cl_mem remora_cl_server_create_image_2d(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
-                                        size_t image_width, size_t image_height, size_t image_row_pitch,
-                                        void* host_ptr, cl_int* errcode_ret) {
-  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
-  if (vendor().clCreateImage2D == nullptr) {
-    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
-    return nullptr;
-  }
-  return vendor().clCreateImage2D(context, flags, image_format, image_width, image_height, image_row_pitch,
-                                  host_ptr, errcode_ret);
-}
-
-cl_mem remora_cl_server_create_image_3d(cl_context context, cl_mem_flags flags, const cl_image_format* image_format,
-                                        size_t image_width, size_t image_height, size_t image_depth,
-                                        size_t image_row_pitch, size_t image_slice_pitch, void* host_ptr,
-                                        cl_int* errcode_ret) {
-  if (refuse_use_host_ptr(flags, errcode_ret)) return nullptr;
-  if (vendor().clCreateImage3D == nullptr) {
-    if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_OPERATION;
-    return nullptr;
-  }
-  return vendor().clCreateImage3D(context, flags, image_format, image_width, image_height, image_depth,
-                                  image_row_pitch, image_slice_pitch, host_ptr, errcode_ret);
-}
-
-cl_int remora_cl_server_has_extension_function(cl_platform_id platform, const char* func_name) {
+// The vendor's clGetExtensionFunctionAddressForPlatform is OpenCL 1.2; without it (or without a
+// platform) the extension lookup over every platform answers.
+cl_int remora_cl_server_has_extension_function(remora::server::Call&, cl_platform_id platform, const char* func_name) {
   if (func_name == nullptr) return CL_INVALID_VALUE;
   void* fn = platform != nullptr && vendor().clGetExtensionFunctionAddressForPlatform != nullptr
                  ? vendor().clGetExtensionFunctionAddressForPlatform(platform, func_name)
@@ -232,7 +162,7 @@ cl_int remora_cl_server_has_extension_function(cl_platform_id platform, const ch
   return fn != nullptr ? CL_SUCCESS : CL_INVALID_VALUE;
 }
 
-cl_int remora_cl_server_get_program_binary(cl_program program, cl_uint index, size_t size,
+cl_int remora_cl_server_get_program_binary(remora::server::Call&, cl_program program, cl_uint index, size_t size,
                                            unsigned char* binary) {
   size_t sizes_bytes = 0;
   cl_int err = vendor().clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, 0, nullptr, &sizes_bytes);
@@ -249,5 +179,3 @@ cl_int remora_cl_server_get_program_binary(cl_program program, cl_uint index, si
   return vendor().clGetProgramInfo(program, CL_PROGRAM_BINARIES, n * sizeof(unsigned char*),
                                    binaries.data(), nullptr);
 }
-
-}  // extern "C"

@@ -1,5 +1,5 @@
-// Pure size helpers for opencl.spec.c's expressions (see hooks.h), shared by guest and server.
-#include "hooks.h"
+// Pure size helpers for opencl.spec.c's expressions (see spec_helpers.h), shared by guest and server.
+#include "spec_helpers.h"
 
 #include <cstdint>
 

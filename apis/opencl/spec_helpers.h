@@ -2,10 +2,10 @@
 // generated dispatch calls for deferred read data.
 //
 // Spec expressions are copied verbatim into generated code on both sides, so everything they call is
-// declared here in C. Pure helpers are in hooks.cpp (tested by hooks_test.cpp). Two helpers need to
+// declared here in C. Pure helpers are in spec_helpers.cpp (tested by spec_helpers_test.cpp). Two helpers need to
 // know an image's layout and are implemented once per side: the guest answers from what it recorded
 // when the image was created (guest/mem_objects.cpp, no round trip), the server asks the vendor
-// (server/hooks.cpp).
+// (server/server_hooks.cpp).
 //
 // Size helpers return 0 for "nothing to transfer" (a NULL region, a zero extent, an unknown image) and
 // SIZE_MAX when the size overflows, which is larger than any cap, so remora refuses the call with the
@@ -91,7 +91,7 @@ size_t remora_cl_work_dims(cl_uint work_dim);
 // device's base-address alignment that PoCL reports (128 bytes).
 #define REMORA_CL_SHARED_STORAGE_OFFSET 128
 
-// ---- Side-specific (guest/mem_objects.cpp, server/hooks.cpp) ----------------------------------------
+// ---- Side-specific (guest/mem_objects.cpp, server/server_hooks.cpp) ----------------------------------------
 
 // The layout of an image: pixel size, object type and channel order. Returns 0 on success, non-zero
 // when `image` is not a known image (the callers then transfer nothing and the API reports the bad
@@ -106,6 +106,26 @@ size_t remora_cl_image_transfer_bytes(cl_mem image, const size_t* region, size_t
 size_t remora_cl_fill_color_bytes(cl_mem image);
 
 #ifdef __cplusplus
+// ---- Guest side only: the spec's guest annotations (guest/mem_objects.cpp) -------------------------
+// REMORA_SEND: the flags the server gets for the application's (CL_MEM_USE_HOST_PTR becomes
+// CL_MEM_COPY_HOST_PTR; the guest keeps the application's memory).
+cl_mem_flags remora_cl_server_flags(cl_mem_flags flags);
+// REMORA_RECORD: a new memory object's guest record (a glue MemRecord), dropped by
+// remora_cl_mem_retired.
+void* remora_cl_buffer_record(cl_mem_flags flags, void* host_ptr);
+void* remora_cl_sub_buffer_record(cl_mem buffer, cl_mem_flags flags, cl_buffer_create_type buffer_create_type,
+                                  const void* buffer_create_info);
+void* remora_cl_image_record(cl_mem_flags flags, void* host_ptr, const cl_image_format* image_format,
+                             const cl_image_desc* image_desc);
+void* remora_cl_image2d_record(cl_mem_flags flags, void* host_ptr, const cl_image_format* image_format,
+                               size_t image_width, size_t image_height, size_t image_row_pitch);
+void* remora_cl_image3d_record(cl_mem_flags flags, void* host_ptr, const cl_image_format* image_format,
+                               size_t image_width, size_t image_height, size_t image_depth, size_t image_row_pitch,
+                               size_t image_slice_pitch);
+void* remora_cl_pipe_record(cl_mem_flags flags);
+// REMORA_ANSWER_IF: whether `device` is a live root device (borrowed: not reference counted).
+int remora_cl_root_device(cl_device_id device);
+
 }  // extern "C"
 
 #include <memory>

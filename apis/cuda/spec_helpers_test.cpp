@@ -1,5 +1,5 @@
-// Tests of the CUDA spec's helpers (hooks.cpp).
-#include "hooks.h"
+// Tests of the CUDA spec's helpers (spec_helpers.cpp).
+#include "spec_helpers.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Server side of coarse-grained buffer SVM (the guest side is guest/svm.cpp).
+// Server side of coarse-grained buffer SVM (the guest side is guest/guest_svm.cpp).
 //
 // Every SVM allocation a guest makes is wrapped at once in a buffer that uses it
 // (CL_MEM_USE_HOST_PTR on the SVM pointer). That buffer is the only name the guest ever gets for the
@@ -28,14 +28,6 @@ void CL_CALLBACK free_svm(cl_mem, void* user_data) {
   vendor().clReleaseContext(owner->context);
 }
 
-// SVM needs OpenCL 2.0 entry points a 1.2 vendor library does not export: without them every SVM
-// call answers CL_INVALID_OPERATION (as an ICD loader does for a function the vendor lacks).
-bool vendor_has_svm() {
-  const auto& v = vendor();
-  return v.clSVMAlloc != nullptr && v.clSVMFree != nullptr && v.clSetKernelArgSVMPointer != nullptr &&
-         v.clSetKernelExecInfo != nullptr && v.clSetMemObjectDestructorCallback != nullptr;
-}
-
 constexpr cl_svm_mem_flags kAccessFlags = CL_MEM_READ_WRITE | CL_MEM_WRITE_ONLY | CL_MEM_READ_ONLY;
 
 // The address `offset` bytes into the SVM behind `buffer`, which must be a buffer made by
@@ -60,14 +52,13 @@ cl_int svm_address(cl_mem buffer, size_t offset, void** address) {
 
 }  // namespace
 
-// REMORA_SERVER hooks (declared extern "C" by the generated opencl_server.h).
-extern "C" {
+// REMORA_SERVER hooks (declared by the generated opencl_server.h; the SVM entry points they use are
+// their REMORA_REQUIRES in opencl.spec.c, so a vendor without SVM answers CL_INVALID_OPERATION).
 
-cl_mem remora_cl_server_svm_alloc_buffer(cl_context context, cl_svm_mem_flags flags, size_t size,
-                                         cl_uint alignment, cl_int* errcode_ret) {
+cl_mem remora_cl_server_svm_alloc_buffer(remora::server::Call&, cl_context context, cl_svm_mem_flags flags,
+                                         size_t size, cl_uint alignment, cl_int* errcode_ret) {
   cl_int local = CL_SUCCESS;
   cl_int& err = errcode_ret != nullptr ? *errcode_ret : local;
-  if (!vendor_has_svm()) return err = CL_INVALID_OPERATION, nullptr;
   // Fine-grained and atomic SVM cannot be honoured across processes (CL_DEVICE_SVM_CAPABILITIES
   // does not offer them).
   if ((flags & ~kAccessFlags) != 0) return err = CL_INVALID_VALUE, nullptr;
@@ -95,9 +86,8 @@ cl_mem remora_cl_server_svm_alloc_buffer(cl_context context, cl_svm_mem_flags fl
   return buffer;
 }
 
-cl_int remora_cl_server_set_kernel_arg_svm(cl_kernel kernel, cl_uint arg_index, cl_mem svm_buffer,
-                                           size_t offset) {
-  if (!vendor_has_svm()) return CL_INVALID_OPERATION;
+cl_int remora_cl_server_set_kernel_arg_svm(remora::server::Call&, cl_kernel kernel, cl_uint arg_index,
+                                           cl_mem svm_buffer, size_t offset) {
   void* address = nullptr;
   if (svm_buffer != nullptr) {
     const cl_int err = svm_address(svm_buffer, offset, &address);
@@ -108,9 +98,8 @@ cl_int remora_cl_server_set_kernel_arg_svm(cl_kernel kernel, cl_uint arg_index, 
   return vendor().clSetKernelArgSVMPointer(kernel, arg_index, address);
 }
 
-cl_int remora_cl_server_set_kernel_exec_info_svm(cl_kernel kernel, cl_uint count, const cl_mem* svm_buffers,
-                                                 const size_t* offsets) {
-  if (!vendor_has_svm()) return CL_INVALID_OPERATION;
+cl_int remora_cl_server_set_kernel_exec_info_svm(remora::server::Call&, cl_kernel kernel, cl_uint count,
+                                                 const cl_mem* svm_buffers, const size_t* offsets) {
   if (count > 0 && (svm_buffers == nullptr || offsets == nullptr)) return CL_INVALID_VALUE;
   std::vector<void*> addresses(count);
   for (cl_uint i = 0; i < count; ++i)
@@ -118,5 +107,3 @@ cl_int remora_cl_server_set_kernel_exec_info_svm(cl_kernel kernel, cl_uint count
   return vendor().clSetKernelExecInfo(kernel, CL_KERNEL_EXEC_INFO_SVM_PTRS, count * sizeof(void*),
                                       count > 0 ? addresses.data() : nullptr);
 }
-
-}  // extern "C"
