@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -34,6 +35,16 @@ bool keys_equal(uint64_t a, uint64_t b) {
   // guessed key differs. volatile keeps the compiler from short-circuiting.
   volatile uint64_t diff = a ^ b;
   return diff == 0;
+}
+
+std::string default_session_exe(std::string* error) {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    *error = "cannot find the session executable: /proc/self/exe: " + ec.message();
+    return "";
+  }
+  return (self.parent_path() / "remora-session").string();
 }
 
 namespace {
@@ -251,6 +262,17 @@ Status Daemon::start() {
   d.wake_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   d.reload_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!d.wake_fd.valid() || !d.reload_fd.valid()) return io_error("eventfd", errno);
+  if (d.opt.session_exe.empty()) {
+    std::string error;
+    d.opt.session_exe = default_session_exe(&error);
+    if (d.opt.session_exe.empty()) return Status(Code::kInvalid, error);
+  }
+  // Checked here rather than met as an exec failure in every session: a daemon that cannot start
+  // sessions should not listen.
+  if (::access(d.opt.session_exe.c_str(), X_OK) != 0) {
+    return Status(Code::kInvalid, "the session executable " + d.opt.session_exe + " is missing or not executable (" +
+                                      std::strerror(errno) + "); build it with `make build`");
+  }
   if (Status st = DeviceScheduler::create(&d.scheduler); !st.ok()) return Status(st.code(), "the scheduler block: " + st.message());
   if (Status st = d.apply_config(d.opt.config); !st.ok()) return st;
   if (d.opt.handle_signals) {
@@ -709,26 +731,23 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
     log::error("tenant '{}': no free usage slot with {} session(s) running", tenant, t.sessions);
     return refuse(p, "the server could not start a session");
   }
-  const std::string conn_arg = std::to_string(conn_fd);
-  const std::string control_arg = std::to_string(theirs.get());
-  const int usage_fd = t.usage.fd();
-  const std::string usage_arg = std::to_string(usage_fd);
-  const std::string slot_arg = std::to_string(s.usage_slot);
-  const std::string message_timeout_arg = std::to_string(opt.session.message_timeout_ms);
-  const std::string tcp_timeout_arg = std::to_string(opt.session.tcp_timeout_ms);
-  const std::string host_memory_arg = std::to_string(opt.session.max_host_memory);
-  const int scheduler_fd = scheduler.fd();
-  const std::string scheduler_arg = std::to_string(scheduler_fd);
-  const char* argv[] = {opt.session_exe.c_str(),  "session",
-                        "--conn-fd",              conn_arg.c_str(),
-                        "--control-fd",           control_arg.c_str(),
-                        "--usage-fd",             usage_arg.c_str(),
-                        "--usage-slot",           slot_arg.c_str(),
-                        "--scheduler-fd",         scheduler_arg.c_str(),
-                        "--message-timeout-ms",   message_timeout_arg.c_str(),
-                        "--tcp-timeout-ms",       tcp_timeout_arg.c_str(),
-                        "--max-host-memory",      host_memory_arg.c_str(),
-                        nullptr};
+  SessionProcessConfig child;
+  child.conn_fd = conn_fd;
+  child.control_fd = theirs.get();
+  child.usage_fd = t.usage.fd();
+  child.usage_slot = s.usage_slot;
+  child.scheduler_fd = scheduler.fd();
+  // 0 (a config that says so) keeps the session's defaults.
+  if (opt.session.message_timeout_ms > 0) child.message_timeout = std::chrono::milliseconds(opt.session.message_timeout_ms);
+  if (opt.session.tcp_timeout_ms > 0) child.tcp_timeout = std::chrono::milliseconds(opt.session.tcp_timeout_ms);
+  child.max_host_memory = opt.session.max_host_memory;
+  std::vector<std::string> args = session_arguments(child);
+  args.insert(args.begin(), opt.session_exe);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int usage_fd = child.usage_fd;
+  const int scheduler_fd = child.scheduler_fd;
   const pid_t pid = ::fork();
   if (pid < 0) {
     log::error("fork: {}", std::strerror(errno));
@@ -743,7 +762,7 @@ void Daemon::Impl::spawn_session(Pending& p, const protocol::Hello& h, std::vect
     ::fcntl(theirs.get(), F_SETFD, 0);
     ::fcntl(usage_fd, F_SETFD, 0);
     ::fcntl(scheduler_fd, F_SETFD, 0);
-    ::execv(argv[0], const_cast<char* const*>(argv));
+    ::execv(argv[0], argv.data());
     _exit(127);
   }
   s.pid = pid;

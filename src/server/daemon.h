@@ -8,9 +8,10 @@
 //
 // Per connection, by the Hello's channel:
 //   0 (a new session's calls channel): the daemon picks a session id and a random 64-bit key, and
-//     fork+execs `<session_exe> session --conn-fd N --control-fd M` with a socketpair as the control
-//     socket, over which it sends the ControlRecord (server/session_process.h). The session process
-//     does the rest of the handshake (API check, Welcome or Refuse).
+//     fork+execs the session executable (`remora-session --conn-fd N --control-fd M ...`,
+//     server/session_process.h) with a socketpair as the control socket, over which it sends the
+//     ControlRecord. The session process does the rest of the handshake (API check, Welcome or
+//     Refuse). The daemon links no API: what a session serves is remora-session's business.
 //   1 (the events channel of a stream session): the session must exist and the key match (compared
 //     in constant time); the descriptor is then passed to that session's process over its control
 //     socket, once per session. Otherwise the daemon answers with a Refuse and closes.
@@ -68,7 +69,9 @@ struct DaemonOptions {
   std::string config_path;                  // re-read on SIGHUP; empty: no reload
   std::string vendor_library;               // passed to sessions; empty: the API's default
   SessionLimits session;                    // passed to sessions (not re-read on SIGHUP)
-  std::string session_exe = "/proc/self/exe";  // the `remora` binary that runs `session`
+  // The session executable; empty: remora-session beside this process's own binary
+  // (default_session_exe()). Checked at start().
+  std::string session_exe;
   std::chrono::milliseconds handshake_timeout{10000};
   // How long sessions get to end after SIGTERM at shutdown before they are killed.
   std::chrono::milliseconds shutdown_grace{3000};
@@ -108,5 +111,9 @@ class Daemon {
 
 // Compares two keys in time independent of where they differ.
 bool keys_equal(uint64_t a, uint64_t b);
+
+// remora-session in the directory of /proc/self/exe (build/bin beside build/bin/remora), or "" with
+// *error set when /proc/self/exe cannot be read.
+std::string default_session_exe(std::string* error);
 
 }  // namespace remora::server

@@ -40,7 +40,7 @@ class DaemonTest : public ::testing::Test {
     opt.listen.push_back(ep);
     opt.handle_signals = false;
     opt.handshake_timeout = handshake_timeout;
-    opt.session_exe = "/nonexistent/remora";  // these tests never start a session
+    opt.session_exe = "/bin/false";  // these tests never start a session (one would end at once)
     daemon_ = std::make_unique<Daemon>(std::move(opt));
     Status st = daemon_->start();
     ASSERT_TRUE(st.ok()) << st.str();
@@ -181,6 +181,7 @@ TEST_F(DaemonTest, ReportsBoundEndpointsOnTheReadyFd) {
   opt.listen = {unix_ep, tcp_ep};
   opt.handle_signals = false;
   opt.ready_fd = p[1];
+  opt.session_exe = "/bin/false";
   Daemon d(std::move(opt));
   ASSERT_TRUE(d.start().ok());
   char buf[512] = {};

@@ -1,8 +1,10 @@
-// One guest's API server process (`remora session`, started by the daemon; never by hand).
+// One guest's API server process (remora-session, server/main.cpp; started by the daemon, never by
+// hand).
 //
-// The daemon accepts a connection, reads its Hello, and fork+execs `remora session --conn-fd N
-// --control-fd M`: exec gives each guest a fresh image with no inherited threads, locks or vendor
-// state, and a crash here harms that guest only. The daemon then sends, over the control socket:
+// The daemon accepts a connection, reads its Hello, and fork+execs `remora-session --conn-fd N
+// --control-fd M ...` (session_arguments below): exec gives each guest a fresh image with no
+// inherited threads, locks or vendor state, and a crash here harms that guest only. The daemon then
+// sends, over the control socket:
 //   1. a ControlRecord (framed like a handshake message: u64 length, then the record);
 //   2. for a stream session only, later: the events connection's descriptor (SCM_RIGHTS, with the
 //      session id as payload), once the guest has dialled it with the session's key.
@@ -48,7 +50,16 @@ struct SessionProcessConfig {
 // the shm region's sparse bulk areas) does not count against `extra`.
 Status limit_host_memory(uint64_t extra);
 
-// Serves one guest. `apis` is the list of APIs this binary can serve (cli/main.cpp builds it).
+// The session process's command line after the program name, as the daemon writes it and the session
+// executables (server/main.cpp, the tests' fake session) read it: one place for both ends.
+//   --conn-fd N --control-fd N [--usage-fd N --usage-slot K] [--scheduler-fd N]
+//   --message-timeout-ms MS --tcp-timeout-ms MS --max-host-memory BYTES
+std::vector<std::string> session_arguments(const SessionProcessConfig& config);
+// The reverse; an unknown flag, a missing value or one that is not a number is an error (the daemon
+// never writes one: such a command line did not come from it).
+Status parse_session_arguments(std::span<const char* const> args, SessionProcessConfig* out);
+
+// Serves one guest. `apis` is the list of APIs this binary can serve (server/main.cpp builds it).
 // Returns the process exit status: 0 when the session ended in order, 1 otherwise (always logged).
 int run_session_process(std::span<const ApiServer* const> apis, const SessionProcessConfig& config);
 
