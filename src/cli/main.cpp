@@ -11,7 +11,7 @@
 #include "cli/run.h"
 #include "cli/status.h"
 #include "common/log.h"
-#include "server/daemon.h"
+#include "daemon/daemon.h"
 #include "transport/endpoint.h"
 
 namespace {
@@ -31,9 +31,9 @@ struct ServeArgs {
 
 int serve_command(ServeArgs args) {
   remora::log::set_side("daemon");
-  remora::server::DaemonOptions options;
+  remora::daemon::DaemonOptions options;
   if (!args.config.empty()) {
-    if (Status st = remora::server::DaemonConfig::load(args.config, &options.config); !st.ok()) {
+    if (Status st = remora::daemon::DaemonConfig::load(args.config, &options.config); !st.ok()) {
       std::fprintf(stderr, "remora serve: %s\n", st.message().c_str());
       return 2;
     }
@@ -63,7 +63,7 @@ int serve_command(ServeArgs args) {
     options.listen.push_back(ep);
   }
   // TLS: the file's [tls] table, each flag overriding its key.
-  const remora::server::TlsSettings& file_tls = options.config.tls;
+  const remora::daemon::TlsSettings& file_tls = options.config.tls;
   options.tls.cert = args.tls_cert.empty() ? file_tls.cert : args.tls_cert;
   options.tls.key = args.tls_key.empty() ? file_tls.key : args.tls_key;
   options.tls.client_ca = args.tls_client_ca.empty() ? file_tls.client_ca : args.tls_client_ca;
@@ -77,7 +77,7 @@ int serve_command(ServeArgs args) {
   if (args.message_timeout_ms > 0) options.session.message_timeout_ms = args.message_timeout_ms;
   if (args.tcp_timeout_ms > 0) options.session.tcp_timeout_ms = args.tcp_timeout_ms;
   if (!args.max_session_host_memory.empty() &&
-      !remora::server::parse_byte_size(args.max_session_host_memory, &options.session.max_host_memory)) {
+      !remora::daemon::parse_byte_size(args.max_session_host_memory, &options.session.max_host_memory)) {
     std::fprintf(stderr, "remora serve: --max-session-host-memory \"%s\" is not a size (examples: \"8GiB\", \"512MiB\")\n",
                  args.max_session_host_memory.c_str());
     return 2;
@@ -87,7 +87,7 @@ int serve_command(ServeArgs args) {
   if (const char* exe = std::getenv("REMORA_SESSION_EXE"); exe != nullptr && *exe != '\0') options.session_exe = exe;
   // Writes to a guest that went away must fail with EPIPE, not kill the daemon (or, inherited, a session).
   ::signal(SIGPIPE, SIG_IGN);
-  remora::server::Daemon daemon(std::move(options));
+  remora::daemon::Daemon daemon(std::move(options));
   if (Status st = daemon.start(); !st.ok()) {
     std::fprintf(stderr, "remora serve: %s\n", st.message().c_str());
     return 1;

@@ -1,4 +1,4 @@
-// remora-session: one guest's API server process. The daemon (`remora serve`, server/daemon.h)
+// remora-session: one guest's API server process. The daemon (`remora serve`, daemon/daemon.h)
 // fork+execs it for each admitted guest, from beside its own binary; it is never started by hand.
 #include <signal.h>
 

@@ -38,7 +38,7 @@ struct SessionProcessConfig {
   int scheduler_fd = -1;
   // How long to wait for the control record, and for the events connection of a stream session.
   std::chrono::milliseconds setup_timeout{10000};
-  // The daemon's SessionLimits (server/daemon_config.h), passed on its command line.
+  // The daemon's SessionLimits (daemon/daemon_config.h), passed on its command line.
   std::chrono::milliseconds message_timeout{30000};
   std::chrono::milliseconds tcp_timeout{25000};
   uint64_t max_host_memory = 0;  // address space added after setup; 0: unlimited

@@ -24,7 +24,7 @@
 // CL_INVALID_DEVICE.
 //
 // Process-wide state: the hooks are extern "C" functions the generated code calls without the Call;
-// one session runs per process (server/daemon.h), so the glue's few tables are per process, reached
+// one session runs per process (daemon/daemon.h), so the glue's few tables are per process, reached
 // through process_state(), and the session through Session::current().
 #include <time.h>
 
