@@ -1,5 +1,9 @@
-// remora-session: one guest's API server process. The daemon (`remora serve`, daemon/daemon.h)
-// fork+execs it for each admitted guest, from beside its own binary; it is never started by hand.
+// remora-session: one guest's API server process. The daemon (`remora serve`, src/daemon) fork+execs
+// it for each admitted guest, beside its own binary (daemon/daemon.h); it is never started by hand.
+//
+// It links what serving a guest takes and nothing else: the server runtime, the plain transports
+// and every API's generated server with its glue. No TOML, JSON or OpenSSL code is in this process,
+// which runs the vendor's library for a guest that is not trusted (tests/linkage checks it).
 #include <signal.h>
 
 #include <cstdio>

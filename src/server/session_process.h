@@ -3,8 +3,10 @@
 //
 // The daemon accepts a connection, reads its Hello, and fork+execs `remora-session --conn-fd N
 // --control-fd M ...` (session_arguments below): exec gives each guest a fresh image with no
-// inherited threads, locks or vendor state, and a crash here harms that guest only. The daemon then
-// sends, over the control socket:
+// inherited threads, locks or vendor state, and a crash here harms that guest only. The session
+// executable links the API servers, the server runtime and the plain transports only: no config
+// parser, no JSON and no TLS (the daemon terminates TLS) in a process that runs the vendor's code
+// for a guest. The daemon then sends, over the control socket:
 //   1. a ControlRecord (framed like a handshake message: u64 length, then the record);
 //   2. for a stream session only, later: the events connection's descriptor (SCM_RIGHTS, with the
 //      session id as payload), once the guest has dialled it with the session's key.
