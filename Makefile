@@ -26,8 +26,8 @@ GEN_FLAGS = -DREMORA_GEN_EXECUTABLE=$(abspath $(BUILD))/bin/remora-gen
 # and the test programs are all built with ASan+UBSan there).
 ASAN_E2E ?= ^e2e\.(buffers|kernel_args|events|callbacks|errors)\.(shm|tcp)$$|^e2e\.(dummy_vendor|server_faults)\.tcp$$|^e2e\.(buffers|buffer_rect|transfers)\.shm_shared$$
 ASAN_UNIT_TESTS = remora_common_tests remora_transport_tests remora_guest_rt_tests remora_server_rt_tests \
-  remora_hostile_tests
-ASAN_TARGETS = remora remora-opencl remora-opencl-dummy $(ASAN_UNIT_TESTS) e2e_test_programs
+  remora_daemon_tests remora_cli_tests remora_hostile_tests
+ASAN_TARGETS = remora remora-session remora-opencl remora-opencl-dummy $(ASAN_UNIT_TESTS) e2e_test_programs
 # Every sanitizer report (leaks included) lands in $(ASAN_BUILD)/sanitizer-reports/, whichever process
 # it came from (a session process's exit status does not reach the test): any file there fails.
 ASAN_REPORTS = $(abspath $(ASAN_BUILD))/sanitizer-reports

@@ -1,21 +1,17 @@
-// The `remora` command: run, serve, status, top, and the internal `session` (one guest's server process,
-// started by the daemon).
+// The `remora` command: run, serve, status and top. One guest's server process is remora-session
+// (server/main.cpp), which the daemon starts.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "cli/run.h"
 #include "cli/status.h"
 #include "common/log.h"
-#include "opencl_server.h"
-#ifdef REMORA_WITH_CUDA
-#include "cuda_server.h"
-#endif
-#include "server/daemon.h"
-#include "server/session_process.h"
+#include "daemon/daemon.h"
 #include "transport/endpoint.h"
 
 namespace {
@@ -35,9 +31,9 @@ struct ServeArgs {
 
 int serve_command(ServeArgs args) {
   remora::log::set_side("daemon");
-  remora::server::DaemonOptions options;
+  remora::daemon::DaemonOptions options;
   if (!args.config.empty()) {
-    if (Status st = remora::server::DaemonConfig::load(args.config, &options.config); !st.ok()) {
+    if (Status st = remora::daemon::DaemonConfig::load(args.config, &options.config); !st.ok()) {
       std::fprintf(stderr, "remora serve: %s\n", st.message().c_str());
       return 2;
     }
@@ -67,7 +63,7 @@ int serve_command(ServeArgs args) {
     options.listen.push_back(ep);
   }
   // TLS: the file's [tls] table, each flag overriding its key.
-  const remora::server::TlsSettings& file_tls = options.config.tls;
+  const remora::daemon::TlsSettings& file_tls = options.config.tls;
   options.tls.cert = args.tls_cert.empty() ? file_tls.cert : args.tls_cert;
   options.tls.key = args.tls_key.empty() ? file_tls.key : args.tls_key;
   options.tls.client_ca = args.tls_client_ca.empty() ? file_tls.client_ca : args.tls_client_ca;
@@ -81,14 +77,17 @@ int serve_command(ServeArgs args) {
   if (args.message_timeout_ms > 0) options.session.message_timeout_ms = args.message_timeout_ms;
   if (args.tcp_timeout_ms > 0) options.session.tcp_timeout_ms = args.tcp_timeout_ms;
   if (!args.max_session_host_memory.empty() &&
-      !remora::server::parse_byte_size(args.max_session_host_memory, &options.session.max_host_memory)) {
+      !remora::daemon::parse_byte_size(args.max_session_host_memory, &options.session.max_host_memory)) {
     std::fprintf(stderr, "remora serve: --max-session-host-memory \"%s\" is not a size (examples: \"8GiB\", \"512MiB\")\n",
                  args.max_session_host_memory.c_str());
     return 2;
   }
+  // The session executable: remora-session beside this binary, unless REMORA_SESSION_EXE names
+  // another (tests; an installation that keeps it elsewhere).
+  if (const char* exe = std::getenv("REMORA_SESSION_EXE"); exe != nullptr && *exe != '\0') options.session_exe = exe;
   // Writes to a guest that went away must fail with EPIPE, not kill the daemon (or, inherited, a session).
   ::signal(SIGPIPE, SIG_IGN);
-  remora::server::Daemon daemon(std::move(options));
+  remora::daemon::Daemon daemon(std::move(options));
   if (Status st = daemon.start(); !st.ok()) {
     std::fprintf(stderr, "remora serve: %s\n", st.message().c_str());
     return 1;
@@ -104,13 +103,6 @@ int serve_command(ServeArgs args) {
 
 int main(int argc, char** argv) {
   remora::log::set_side("cli");
-  // The APIs this binary serves. The one list: the session process picks from it by Hello.api.
-  const remora::server::ApiServer* const apis[] = {
-      &remora::opencl::server_api(),
-#ifdef REMORA_WITH_CUDA
-      &remora::cuda::server_api(),
-#endif
-  };
 
   CLI::App app{"remora: API remoting for accelerators. Runs OpenCL programs with their calls served by a\n"
                "remora server process that owns the real device."};
@@ -188,31 +180,11 @@ int main(int argc, char** argv) {
   top->add_option("--connect", top_ep, "The daemon's admin endpoint (unix:PATH); default: $REMORA_ADMIN")
       ->envname("REMORA_ADMIN");
 
-  // remora session (internal, hidden): started by the daemon for each guest.
-  remora::server::SessionProcessConfig session_cfg;
-  CLI::App* session = app.add_subcommand("session", "");
-  session->group("");
-  session->add_option("--conn-fd", session_cfg.conn_fd)->required();
-  session->add_option("--control-fd", session_cfg.control_fd)->required();
-  session->add_option("--usage-fd", session_cfg.usage_fd);
-  session->add_option("--usage-slot", session_cfg.usage_slot);
-  uint64_t session_message_timeout_ms = 30000, session_tcp_timeout_ms = 25000;
-  session->add_option("--message-timeout-ms", session_message_timeout_ms);
-  session->add_option("--tcp-timeout-ms", session_tcp_timeout_ms);
-  session->add_option("--max-host-memory", session_cfg.max_host_memory);
-  session->add_option("--scheduler-fd", session_cfg.scheduler_fd);
-
   CLI11_PARSE(app, argc, argv);
 
   if (run->parsed()) return remora::cli::run_command(run_opts);
   if (serve->parsed()) return serve_command(std::move(serve_args));
   if (status->parsed()) return remora::cli::status_command(status_ep, status_json);
   if (top->parsed()) return remora::cli::top_command(top_ep);
-  if (session->parsed()) {
-    // 0 (a config that says so) keeps the defaults.
-    if (session_message_timeout_ms > 0) session_cfg.message_timeout = std::chrono::milliseconds(session_message_timeout_ms);
-    if (session_tcp_timeout_ms > 0) session_cfg.tcp_timeout = std::chrono::milliseconds(session_tcp_timeout_ms);
-    return remora::server::run_session_process(apis, session_cfg);
-  }
   return 2;
 }

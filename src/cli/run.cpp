@@ -15,6 +15,7 @@
 #include <optional>
 #include <thread>
 
+#include "cli/api_setup.h"
 #include "common/log.h"
 #include "transport/endpoint.h"
 
@@ -39,7 +40,8 @@ std::string describe_wait(int status) {
   return "wait status " + std::to_string(status);
 }
 
-// The private directory: socket, remora.icd, the libcuda.so.1, libcudart.so.13 and libcublas.so.13 links. Removed, with what is in it, when the run ends.
+// The private directory: the socket, and what the APIs' declarations put there (an ICD file, links to
+// guest libraries). Removed, with what is in it, when the run ends.
 class PrivateDir {
  public:
   bool create(std::string* error) {
@@ -63,8 +65,9 @@ class PrivateDir {
   std::string path_;
 };
 
-// The `remora` binary and the guest ICD library installed beside it (build/bin, build/lib).
-bool find_guest_library(std::string* self, std::string* lib, std::string* error) {
+// The `remora` binary, and the folder of the guest libraries and the APIs' declarations beside it
+// (build/bin, build/lib).
+bool find_self(std::string* self, std::string* lib_dir, std::string* error) {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) {
@@ -72,14 +75,66 @@ bool find_guest_library(std::string* self, std::string* lib, std::string* error)
     return false;
   }
   *self = exe.string();
-  const fs::path candidate = exe.parent_path() / ".." / "lib" / "libremora-opencl.so";
-  if (!fs::exists(candidate, ec)) {
-    *error = "the guest library " + candidate.lexically_normal().string() +
-             " is missing; build it with `make build`";
-    return false;
+  const fs::path lib = exe.parent_path() / ".." / "lib";
+  *lib_dir = fs::canonical(lib, ec).string();
+  if (ec) *lib_dir = lib.lexically_normal().string();
+  return true;
+}
+
+// Sets up each API's declaration (api_setup.h) in the private directory `dir`: its ICD file and
+// links, and the variables the program gets for it, added to *vars.
+bool set_up_apis(const std::vector<ApiSetup>& apis, const std::string& lib_dir, const std::string& dir,
+                 std::vector<std::pair<std::string, std::string>>* vars, std::string* error) {
+  bool linked = false;
+  std::string preloads;
+  for (const ApiSetup& api : apis) {
+    std::error_code ec;
+    const fs::path candidate = fs::path(lib_dir) / api.guest;
+    if (!fs::exists(candidate, ec)) {
+      if (api.optional) {
+        log::debug("{}: no guest library {}; the run leaves {} out", api.origin, candidate.string(), api.api);
+        continue;
+      }
+      *error = "the guest library " + candidate.string() + " is missing; build it with `make build`";
+      return false;
+    }
+    std::string guest = fs::canonical(candidate, ec).string();
+    if (ec) guest = candidate.string();
+    std::string icd;
+    if (!api.icd.empty()) {
+      icd = dir + "/" + api.icd;
+      std::ofstream f(icd);
+      f << guest << "\n";
+      if (!f) {
+        *error = "cannot write " + icd;
+        return false;
+      }
+    }
+    for (const std::string& name : api.links) {
+      fs::create_symlink(guest, fs::path(dir) / name, ec);
+      if (ec) {
+        *error = "cannot link " + name + " in " + dir + ": " + ec.message();
+        return false;
+      }
+      linked = true;
+    }
+    for (const std::string& p : api.preloads) {
+      const std::string file = (fs::path(lib_dir) / p).string();
+      if (fs::exists(file, ec)) preloads += (preloads.empty() ? "" : ":") + file;
+    }
+    for (const auto& [name, value] : api.env) vars->emplace_back(name, expand_setup_value(value, guest, icd, dir));
   }
-  *lib = fs::canonical(candidate, ec).string();
-  if (ec) *lib = candidate.lexically_normal().string();
+  // The links come first on the program's library path. The private server keeps the original
+  // environment, so the vendor libraries it loads are the system's.
+  if (linked) {
+    std::string library_path = dir;
+    if (const char* old = std::getenv("LD_LIBRARY_PATH"); old != nullptr && *old != '\0') library_path += std::string(":") + old;
+    vars->emplace_back("LD_LIBRARY_PATH", library_path);
+  }
+  if (!preloads.empty()) {
+    if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != '\0') preloads += std::string(":") + old;
+    vars->emplace_back("LD_PRELOAD", preloads);
+  }
   return true;
 }
 
@@ -193,8 +248,8 @@ class PrivateServer {
   pid_t pid_ = 0;
 };
 
-// The command's environment: ours, with the variables that point the OpenCL loaders at the remora
-// ICD and tell the guest library where to connect.
+// The command's environment: ours, with the variables that point the APIs' loaders at remora's guest
+// libraries and tell the guest library where to connect.
 std::vector<std::string> command_environment(const std::vector<std::pair<std::string, std::string>>& set) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -264,9 +319,14 @@ int run_command(const RunOptions& options) {
     return 2;
   }
 
-  std::string self, lib, error;
-  if (!find_guest_library(&self, &lib, &error)) {
+  std::string self, lib_dir, error;
+  if (!find_self(&self, &lib_dir, &error)) {
     complain(error);
+    return 2;
+  }
+  std::vector<ApiSetup> apis;
+  if (Status st = load_api_setups(lib_dir + "/remora-run", &apis); !st.ok()) {
+    complain(st.message());
     return 2;
   }
   PrivateDir dir;
@@ -274,16 +334,10 @@ int run_command(const RunOptions& options) {
     complain(error);
     return 2;
   }
-  // ocl-icd (Debian's libOpenCL.so.1, 2.3) takes OCL_ICD_VENDORS as a directory or a single .icd
-  // file, and then reads no other vendors; the file form keeps the system's ICDs out of the run.
-  const std::string icd = dir.path() + "/remora.icd";
-  {
-    std::ofstream f(icd);
-    f << lib << "\n";
-    if (!f) {
-      complain("cannot write " + icd);
-      return 2;
-    }
+  std::vector<std::pair<std::string, std::string>> vars;
+  if (!set_up_apis(apis, lib_dir, dir.path(), &vars, &error)) {
+    complain(error);
+    return 2;
   }
 
   // Termination signals are taken synchronously (sigwaitinfo below) and forwarded to the command;
@@ -305,46 +359,8 @@ int run_command(const RunOptions& options) {
     log::warn("--vendor-library applies to a private server only; the server at {} chooses its own", connect);
   }
 
-  // CUDA: the program's own loading of libcuda.so.1, libcudart.so.13 and libcublas.so.13 (linked or
-  // dlopen'ed) finds remora's guest library through links in the private directory, put first on its
-  // library path. The private server keeps the original environment, so its driver (and cudart,
-  // cuBLAS) are the system's.
-  const std::string cuda_lib = fs::path(lib).parent_path() / "libremora-cuda.so";
-  std::string library_path;
-  {
-    std::error_code ec;
-    if (fs::exists(cuda_lib, ec)) {
-      // The same file under each name: ld.so loads it once (it compares files, not names), so the
-      // driver API, the runtime API (a -cudart shared program's libcudart.so.13) and cuBLAS share one
-      // connection and one session.
-      for (const char* name : {"libcuda.so.1", "libcudart.so.13", "libcublas.so.13"}) {
-        fs::create_symlink(cuda_lib, fs::path(dir.path()) / name, ec);
-        if (ec) {
-          complain(std::string("cannot link ") + name + " in " + dir.path() + ": " + ec.message());
-          return 2;
-        }
-      }
-      library_path = dir.path();
-      if (const char* old = std::getenv("LD_LIBRARY_PATH"); old != nullptr && *old != '\0')
-        library_path += std::string(":") + old;
-    }
-  }
-
-  std::vector<std::pair<std::string, std::string>> vars = {
-      {"OCL_ICD_VENDORS", icd},
-      {"OCL_ICD_FILENAMES", lib},  // the Khronos loader's way to name an ICD
-      {"REMORA_CONNECT", connect},
-      {"REMORA_TRANSPORT", transport::transport_kind_name(kind)},
-  };
-  if (!library_path.empty()) vars.emplace_back("LD_LIBRARY_PATH", library_path);
-  // A program with nvcc's default static cudart: the preload points that cudart's entry points at the
-  // guest library's runtime API before the program's constructors run (apis/cuda/preload).
-  if (const std::string preload = fs::path(lib).parent_path() / "libremora-cuda-preload.so";
-      !library_path.empty() && fs::exists(preload)) {
-    std::string value = preload;
-    if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != '\0') value += std::string(":") + old;
-    vars.emplace_back("LD_PRELOAD", value);
-  }
+  vars.emplace_back("REMORA_CONNECT", connect);
+  vars.emplace_back("REMORA_TRANSPORT", transport::transport_kind_name(kind));
   if (!options.tenant.empty()) vars.emplace_back("REMORA_TENANT", options.tenant);
   if (!options.token_file.empty()) {
     std::error_code ec;

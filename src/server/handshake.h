@@ -70,7 +70,7 @@ class FrameReader {
 // What the daemon tells a new session process (server/session_process.h), over the control socket
 // in the same framing. Encoded with wire::Writer.
 struct ControlRecord {
-  static constexpr uint32_t kVersion = 1;  // daemon and session are the same binary; checked anyway
+  static constexpr uint32_t kVersion = 1;  // daemon and session are built together; checked anyway
   uint64_t session = 0;
   uint64_t session_key = 0;
   std::vector<uint8_t> hello;  // the Hello message as received (MessageHeader + body)

@@ -1,6 +1,6 @@
 // The server side of one guest session: what generated dispatch code calls.
 //
-// One session per server process (the daemon forks a process per guest, see server/daemon.h), so a
+// One session per server process (the daemon forks a process per guest, see daemon/daemon.h), so a
 // crash here harms one guest only. Inside, the session's threads follow a leader/follower pattern:
 // the leader receives a Batch from the calls channel and runs its calls in order. Before a call that
 // may block (spec BLOCKING / BLOCKING_IF, when the guest has several threads), the leader promotes a

@@ -8,10 +8,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <condition_variable>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -206,6 +208,55 @@ Status limit_host_memory(uint64_t extra) {
   return Status::Ok();
 }
 
+std::vector<std::string> session_arguments(const SessionProcessConfig& c) {
+  std::vector<std::string> args = {"--conn-fd", std::to_string(c.conn_fd), "--control-fd", std::to_string(c.control_fd)};
+  if (c.usage_fd >= 0) {
+    args.insert(args.end(), {"--usage-fd", std::to_string(c.usage_fd), "--usage-slot", std::to_string(c.usage_slot)});
+  }
+  if (c.scheduler_fd >= 0) args.insert(args.end(), {"--scheduler-fd", std::to_string(c.scheduler_fd)});
+  args.insert(args.end(), {"--message-timeout-ms", std::to_string(c.message_timeout.count()), "--tcp-timeout-ms",
+                           std::to_string(c.tcp_timeout.count()), "--max-host-memory", std::to_string(c.max_host_memory)});
+  return args;
+}
+
+Status parse_session_arguments(std::span<const char* const> args, SessionProcessConfig* out) {
+  for (size_t i = 0; i < args.size(); i += 2) {
+    const std::string_view flag = args[i];
+    if (i + 1 >= args.size()) return Status(Code::kInvalid, fmt::format("{} needs a value", flag));
+    const std::string_view text = args[i + 1];
+    uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return Status(Code::kInvalid, fmt::format("{} {}: not a number", flag, text));
+    }
+    const bool is_fd = flag.ends_with("-fd") || flag == "--usage-slot";
+    if (is_fd && value > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
+      return Status(Code::kInvalid, fmt::format("{} {}: out of range", flag, text));
+    }
+    const int small = static_cast<int>(is_fd ? value : 0);
+    if (flag == "--conn-fd") {
+      out->conn_fd = small;
+    } else if (flag == "--control-fd") {
+      out->control_fd = small;
+    } else if (flag == "--usage-fd") {
+      out->usage_fd = small;
+    } else if (flag == "--usage-slot") {
+      out->usage_slot = small;
+    } else if (flag == "--scheduler-fd") {
+      out->scheduler_fd = small;
+    } else if (flag == "--message-timeout-ms") {
+      if (value > 0) out->message_timeout = std::chrono::milliseconds(value);  // 0 keeps the default
+    } else if (flag == "--tcp-timeout-ms") {
+      if (value > 0) out->tcp_timeout = std::chrono::milliseconds(value);
+    } else if (flag == "--max-host-memory") {
+      out->max_host_memory = value;
+    } else {
+      return Status(Code::kInvalid, fmt::format("unknown option {}", flag));
+    }
+  }
+  return Status::Ok();
+}
+
 int run_session_process(std::span<const ApiServer* const> apis, const SessionProcessConfig& config) {
   log::set_side("server");
   // A session process serves one guest: it may keep what a stream of large transfers needs (a
@@ -215,7 +266,7 @@ int run_session_process(std::span<const ApiServer* const> apis, const SessionPro
   transport::Fd conn(config.conn_fd);
   transport::Fd control(config.control_fd);
   if (!conn.valid() || !control.valid()) {
-    log::error("remora session is started by the daemon (remora serve), not by hand");
+    log::error("remora-session is started by the daemon (remora serve), not by hand");
     return 1;
   }
   TenantUsage usage;

@@ -1,8 +1,12 @@
-// One guest's API server process (`remora session`, started by the daemon; never by hand).
+// One guest's API server process (remora-session, server/main.cpp; started by the daemon, never by
+// hand).
 //
-// The daemon accepts a connection, reads its Hello, and fork+execs `remora session --conn-fd N
-// --control-fd M`: exec gives each guest a fresh image with no inherited threads, locks or vendor
-// state, and a crash here harms that guest only. The daemon then sends, over the control socket:
+// The daemon accepts a connection, reads its Hello, and fork+execs `remora-session --conn-fd N
+// --control-fd M ...` (session_arguments below): exec gives each guest a fresh image with no
+// inherited threads, locks or vendor state, and a crash here harms that guest only. The session
+// executable links the API servers, the server runtime and the plain transports only: no config
+// parser, no JSON and no TLS (the daemon terminates TLS) in a process that runs the vendor's code
+// for a guest. The daemon then sends, over the control socket:
 //   1. a ControlRecord (framed like a handshake message: u64 length, then the record);
 //   2. for a stream session only, later: the events connection's descriptor (SCM_RIGHTS, with the
 //      session id as payload), once the guest has dialled it with the session's key.
@@ -36,7 +40,7 @@ struct SessionProcessConfig {
   int scheduler_fd = -1;
   // How long to wait for the control record, and for the events connection of a stream session.
   std::chrono::milliseconds setup_timeout{10000};
-  // The daemon's SessionLimits (server/daemon_config.h), passed on its command line.
+  // The daemon's SessionLimits (daemon/daemon_config.h), passed on its command line.
   std::chrono::milliseconds message_timeout{30000};
   std::chrono::milliseconds tcp_timeout{25000};
   uint64_t max_host_memory = 0;  // address space added after setup; 0: unlimited
@@ -48,7 +52,16 @@ struct SessionProcessConfig {
 // the shm region's sparse bulk areas) does not count against `extra`.
 Status limit_host_memory(uint64_t extra);
 
-// Serves one guest. `apis` is the list of APIs this binary can serve (cli/main.cpp builds it).
+// The session process's command line after the program name, as the daemon writes it and the session
+// executables (server/main.cpp, the tests' fake session) read it: one place for both ends.
+//   --conn-fd N --control-fd N [--usage-fd N --usage-slot K] [--scheduler-fd N]
+//   --message-timeout-ms MS --tcp-timeout-ms MS --max-host-memory BYTES
+std::vector<std::string> session_arguments(const SessionProcessConfig& config);
+// The reverse; an unknown flag, a missing value or one that is not a number is an error (the daemon
+// never writes one: such a command line did not come from it).
+Status parse_session_arguments(std::span<const char* const> args, SessionProcessConfig* out);
+
+// Serves one guest. `apis` is the list of APIs this binary can serve (server/main.cpp builds it).
 // Returns the process exit status: 0 when the session ended in order, 1 otherwise (always logged).
 int run_session_process(std::span<const ApiServer* const> apis, const SessionProcessConfig& config);
 

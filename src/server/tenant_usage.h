@@ -31,11 +31,26 @@
 #include <string>
 
 #include "common/status.h"
-#include "server/daemon_config.h"
 #include "server/session.h"
 #include "transport/sockets.h"
 
 namespace remora::server {
+
+// A tenant's limits, as the daemon's config states them (daemon/daemon_config.h) and the session
+// processes enforce them through the tenant's block.
+struct TenantLimits {
+  uint64_t device_memory = 0;     // bytes across all the tenant's sessions; 0: unlimited
+  uint32_t max_sessions = 0;      // concurrent sessions; 0: unlimited
+  uint64_t calls_per_second = 0;  // API calls across all the tenant's sessions; 0: unlimited
+  uint32_t weight = 1;            // relative share of device time when tenants compete (>= 1)
+  // Device visibility: when `restrict_devices`, the tenant sees only the devices whose bit is set in
+  // `visible_devices` (bit i: index i of the server's device list as the OpenCL glue enumerates it:
+  // platforms in order, each one's CL_DEVICE_TYPE_ALL devices in order, as `clinfo -l` lists them).
+  // Indices 0..63.
+  bool restrict_devices = false;
+  uint64_t visible_devices = 0;
+};
+inline constexpr uint32_t kMaxDeviceIndex = 63;
 
 // Sessions per tenant at once are capped by the slot count; max_sessions is capped to it at load.
 inline constexpr uint32_t kUsageSlots = 256;

@@ -1,7 +1,7 @@
 // TLS over TCP (OpenSSL 3): contexts, the guest's Channel over TLS, and the daemon's non-blocking
 // server side.
 //
-// Who terminates TLS: the daemon (server/daemon.h) accepts, runs the server handshake and reads the
+// Who terminates TLS: the daemon (daemon/daemon.h) accepts, runs the server handshake and reads the
 // Hello in its poll loop (TlsServerConn, never blocking), authenticates (a token, or a verified
 // client certificate), and then relays the connection's plaintext to the session process over a unix
 // socketpair (TlsRelay, transport/tls_relay.h). The session process thus sees an ordinary stream

@@ -3,8 +3,8 @@
 // starts it as it would `remora session`.
 #include <signal.h>
 
-#include <cstdlib>
-#include <cstring>
+#include <cstdio>
+#include <span>
 
 #include "compat_server.h"  // generated, from compat_v1.spec.c or compat_v2.spec.c
 #include "server/session_process.h"
@@ -15,13 +15,11 @@ void* remora_compat_server_extension_lookup(const char*) { return nullptr; }
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   remora::server::SessionProcessConfig cfg;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const int v = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--conn-fd") == 0) cfg.conn_fd = v;
-    else if (std::strcmp(argv[i], "--control-fd") == 0) cfg.control_fd = v;
-    else if (std::strcmp(argv[i], "--usage-fd") == 0) cfg.usage_fd = v;
-    else if (std::strcmp(argv[i], "--usage-slot") == 0) cfg.usage_slot = v;
-    else if (std::strcmp(argv[i], "--scheduler-fd") == 0) cfg.scheduler_fd = v;
+  // The daemon's command line, read as remora-session reads it.
+  const std::span<const char* const> args(const_cast<const char* const*>(argv) + 1, argc > 0 ? argc - 1 : 0);
+  if (remora::Status st = remora::server::parse_session_arguments(args, &cfg); !st.ok()) {
+    std::fprintf(stderr, "compat_session: %s\n", st.message().c_str());
+    return 2;
   }
   const remora::server::ApiServer* const apis[] = {&remora::compat::server_api()};
   return remora::server::run_session_process(apis, cfg);

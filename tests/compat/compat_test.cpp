@@ -15,13 +15,13 @@
 #include <thread>
 #include <tuple>
 
-#include "server/daemon.h"
+#include "daemon/daemon.h"
 
 namespace remora {
 namespace {
 
-using server::Daemon;
-using server::DaemonOptions;
+using daemon::Daemon;
+using daemon::DaemonOptions;
 
 struct GuestRun {
   int status = -1;

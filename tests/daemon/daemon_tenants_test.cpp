@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "fake_api.h"
-#include "server/daemon.h"
+#include "daemon/daemon.h"
 #include "server/handshake.h"
 #include "transport/sockets.h"
 
@@ -26,6 +26,9 @@ namespace remora::server {
 namespace {
 
 using namespace std::chrono_literals;
+using daemon::Daemon;
+using daemon::DaemonConfig;
+using daemon::DaemonOptions;
 using transport::Fd;
 
 std::string refusal_of(const std::vector<uint8_t>& answer) {

@@ -1,9 +1,9 @@
-// `remora session` for the fake API (fake_api.h): what the daemon under test fork+execs per guest.
+// remora-session for the fake API (fake_api.h): what the daemon under test fork+execs per guest.
 #include <signal.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
+#include <cstdio>
+#include <span>
 #include <string>
 
 #include "fake_api.h"
@@ -52,13 +52,11 @@ const ApiServer kFake = {test::kFakeApi, {4, kNames, test::kFakeSignatures}, 4, 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   SessionProcessConfig cfg;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const int v = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--conn-fd") == 0) cfg.conn_fd = v;
-    else if (std::strcmp(argv[i], "--control-fd") == 0) cfg.control_fd = v;
-    else if (std::strcmp(argv[i], "--usage-fd") == 0) cfg.usage_fd = v;
-    else if (std::strcmp(argv[i], "--usage-slot") == 0) cfg.usage_slot = v;
-    else if (std::strcmp(argv[i], "--scheduler-fd") == 0) cfg.scheduler_fd = v;
+  // The daemon's command line, read as remora-session reads it (server/session_process.h).
+  const std::span<const char* const> args(const_cast<const char* const*>(argv) + 1, argc > 0 ? argc - 1 : 0);
+  if (Status st = parse_session_arguments(args, &cfg); !st.ok()) {
+    std::fprintf(stderr, "remora_fake_session: %s\n", st.message().c_str());
+    return 2;
   }
   const ApiServer* const apis[] = {&kFake};
   return run_session_process(apis, cfg);

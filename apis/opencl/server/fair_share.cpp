@@ -23,7 +23,7 @@
 // filter hid can never be named: any id for it is unknown, which the generated code answers with
 // CL_INVALID_DEVICE.
 //
-// Process-wide state: one session runs per process (server/daemon.h), so the glue's few tables are per
+// Process-wide state: one session runs per process (daemon/daemon.h), so the glue's few tables are per
 // process, reached through process_state(); the session and its policy come with each hook's Call.
 #include <time.h>
 

@@ -10,7 +10,7 @@
 
 #include "server/tenant_usage.h"
 
-namespace remora::server {
+namespace remora::daemon {
 
 // One tenant's row, as the daemon sees it now.
 struct TenantMetrics {
@@ -18,7 +18,7 @@ struct TenantMetrics {
   uint32_t sessions = 0;
   uint64_t sessions_started = 0;
   uint32_t weight = 1;
-  UsageSnapshot usage;
+  server::UsageSnapshot usage;
 };
 
 struct DaemonMetrics {
@@ -44,4 +44,4 @@ std::string http_response(HttpTarget target, const std::string& metrics_body);
 size_t http_head_end(std::string_view buffered);
 inline constexpr size_t kMaxHttpRequest = 8 * 1024;
 
-}  // namespace remora::server
+}  // namespace remora::daemon

@@ -29,7 +29,6 @@
 // compared in constant time. Nothing here ever logs a token or its digest.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -37,29 +36,11 @@
 #include <vector>
 
 #include "common/status.h"
+#include "daemon/credentials.h"
+#include "server/tenant_usage.h"
 
-namespace remora::server {
+namespace remora::daemon {
 
-using TokenDigest = std::array<uint8_t, 32>;
-
-// SHA-256 of `token` (OpenSSL libcrypto).
-TokenDigest sha256(std::string_view token);
-// "0a1b..." (64 lowercase hex digits).
-std::string to_hex(const TokenDigest& d);
-
-struct TenantLimits {
-  uint64_t device_memory = 0;     // bytes across all the tenant's sessions; 0: unlimited
-  uint32_t max_sessions = 0;      // concurrent sessions; 0: unlimited
-  uint64_t calls_per_second = 0;  // API calls across all the tenant's sessions; 0: unlimited
-  uint32_t weight = 1;            // relative share of device time when tenants compete (>= 1)
-  // Device visibility: when `restrict_devices`, the tenant sees only the devices whose bit is set in
-  // `visible_devices` (bit i: index i of the server's device list as the OpenCL glue enumerates it:
-  // platforms in order, each one's CL_DEVICE_TYPE_ALL devices in order, as `clinfo -l` lists them).
-  // Indices 0..63.
-  bool restrict_devices = false;
-  uint64_t visible_devices = 0;
-};
-inline constexpr uint32_t kMaxDeviceIndex = 63;
 
 // Limits every session process gets (`remora serve --message-timeout-ms ...`, or [server] keys of the
 // same names; max_session_host_memory as a byte size). 0 for a timeout keeps the default.
@@ -78,7 +59,7 @@ struct SessionLimits {
 struct TenantConfig {
   std::string name;
   TokenDigest token{};  // all zeros: no token (the tenant authenticates by certificate only)
-  TenantLimits limits;
+  server::TenantLimits limits;
   std::vector<std::string> client_cert_subjects;  // RFC 2253 subjects; empty: no certificate login
 };
 
@@ -116,4 +97,4 @@ struct DaemonConfig {
 // "8GiB", "512MiB", "1000000", "2G" (decimal k/M/G/T too). False for anything else or overflow.
 bool parse_byte_size(std::string_view text, uint64_t* out);
 
-}  // namespace remora::server
+}  // namespace remora::daemon

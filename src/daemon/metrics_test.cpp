@@ -1,8 +1,8 @@
-#include "server/metrics.h"
+#include "daemon/metrics.h"
 
 #include <gtest/gtest.h>
 
-namespace remora::server {
+namespace remora::daemon {
 namespace {
 
 TEST(Metrics, RendersPerTenantFamilies) {
@@ -47,4 +47,4 @@ TEST(Metrics, ResponsesHaveLengthAndClose) {
 }
 
 }  // namespace
-}  // namespace remora::server
+}  // namespace remora::daemon

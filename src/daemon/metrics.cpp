@@ -1,8 +1,8 @@
-#include "server/metrics.h"
+#include "daemon/metrics.h"
 
 #include <fmt/format.h>
 
-namespace remora::server {
+namespace remora::daemon {
 
 std::string escape_label(std::string_view v) {
   std::string out;
@@ -113,4 +113,4 @@ std::string http_response(HttpTarget target, const std::string& metrics_body) {
                      type, body.size(), target == HttpTarget::kBadMethod ? "Allow: GET\r\n" : "", body);
 }
 
-}  // namespace remora::server
+}  // namespace remora::daemon

@@ -8,17 +8,18 @@
 //
 // Per connection, by the Hello's channel:
 //   0 (a new session's calls channel): the daemon picks a session id and a random 64-bit key, and
-//     fork+execs `<session_exe> session --conn-fd N --control-fd M` with a socketpair as the control
-//     socket, over which it sends the ControlRecord (server/session_process.h). The session process
-//     does the rest of the handshake (API check, Welcome or Refuse).
+//     fork+execs the session executable (`remora-session --conn-fd N --control-fd M ...`,
+//     server/session_process.h) with a socketpair as the control socket, over which it sends the
+//     ControlRecord. The session process does the rest of the handshake (API check, Welcome or
+//     Refuse). The daemon links no API: what a session serves is remora-session's business.
 //   1 (the events channel of a stream session): the session must exist and the key match (compared
 //     in constant time); the descriptor is then passed to that session's process over its control
 //     socket, once per session. Otherwise the daemon answers with a Refuse and closes.
 // A Hello of another wire version or ABI is refused by the daemon itself, naming both versions.
 //
-// Tenants (server/daemon_config.h). With a config that names tenants, a new session's Hello must
-// carry a tenant and its token; a wrong or missing one is refused ("tenant 'x': wrong or missing
-// token"), as is a tenant at its max_sessions. Each tenant has a shared usage block
+// Tenants (daemon/daemon_config.h; admission.cpp). With a config that names tenants, a new
+// session's Hello must carry a tenant and its token; a wrong or missing one is refused ("tenant 'x':
+// wrong or missing token"), as is a tenant at its max_sessions. Each tenant has a shared usage block
 // (server/tenant_usage.h) that the daemon creates and passes to the tenant's session processes
 // (`--usage-fd N --usage-slot K`): they enforce the tenant's device memory quota and call rate there,
 // and add their counters to it. One more block for the whole daemon, the DeviceScheduler
@@ -35,7 +36,7 @@
 // subject a tenant lists (client_cert_subjects) authenticates as that tenant without a token; the
 // admin socket's JSON says per session how it authenticated ("auth").
 //
-// Metrics (server/metrics.h): GET /metrics on the optional metrics endpoint, answered from the same
+// Metrics (daemon/metrics.h): GET /metrics on the optional metrics endpoint, answered from the same
 // poll loop; the admin socket's JSON carries the same per-tenant numbers.
 //
 // Children are reaped on SIGCHLD; their start and end are logged. On SIGINT/SIGTERM (or stop()) the
@@ -52,12 +53,12 @@
 #include <vector>
 
 #include "common/status.h"
-#include "server/daemon_config.h"
+#include "daemon/daemon_config.h"
 #include "transport/endpoint.h"
 #include "transport/sockets.h"
 #include "transport/tls.h"
 
-namespace remora::server {
+namespace remora::daemon {
 
 struct DaemonOptions {
   std::vector<transport::Endpoint> listen;  // at least one
@@ -68,7 +69,9 @@ struct DaemonOptions {
   std::string config_path;                  // re-read on SIGHUP; empty: no reload
   std::string vendor_library;               // passed to sessions; empty: the API's default
   SessionLimits session;                    // passed to sessions (not re-read on SIGHUP)
-  std::string session_exe = "/proc/self/exe";  // the `remora` binary that runs `session`
+  // The session executable; empty: remora-session beside this process's own binary
+  // (default_session_exe()). Checked at start().
+  std::string session_exe;
   std::chrono::milliseconds handshake_timeout{10000};
   // How long sessions get to end after SIGTERM at shutdown before they are killed.
   std::chrono::milliseconds shutdown_grace{3000};
@@ -106,7 +109,8 @@ class Daemon {
   std::string metrics_bound_;
 };
 
-// Compares two keys in time independent of where they differ.
-bool keys_equal(uint64_t a, uint64_t b);
+// remora-session in the directory of /proc/self/exe (build/bin beside build/bin/remora), or "" with
+// *error set when /proc/self/exe cannot be read.
+std::string default_session_exe(std::string* error);
 
-}  // namespace remora::server
+}  // namespace remora::daemon

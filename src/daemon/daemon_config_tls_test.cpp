@@ -1,9 +1,9 @@
 // The config's TLS parts: [tls] and tenants' client_cert_subjects (daemon_config.h).
 #include <gtest/gtest.h>
 
-#include "server/daemon_config.h"
+#include "daemon/daemon_config.h"
 
-namespace remora::server {
+namespace remora::daemon {
 namespace {
 
 TEST(DaemonConfigTls, ParsesTlsTableAndCertificateTenants) {
@@ -53,4 +53,4 @@ TEST(DaemonConfigTls, RefusesBadTlsSettings) {
 }
 
 }  // namespace
-}  // namespace remora::server
+}  // namespace remora::daemon

@@ -1,7 +1,4 @@
-#include "server/daemon_config.h"
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include "daemon/daemon_config.h"
 
 #include <cctype>
 #include <fstream>
@@ -9,45 +6,9 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-namespace remora::server {
-
-TokenDigest sha256(std::string_view token) {
-  TokenDigest d{};
-  unsigned int len = 0;
-  // EVP_Digest is one-shot and thread-safe; it fails only on allocation failure, when the digest stays
-  // zero and so matches no configured token (a configured digest of zero is refused at load).
-  if (EVP_Digest(token.data(), token.size(), d.data(), &len, EVP_sha256(), nullptr) != 1 || len != d.size()) d.fill(0);
-  return d;
-}
-
-std::string to_hex(const TokenDigest& d) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(d.size() * 2);
-  for (uint8_t b : d) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
+namespace remora::daemon {
 
 namespace {
-
-bool parse_hex_digest(std::string_view hex, TokenDigest* out) {
-  if (hex.size() != out->size() * 2) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < out->size(); ++i) {
-    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
 
 std::string where(const toml::node& n, const std::string& origin) {
   const auto& src = n.source();
@@ -129,9 +90,9 @@ Status parse_tenant(const std::string& name, const toml::table& t, const std::st
       out->limits.visible_devices = 0;
       for (const toml::node& e : *list) {
         const auto* i = e.as_integer();
-        if (i == nullptr || i->get() < 0 || i->get() > kMaxDeviceIndex) {
+        if (i == nullptr || i->get() < 0 || i->get() > server::kMaxDeviceIndex) {
           return bad(e, origin, pre + "devices: each entry must be a device index from 0 to " +
-                                    std::to_string(kMaxDeviceIndex) + " (names are not accepted)");
+                                    std::to_string(server::kMaxDeviceIndex) + " (names are not accepted)");
         }
         out->limits.visible_devices |= uint64_t{1} << i->get();
       }
@@ -316,9 +277,9 @@ const TenantConfig* DaemonConfig::authenticate(const std::string& tenant, std::s
   const TokenDigest offered = sha256(token);
   auto it = tenants.find(tenant);
   const TokenDigest& expected = it != tenants.end() ? it->second.token : kDummy;
-  const bool match = CRYPTO_memcmp(offered.data(), expected.data(), offered.size()) == 0;
+  const bool match = digests_equal(offered, expected);
   if (it == tenants.end() || !match || token.empty()) return nullptr;
   return &it->second;
 }
 
-}  // namespace remora::server
+}  // namespace remora::daemon
