@@ -183,6 +183,7 @@ class ShmChannel final : public Channel {
   void release_tail();
   Status claim_bulk();
   Status malformed(const char* why);
+  Status no_memory(uint64_t bytes);
   Status malformed_timeout();
 
   std::shared_ptr<Region> region_;
@@ -209,6 +210,15 @@ Status ShmChannel::malformed(const char* why) {
   log::warn("shm: peer broke the ring protocol ({}); closing the channel", why);
   close();
   return Status(Code::kMalformed, std::string("shm: ") + why);
+}
+
+// The peer chose the size (a streamed total, or a ring record in a ring it sized): a host that cannot
+// hold it ends the channel with a Status, never with an exception in the receiving thread.
+Status ShmChannel::no_memory(uint64_t bytes) {
+  const std::string why = "no host memory for an incoming message of " + std::to_string(bytes) + " bytes";
+  log::warn("shm: {}; closing the channel", why);
+  close();
+  return Status(Code::kTooLarge, "shm: " + why);
 }
 
 Status ShmChannel::malformed_timeout() {
@@ -316,7 +326,9 @@ Status ShmChannel::receive(Message* out, Deadline deadline) {
     return malformed("ring record length out of range");
   }
   // Copied out so the ring space is free at once, whatever the caller does with the Message.
-  std::memcpy(out->own(length), region_->ring_data(rx_) + pos + kRecordHeader, length);
+  uint8_t* dst = out->try_own(length);
+  if (dst == nullptr) return no_memory(length);
+  std::memcpy(dst, region_->ring_data(rx_) + pos + kRecordHeader, length);
   rx_tail_ += record;
   release_tail();
   return Status::Ok();
@@ -337,19 +349,24 @@ Status ShmChannel::bulk_record(uint64_t pos, uint64_t avail, uint64_t length, ui
 }
 
 // Collects a streamed message's parts. Once the first record is in, the caller's deadline no longer
-// applies (a timeout mid-message would lose the framing); peer death and close() still end the wait,
-// and so does a peer that sends no next part within message_timeout_ (half a message, then nothing).
+// applies (a timeout mid-message would lose the framing); peer death, the ring's closed flag and
+// close() still end the wait, and so does a peer that sends no next part within message_timeout_
+// (half a message, then nothing). Any of them ends the channel too: the framing is lost.
 // TODO(perf): the parts go through one bulk area in turn, so sender and receiver copies do not
 // overlap; two half-size slots would let them.
 Status ShmChannel::receive_streamed(Message* out, uint64_t total) {
   if (total > kMaxStreamedBytes || total <= bulk_bytes_) return malformed("streamed message size out of range");
-  uint8_t* dst = out->own(total);
+  uint8_t* dst = out->try_own(total);
+  if (dst == nullptr) return no_memory(total);
   for (uint64_t got = 0; got < total;) {
     uint64_t word, pos, avail;
     if (Status st = next_record(after(message_timeout_), &word, &pos, &avail); !st.ok()) {
       out->reset();
-      if (st.code() != Code::kTimeout) return st;
-      return malformed_timeout();
+      if (st.code() == Code::kTimeout) return malformed_timeout();
+      // The framing went with the rest of the message: close, so that a later receive cannot take
+      // the remaining parts for messages (a peer can clear the ring's closed flag again).
+      close();
+      return st;
     }
     const uint64_t part = word & kLengthMask;
     if ((word & (kBulkFlag | kStreamFlag)) != kBulkFlag || part == 0 || part > bulk_bytes_ || part > total - got) {
