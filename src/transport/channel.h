@@ -55,8 +55,13 @@ class Message {
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   size_t size() const { return size_; }
 
-  // For backends: fill owned storage (capacity is reused across receives).
+  // For backends: fill owned storage (capacity is reused across receives). Throws std::bad_alloc
+  // when the host has no memory for it.
   uint8_t* own(size_t size);
+  // The same, but null (and the Message empty) when the host has no memory for it. For a receive
+  // whose size the peer chose: the peer must not be able to raise an exception in the receiver
+  // (the guest library would take the application down with it), only end the channel.
+  uint8_t* try_own(size_t size) noexcept;
   // For backends: lend transport memory; `lender->give_back(token)` runs when the Message lets go.
   void lend(const uint8_t* data, size_t size, Lender* lender, uint64_t token);
   void reset();

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <future>
 #include <thread>
 
@@ -343,6 +345,40 @@ TEST(StreamChannel, IncomingFrameOverTheLimitIsRefused) {
   ASSERT_TRUE(send_one(sender.get(), pattern(2048, 1)).ok());
   Message m;
   EXPECT_EQ(receiver->receive(&m, after(5s)).code(), Code::kTooLarge);
+}
+
+// Limits the process to 1 GiB more address space than it has (for a child: see below).
+bool limit_address_space() {
+  long pages = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return false;
+  const bool read = std::fscanf(f, "%ld", &pages) == 1;
+  std::fclose(f);
+  rlimit lim{};
+  lim.rlim_cur = static_cast<rlim_t>(pages) * ::sysconf(_SC_PAGESIZE) + (rlim_t{1} << 30);
+  lim.rlim_max = RLIM_INFINITY;
+  return read && ::setrlimit(RLIMIT_AS, &lim) == 0;
+}
+
+// 0 if a frame whose length the host cannot back ends the channel with kTooLarge.
+int receive_frame_without_memory() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return 2;
+  auto receiver = make_stream_channel(Fd(fds[1]), "unix");  // the default limit: 16 GiB
+  if (!limit_address_space()) return 3;
+  const uint64_t length = uint64_t{8} << 30;
+  if (::send(fds[0], &length, sizeof length, 0) != sizeof length) return 2;
+  Message m;
+  const Status st = receiver->receive(&m, after(5s));
+  if (st.code() != Code::kTooLarge || st.message().find("no host memory") == std::string::npos) return 1;
+  return receiver->receive(&m, after(5s)).code() == Code::kClosed ? 0 : 1;
+}
+
+// regress-length-no-memory (stream_frame_fuzz): a length within the limit that the host cannot back
+// threw std::bad_alloc out of receive(); in the guest library that ends the application. Now the
+// channel ends with kTooLarge. In a child, whose address space is limited.
+TEST(StreamChannel, IncomingFrameTheHostCannotHoldEndsTheChannel) {
+  EXPECT_EXIT(::_exit(receive_frame_without_memory()), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(StreamChannel, ReadsNoFurtherThanOneFrame) {

@@ -27,13 +27,20 @@ Message& Message::operator=(Message&& o) noexcept {
 }
 
 uint8_t* Message::own(size_t size) {
+  uint8_t* p = try_own(size);
+  if (p == nullptr) throw std::bad_alloc();  // as new[] did
+  return p;
+}
+
+uint8_t* Message::try_own(size_t size) noexcept {
   reset();
   // Grow only, and without initialising: the caller overwrites every byte it asked for, and zeroing
   // a large message first would cost as much as receiving it.
   if (size > capacity_ || storage_ == nullptr) {
     storage_.reset();  // back to the pool before a replacement is taken from it
+    capacity_ = 0;
     storage_ = acquire_host_block(size);
-    if (storage_ == nullptr) throw std::bad_alloc();  // as new[] did
+    if (storage_ == nullptr) return nullptr;
     capacity_ = size == 0 ? 1 : size;
   }
   data_ = storage_.get();

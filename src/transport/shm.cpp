@@ -1,6 +1,7 @@
 // The shared-memory transport (see shm.h for the design).
 //
-// Region layout (one memfd, sealed against resizing so a peer cannot make the other side fault):
+// Region layout (declared in shm_layout.h; one memfd, sealed against resizing so a peer cannot make
+// the other side fault):
 //   [header page(s): ShmHeader with ring and bulk control blocks]
 //   [ring: requests g->s][ring: replies s->g][ring: events s->g]
 //   [bulk g->s][bulk s->g: replies][bulk s->g: events]
@@ -41,6 +42,7 @@
 
 #include "common/log.h"
 #include "transport/shared_region.h"
+#include "transport/shm_layout.h"
 #include "transport/spin.h"
 
 namespace remora::transport {
@@ -49,97 +51,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr uint64_t kShmMagic = 0x314d48534152'4d52;  // "RMRASHM1"
-constexpr uint32_t kShmVersion = 2;
-constexpr size_t kPageBytes = 4096;
-constexpr uint64_t kPadFlag = uint64_t{1} << 63;
-constexpr uint64_t kBulkFlag = uint64_t{1} << 62;
-constexpr uint64_t kStreamFlag = uint64_t{1} << 61;
-constexpr uint64_t kLengthMask = kStreamFlag - 1;
-// Largest streamed message, as for the stream channels (sockets.h): 16 GiB.
-constexpr uint64_t kMaxStreamedBytes = uint64_t{1} << 34;
-constexpr size_t kRecordHeader = sizeof(uint64_t);
-constexpr size_t kBulkRecord = 2 * sizeof(uint64_t);  // word, offset
+using namespace shm_layout;  // the region's layout and record format (shm_layout.h)
+
 // A reserved piece of a message (reserve_send) starts this far into the bulk area, leaving room for
 // what the message holds before it (a reply's headers and first results: a few dozen bytes).
 constexpr size_t kReservedOffset = 64 * 1024;
-// Limits accepted from configuration and from the peer's offer.
-constexpr size_t kMinRingBytes = 4096;
-constexpr size_t kMaxRingBytes = size_t{1} << 30;
-constexpr size_t kMaxBulkBytes = size_t{1} << 36;
 // The guest's longest spin for a reply (reply_spin).
 constexpr auto kGuestReplySpin = std::chrono::nanoseconds(100us);
 // A sleeping waiter wakes at least this often to check that the peer is still alive.
 constexpr auto kSleepSlice = 50ms;
-
-enum RingId { kRequests = 0, kReplies = 1, kEvents = 2, kNumRings = 3 };
-enum BulkId { kGuestToServer = 0, kServerToGuest = 1, kEventsToGuest = 2, kNumBulks = 3 };
-
-static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free);
-static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex words must be plain u32");
-
-// One ring's control block. Producer- and consumer-written words sit on separate cache lines.
-struct RingControl {
-  alignas(64) std::atomic<uint64_t> head{0};  // written by the producer (release) once a record is whole
-  alignas(64) std::atomic<uint64_t> tail{0};  // written by the consumer (release) once it is done with bytes
-  // The consumer sets rx_sleeping before it sleeps on rx_seq; the producer bumps rx_seq and wakes it.
-  alignas(64) std::atomic<uint32_t> rx_sleeping{0};
-  std::atomic<uint32_t> rx_seq{0};
-  // Likewise for a producer waiting for space.
-  alignas(64) std::atomic<uint32_t> tx_sleeping{0};
-  std::atomic<uint32_t> tx_seq{0};
-  // Set by either side's close(); both sides then fail calls on this ring.
-  alignas(64) std::atomic<uint32_t> closed{0};
-};
-
-// One bulk area's control block: it holds one message at a time.
-struct BulkControl {
-  alignas(64) std::atomic<uint32_t> busy{0};  // futex word: 1 from a sender's claim until the receiver releases
-  std::atomic<uint32_t> waiters{0};           // senders waiting for busy == 0
-};
-
-struct ShmHeader {
-  uint64_t magic;
-  uint32_t version;
-  uint32_t reserved;
-  uint64_t total_bytes;
-  uint64_t ring_bytes;
-  uint64_t bulk_bytes;
-  RingControl rings[kNumRings];
-  BulkControl bulks[kNumBulks];
-};
-
-// Sent with the memfd: what the guest needs to map and check the region.
-struct ShmOffer {
-  uint64_t magic;
-  uint32_t version;
-  uint32_t reserved;
-  uint64_t total_bytes;
-  uint64_t ring_bytes;
-  uint64_t bulk_bytes;
-  int64_t spin_ns;
-};
-
-struct Layout {
-  size_t header_bytes, ring_bytes, bulk_bytes, total_bytes;
-  size_t ring_offset(int i) const { return header_bytes + size_t(i) * ring_bytes; }
-  size_t bulk_offset(int i) const { return header_bytes + kNumRings * ring_bytes + size_t(i) * bulk_bytes; }
-};
-
-constexpr size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
-
-Status make_layout(size_t ring_bytes, size_t bulk_bytes, Layout* out) {
-  if (ring_bytes < kMinRingBytes || ring_bytes > kMaxRingBytes || (ring_bytes & (ring_bytes - 1)) != 0) {
-    return Status(Code::kInvalid, "shm ring size " + std::to_string(ring_bytes) +
-                                      " must be a power of two from 4 KiB to 1 GiB");
-  }
-  if (bulk_bytes > kMaxBulkBytes) return Status(Code::kInvalid, "shm bulk size over 64 GiB");
-  out->header_bytes = round_up(sizeof(ShmHeader), kPageBytes);
-  out->ring_bytes = ring_bytes;
-  out->bulk_bytes = round_up(bulk_bytes, kPageBytes);
-  out->total_bytes = out->header_bytes + kNumRings * out->ring_bytes + kNumBulks * out->bulk_bytes;
-  return Status::Ok();
-}
 
 // FUTEX_WAIT without FUTEX_PRIVATE_FLAG: the words are shared between processes.
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, std::chrono::nanoseconds timeout) {
@@ -263,6 +183,7 @@ class ShmChannel final : public Channel {
   void release_tail();
   Status claim_bulk();
   Status malformed(const char* why);
+  Status no_memory(uint64_t bytes);
   Status malformed_timeout();
 
   std::shared_ptr<Region> region_;
@@ -289,6 +210,15 @@ Status ShmChannel::malformed(const char* why) {
   log::warn("shm: peer broke the ring protocol ({}); closing the channel", why);
   close();
   return Status(Code::kMalformed, std::string("shm: ") + why);
+}
+
+// The peer chose the size (a streamed total, or a ring record in a ring it sized): a host that cannot
+// hold it ends the channel with a Status, never with an exception in the receiving thread.
+Status ShmChannel::no_memory(uint64_t bytes) {
+  const std::string why = "no host memory for an incoming message of " + std::to_string(bytes) + " bytes";
+  log::warn("shm: {}; closing the channel", why);
+  close();
+  return Status(Code::kTooLarge, "shm: " + why);
 }
 
 Status ShmChannel::malformed_timeout() {
@@ -396,7 +326,9 @@ Status ShmChannel::receive(Message* out, Deadline deadline) {
     return malformed("ring record length out of range");
   }
   // Copied out so the ring space is free at once, whatever the caller does with the Message.
-  std::memcpy(out->own(length), region_->ring_data(rx_) + pos + kRecordHeader, length);
+  uint8_t* dst = out->try_own(length);
+  if (dst == nullptr) return no_memory(length);
+  std::memcpy(dst, region_->ring_data(rx_) + pos + kRecordHeader, length);
   rx_tail_ += record;
   release_tail();
   return Status::Ok();
@@ -417,19 +349,24 @@ Status ShmChannel::bulk_record(uint64_t pos, uint64_t avail, uint64_t length, ui
 }
 
 // Collects a streamed message's parts. Once the first record is in, the caller's deadline no longer
-// applies (a timeout mid-message would lose the framing); peer death and close() still end the wait,
-// and so does a peer that sends no next part within message_timeout_ (half a message, then nothing).
+// applies (a timeout mid-message would lose the framing); peer death, the ring's closed flag and
+// close() still end the wait, and so does a peer that sends no next part within message_timeout_
+// (half a message, then nothing). Any of them ends the channel too: the framing is lost.
 // TODO(perf): the parts go through one bulk area in turn, so sender and receiver copies do not
 // overlap; two half-size slots would let them.
 Status ShmChannel::receive_streamed(Message* out, uint64_t total) {
   if (total > kMaxStreamedBytes || total <= bulk_bytes_) return malformed("streamed message size out of range");
-  uint8_t* dst = out->own(total);
+  uint8_t* dst = out->try_own(total);
+  if (dst == nullptr) return no_memory(total);
   for (uint64_t got = 0; got < total;) {
     uint64_t word, pos, avail;
     if (Status st = next_record(after(message_timeout_), &word, &pos, &avail); !st.ok()) {
       out->reset();
-      if (st.code() != Code::kTimeout) return st;
-      return malformed_timeout();
+      if (st.code() == Code::kTimeout) return malformed_timeout();
+      // The framing went with the rest of the message: close, so that a later receive cannot take
+      // the remaining parts for messages (a peer can clear the ring's closed flag again).
+      close();
+      return st;
     }
     const uint64_t part = word & kLengthMask;
     if ((word & (kBulkFlag | kStreamFlag)) != kBulkFlag || part == 0 || part > bulk_bytes_ || part > total - got) {

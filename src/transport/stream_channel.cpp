@@ -173,7 +173,14 @@ Status StreamChannel::receive(Message* out, Deadline deadline) {
       return Status(Code::kTooLarge, "incoming message of " + std::to_string(length) + " bytes exceeds the " +
                                          kind_ + " channel's limit of " + std::to_string(max_message_));
     }
-    r = read_exact(out->own(length), length, deadline, true, &err);
+    // The peer chose the length: a host that cannot hold it ends the channel, it must not throw.
+    uint8_t* body = out->try_own(length);
+    if (body == nullptr) {
+      break_channel();
+      return Status(Code::kTooLarge, "no host memory for an incoming message of " + std::to_string(length) +
+                                         " bytes on the " + kind_ + " channel");
+    }
+    r = read_exact(body, length, deadline, true, &err);
     if (r == Read::kDone) return Status::Ok();
     out->reset();
   }

@@ -276,7 +276,14 @@ Status TlsChannel::receive(Message* out, Deadline deadline) {
       return Status(Code::kTooLarge, "incoming message of " + std::to_string(length) +
                                          " bytes exceeds the tls channel's limit of " + std::to_string(max_message_));
     }
-    r = read_exact(out->own(length), length, deadline, true, &err);
+    // As in the stream channel: a length the host cannot hold ends the channel, it must not throw.
+    uint8_t* body = out->try_own(length);
+    if (body == nullptr) {
+      close();
+      return Status(Code::kTooLarge, "no host memory for an incoming message of " + std::to_string(length) +
+                                         " bytes on the tls channel");
+    }
+    r = read_exact(body, length, deadline, true, &err);
     if (r == Read::kDone) {
       received_any_ = true;
       return Status::Ok();
