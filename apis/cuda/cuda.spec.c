@@ -7,10 +7,10 @@
 //
 // Opcodes: append-only, in the order below; remora's own calls (remora_cu*) from 200.
 //
-// The runtime API (cuda_runtime_api.h, the last section) is implemented in the guest over this driver
-// API (guest/runtime_*.cpp), as cudart itself is over the driver: the same session, the same contexts
-// (cudart's primary context is the driver's), so device pointers, streams and events are shared by
-// driver, runtime and server-side library (cuBLAS) calls.
+// remora's libcuda is the driver that NVIDIA's own libraries run over, unmodified, in the
+// application's process: cudart (shared or static), cuBLAS, cuDNN, NCCL, ... reach the driver API
+// through cuGetProcAddress and the private export tables (guest/export_tables.cpp). remora implements
+// no runtime API of its own.
 //
 // Conventions:
 // - The current context is per-thread state (REMORA_THREAD_STATE): the guest keeps each thread's
@@ -32,32 +32,54 @@
 //   pointers do not exist here and answer CUDA_ERROR_NOT_SUPPORTED.
 #include <remora/spec.h>
 #include <cuda.h>
-#include <cuda_runtime_api.h>
-#include <cublas_api.h>
+#include <cudaTypedefs.h>  // PFN_<function>_v<version>: the ABI versions cuGetProcAddress serves
 
 #include <spec_helpers.h>  // angled: generated code includes it too (apis/cuda is on its include path)
 #include <cuda_host_region.h>  // likewise; uniquely named (see there)
 
 // transport: the server is unreachable or gone. CUDA_ERROR_DEVICE_UNAVAILABLE ("device unavailable")
-// is what an application already handles for a device it cannot use right now.
+// is what an application already handles for a device it cannot use right now. deinitialized: a
+// call from a runtime's exit-time destructor after remora's driver shut down, the driver's own answer.
 REMORA_API(cuda, "type=CUresult,success=CUDA_SUCCESS,transport=CUDA_ERROR_DEVICE_UNAVAILABLE,"
                  "unsupported=CUDA_ERROR_NOT_SUPPORTED,invalid=CUDA_ERROR_INVALID_VALUE,"
-                 "no_memory=CUDA_ERROR_OUT_OF_MEMORY,quota=CUDA_ERROR_OUT_OF_MEMORY");
+                 "no_memory=CUDA_ERROR_OUT_OF_MEMORY,quota=CUDA_ERROR_OUT_OF_MEMORY,"
+                 "deinitialized=CUDA_ERROR_DEINITIALIZED");
 
-// The functions of the three headers this spec leaves out are exported all the same and answer each
-// library's "not supported" (logged once per function): a program that calls one gets an error it can
+// The functions of cuda.h this spec leaves out are exported all the same and answer
+// CUDA_ERROR_NOT_SUPPORTED (logged once per function): a program that calls one gets an error it can
 // report, where it would otherwise fail to load with ld.so's "undefined symbol".
 REMORA_REFUSE_UNLISTED(CUresult, CUDA_ERROR_NOT_SUPPORTED);
-REMORA_REFUSE_UNLISTED(cudaError_t, cudaErrorNotSupported);
-REMORA_REFUSE_UNLISTED(cublasStatus_t, CUBLAS_STATUS_NOT_SUPPORTED);
 
 REMORA_THREAD_STATE(remora_cuda_guest_thread_state, remora_cuda_server_thread_state);
+
+// cuGetProcAddress(name, version) hands out the function of the ABI that `version` asks for
+// (guest/entry_points.cpp); the ABIs are cudaTypedefs.h's.
+REMORA_PROC_TYPEDEFS("PFN_");
+// cudaTypedefs.h names the first ABIs (PFN_cuStreamGetCaptureInfo_v10010, ...) only for the driver's build.
+REMORA_PROC_TYPEDEFS_HIDDEN("cudaTypedefs.h", "__CUDA_API_VERSION_INTERNAL");
 
 REMORA_HANDLE(CUcontext, CUDA_ERROR_INVALID_CONTEXT);
 REMORA_HANDLE(CUmodule, CUDA_ERROR_INVALID_HANDLE);
 REMORA_HANDLE(CUfunction, CUDA_ERROR_INVALID_HANDLE);
 REMORA_HANDLE(CUstream, CUDA_ERROR_INVALID_HANDLE);
 REMORA_HANDLE(CUevent, CUDA_ERROR_INVALID_HANDLE);
+// Libraries and their kernels: context-independent modules (what the CUDA runtimes load). A kernel
+// goes wherever a function does (the driver takes a CUkernel cast to CUfunction in cuLaunchKernel and
+// the function queries).
+REMORA_HANDLE(CUlibrary, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUkernel, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE_ACCEPTS(CUfunction, CUkernel);
+REMORA_HANDLE(CUmemoryPool, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUgraph, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUgraphNode, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUgraphExec, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUarray, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUmipmappedArray, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUlinkState, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUuserObject, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUexternalMemory, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUexternalSemaphore, CUDA_ERROR_INVALID_HANDLE);
+REMORA_HANDLE(CUgreenCtx, CUDA_ERROR_INVALID_HANDLE);
 // A shared, page-locked host region (spec_helpers.h): remora's own, for page-locked memory and staging.
 REMORA_HANDLE(remora_cu_host_region, CUDA_ERROR_INVALID_VALUE);
 
@@ -119,7 +141,8 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx REMORA_EXISTING, CUdevice dev)
 REMORA_OPCODE(11)
 CUresult cuDevicePrimaryCtxRelease(CUdevice dev);
 
-REMORA_OPCODE(12)
+// The runtimes' context-local storage of the primary context goes first (guest/context_storage.cpp).
+REMORA_OPCODE(12) REMORA_GUEST(remora_cu_primary_ctx_reset)
 CUresult cuDevicePrimaryCtxReset(CUdevice dev);
 
 REMORA_OPCODE(13)
@@ -222,6 +245,20 @@ REMORA_LOCAL(remora_cu_launch_kernel)
 CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ,
                         unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
                         unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra);
+
+// The configuration's attributes travel as an array, the stream and the events two attributes may
+// hold as handles apart (remora_cuLaunchKernelExPacked); the arguments packed as for cuLaunchKernel.
+REMORA_LOCAL(remora_cu_launch_kernel_ex)
+CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra);
+// cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_COOPERATIVE, as the driver defines it.
+REMORA_LOCAL(remora_cu_launch_cooperative_kernel)
+CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ,
+                                   unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
+                                   unsigned int sharedMemBytes, CUstream hStream, void **kernelParams);
+REMORA_UNSUPPORTED("deprecated since CUDA 11.3 and launches on several devices at once; launch on each with "
+                   "cuLaunchCooperativeKernel")
+CUresult cuLaunchCooperativeKernelMultiDevice(CUDA_LAUNCH_PARAMS *launchParamsList, unsigned int numDevices,
+                                              unsigned int flags);
 
 // ---- Memory -----------------------------------------------------------------------------------------
 
@@ -338,6 +375,739 @@ CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd);
 REMORA_OPCODE(60) REMORA_RELEASES(hEvent)
 CUresult cuEventDestroy(CUevent hEvent);
 
+// ---- Devices: the rest of the queries ---------------------------------------------------------------
+
+REMORA_OPCODE(61)
+CUresult cuDeviceGetLuid(char *luid REMORA_OUT REMORA_COUNT(8), unsigned int *deviceNodeMask, CUdevice dev);
+
+REMORA_OPCODE(62)
+CUresult cuDeviceGetTexture1DLinearMaxWidth(size_t *maxWidthInElements, CUarray_format format, unsigned numChannels,
+                                           CUdevice dev);
+
+REMORA_OPCODE(63)
+CUresult cuDeviceGetHostAtomicCapabilities(unsigned int *capabilities REMORA_OUT REMORA_COUNT(count),
+                                           const CUatomicOperation *operations REMORA_COUNT(count), unsigned int count,
+                                           CUdevice dev);
+
+REMORA_UNSUPPORTED("an NvSciSync attribute list lives in the application's process")
+CUresult cuDeviceGetNvSciSyncAttributes(void *nvSciSyncAttrList, CUdevice dev, int flags);
+
+REMORA_OPCODE(64)
+CUresult cuDeviceSetMemPool(CUdevice dev, CUmemoryPool pool);
+
+// A device's pools are the driver's (the default one is never destroyed): borrowed.
+REMORA_OPCODE(65)
+CUresult cuDeviceGetMemPool(CUmemoryPool *pool REMORA_EXISTING, CUdevice dev);
+
+REMORA_OPCODE(66)
+CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out REMORA_EXISTING, CUdevice dev);
+
+REMORA_OPCODE(67)
+CUresult cuDeviceGetExecAffinitySupport(int *pi, CUexecAffinityType type, CUdevice dev);
+
+REMORA_OPCODE(68)
+CUresult cuFlushGPUDirectRDMAWrites(CUflushGPUDirectRDMAWritesTarget target, CUflushGPUDirectRDMAWritesScope scope);
+
+REMORA_OPCODE(69)
+CUresult cuDeviceGetProperties(CUdevprop *prop, CUdevice dev);
+
+REMORA_OPCODE(70)
+CUresult cuDeviceComputeCapability(int *major, int *minor, CUdevice dev);
+
+REMORA_OPCODE(71)
+CUresult cuDeviceGetByPCIBusId(CUdevice *dev, const char *pciBusId);
+
+REMORA_OPCODE(308)
+CUresult cuDeviceCanAccessPeer(int *canAccessPeer, CUdevice dev, CUdevice peerDev);
+
+REMORA_OPCODE(311)
+CUresult cuDeviceGetP2PAttribute(int *value, CUdevice_P2PAttribute attrib, CUdevice srcDevice, CUdevice dstDevice);
+
+REMORA_OPCODE(312)
+CUresult cuDeviceGetP2PAtomicCapabilities(unsigned int *capabilities REMORA_OUT REMORA_COUNT(count),
+                                          const CUatomicOperation *operations REMORA_COUNT(count), unsigned int count,
+                                          CUdevice srcDevice, CUdevice dstDevice);
+
+// ---- Contexts: the rest ---------------------------------------------------------------------------
+
+REMORA_OPCODE(72)
+CUresult cuCtxGetDevice_v2(CUdevice *device, CUcontext ctx);
+
+REMORA_OPCODE(73)
+CUresult cuCtxSetFlags(unsigned int flags);
+
+REMORA_OPCODE(74)
+CUresult cuCtxGetId(CUcontext ctx, unsigned long long *ctxId);
+
+REMORA_OPCODE(75) REMORA_BLOCKING
+CUresult cuCtxSynchronize_v2(CUcontext ctx);
+
+REMORA_OPCODE(76)
+CUresult cuCtxGetCacheConfig(CUfunc_cache *pconfig);
+
+REMORA_OPCODE(77)
+CUresult cuCtxSetCacheConfig(CUfunc_cache config);
+
+REMORA_OPCODE(78)
+CUresult cuCtxResetPersistingL2Cache(void);
+
+REMORA_OPCODE(79)
+CUresult cuCtxGetExecAffinity(CUexecAffinityParam *pExecAffinity, CUexecAffinityType type);
+
+REMORA_OPCODE(80) REMORA_ASYNC
+CUresult cuCtxRecordEvent(CUcontext hCtx, CUevent hEvent);
+
+REMORA_OPCODE(81) REMORA_ASYNC
+CUresult cuCtxWaitEvent(CUcontext hCtx, CUevent hEvent);
+
+REMORA_OPCODE(84)
+CUresult cuCtxGetSharedMemConfig(CUsharedconfig *pConfig);
+
+REMORA_OPCODE(85)
+CUresult cuCtxSetSharedMemConfig(CUsharedconfig config);
+
+REMORA_OPCODE(309)
+CUresult cuCtxEnablePeerAccess(CUcontext peerContext, unsigned int Flags);
+
+REMORA_OPCODE(310)
+CUresult cuCtxDisablePeerAccess(CUcontext peerContext);
+
+// ---- Modules and libraries: the rest ----------------------------------------------------------------
+
+REMORA_OPCODE(86)
+CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode *mode);
+
+REMORA_OPCODE(87)
+CUresult cuModuleGetFunctionCount(unsigned int *count, CUmodule mod);
+
+REMORA_OPCODE(88)
+CUresult cuModuleEnumerateFunctions(CUfunction *functions REMORA_OUT REMORA_COUNT(numFunctions) REMORA_EXISTING,
+                                    unsigned int numFunctions, CUmodule mod);
+
+REMORA_OPCODE(89)
+CUresult cuModuleLoadFatBinary(CUmodule *module, const void *fatCubin REMORA_BYTES(remora_cu_module_image_bytes(fatCubin)));
+
+REMORA_UNSUPPORTED("texture references were removed from the CUDA runtime in 12.0: use texture objects")
+CUresult cuModuleGetTexRef(CUtexref *pTexRef, CUmodule hmod, const char *name);
+REMORA_UNSUPPORTED("surface references were removed from the CUDA runtime in 12.0: use surface objects")
+CUresult cuModuleGetSurfRef(CUsurfref *pSurfRef, CUmodule hmod, const char *name);
+
+// Libraries: option values are scalars in pointer-sized slots and travel as integers (as for
+// cuModuleLoadDataEx); an option whose value points at the application's memory is refused.
+REMORA_LOCAL(remora_cu_library_load_data)
+CUresult cuLibraryLoadData(CUlibrary *library, const void *code, CUjit_option *jitOptions, void **jitOptionsValues,
+                           unsigned int numJitOptions, CUlibraryOption *libraryOptions, void **libraryOptionValues,
+                           unsigned int numLibraryOptions);
+
+// The file is the application's: read in the guest, then loaded as data (guest/modules.cpp).
+REMORA_LOCAL(remora_cu_library_load_from_file)
+CUresult cuLibraryLoadFromFile(CUlibrary *library, const char *fileName, CUjit_option *jitOptions,
+                               void **jitOptionsValues, unsigned int numJitOptions, CUlibraryOption *libraryOptions,
+                               void **libraryOptionValues, unsigned int numLibraryOptions);
+
+REMORA_OPCODE(91) REMORA_RELEASES(library)
+CUresult cuLibraryUnload(CUlibrary library);
+
+// Kernels live as long as their library: borrowed, like a module's functions.
+REMORA_OPCODE(92)
+CUresult cuLibraryGetKernel(CUkernel *pKernel REMORA_EXISTING, CUlibrary library, const char *name);
+
+REMORA_OPCODE(93)
+CUresult cuLibraryGetKernelCount(unsigned int *count, CUlibrary lib);
+
+REMORA_OPCODE(94)
+CUresult cuLibraryEnumerateKernels(CUkernel *kernels REMORA_OUT REMORA_COUNT(numKernels) REMORA_EXISTING,
+                                   unsigned int numKernels, CUlibrary lib);
+
+REMORA_OPCODE(95)
+CUresult cuLibraryGetModule(CUmodule *pMod REMORA_EXISTING, CUlibrary library);
+
+REMORA_OPCODE(96)
+CUresult cuKernelGetFunction(CUfunction *pFunc REMORA_EXISTING, CUkernel kernel);
+
+REMORA_OPCODE(97)
+CUresult cuKernelGetLibrary(CUlibrary *pLib REMORA_EXISTING, CUkernel kernel);
+
+REMORA_OPCODE(98)
+CUresult cuLibraryGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUlibrary library, const char *name);
+
+REMORA_UNSUPPORTED("managed memory needs the device to page the application's memory")
+CUresult cuLibraryGetManaged(CUdeviceptr *dptr, size_t *bytes, CUlibrary library, const char *name);
+
+REMORA_UNSUPPORTED("a host function of the library would be an address in the server's process")
+CUresult cuLibraryGetUnifiedFunction(void **fptr, CUlibrary library, const char *symbol);
+
+REMORA_OPCODE(100)
+CUresult cuKernelGetAttribute(int *pi, CUfunction_attribute attrib, CUkernel kernel, CUdevice dev);
+
+REMORA_OPCODE(101)
+CUresult cuKernelSetAttribute(CUfunction_attribute attrib, int val, CUkernel kernel, CUdevice dev);
+
+REMORA_OPCODE(102)
+CUresult cuKernelSetCacheConfig(CUkernel kernel, CUfunc_cache config, CUdevice dev);
+
+// Names live in the guest for the process's life (guest/modules.cpp), as the driver's do in its.
+REMORA_LOCAL(remora_cu_kernel_get_name)
+CUresult cuKernelGetName(const char **name, CUkernel hfunc);
+
+REMORA_OPCODE(103)
+CUresult cuKernelGetParamInfo(CUkernel kernel, size_t paramIndex, size_t *paramOffset, size_t *paramSize);
+
+REMORA_OPCODE(104)
+CUresult cuFuncGetModule(CUmodule *hmod REMORA_EXISTING, CUfunction hfunc);
+
+REMORA_LOCAL(remora_cu_func_get_name)
+CUresult cuFuncGetName(const char **name, CUfunction hfunc);
+
+REMORA_OPCODE(105)
+CUresult cuFuncIsLoaded(CUfunctionLoadingState *state, CUfunction function);
+
+REMORA_OPCODE(106)
+CUresult cuFuncLoad(CUfunction function);
+
+REMORA_OPCODE(162)
+CUresult cuFuncSetSharedMemConfig(CUfunction hfunc, CUsharedconfig config);
+
+REMORA_UNSUPPORTED("removed from the toolkits since CUDA 9.2: use cuLaunchKernel")
+CUresult cuFuncSetBlockShape(CUfunction hfunc, int x, int y, int z);
+REMORA_UNSUPPORTED("removed from the toolkits since CUDA 9.2: use cuLaunchKernel")
+CUresult cuFuncSetSharedSize(CUfunction hfunc, unsigned int bytes);
+REMORA_UNSUPPORTED("removed from the toolkits since CUDA 9.2: use cuLaunchKernel")
+CUresult cuParamSetSize(CUfunction hfunc, unsigned int numbytes);
+REMORA_UNSUPPORTED("removed from the toolkits since CUDA 9.2: use cuLaunchKernel")
+CUresult cuParamSeti(CUfunction hfunc, int offset, unsigned int value);
+REMORA_UNSUPPORTED("removed from the toolkits since CUDA 9.2: use cuLaunchKernel")
+CUresult cuParamSetf(CUfunction hfunc, int offset, float value);
+REMORA_UNSUPPORTED("removed from the toolkits since CUDA 9.2: use cuLaunchKernel")
+CUresult cuParamSetv(CUfunction hfunc, int offset, void *ptr, unsigned int numbytes);
+REMORA_UNSUPPORTED("removed from the toolkits since CUDA 9.2: use cuLaunchKernel")
+CUresult cuLaunch(CUfunction f);
+REMORA_UNSUPPORTED("removed from the toolkits since CUDA 9.2: use cuLaunchKernel")
+CUresult cuLaunchGrid(CUfunction f, int grid_width, int grid_height);
+REMORA_UNSUPPORTED("removed from the toolkits since CUDA 9.2: use cuLaunchKernel")
+CUresult cuLaunchGridAsync(CUfunction f, int grid_width, int grid_height, CUstream hStream);
+REMORA_UNSUPPORTED("texture references were removed from the CUDA runtime in 12.0: use texture objects")
+CUresult cuParamSetTexRef(CUfunction hfunc, int texunit, CUtexref hTexRef);
+
+// ---- Memory: the rest ---------------------------------------------------------------------------------
+
+REMORA_OPCODE(107)
+CUresult cuMemAllocPitch(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height,
+                         unsigned int ElementSizeBytes);
+
+REMORA_OPCODE(108)
+CUresult cuMemGetAddressRange(CUdeviceptr *pbase, size_t *psize, CUdeviceptr dptr);
+
+REMORA_OPCODE(109)
+CUresult cuMemsetD2D8(CUdeviceptr dstDevice, size_t dstPitch, unsigned char uc, size_t Width, size_t Height);
+REMORA_OPCODE(110)
+CUresult cuMemsetD2D16(CUdeviceptr dstDevice, size_t dstPitch, unsigned short us, size_t Width, size_t Height);
+REMORA_OPCODE(111)
+CUresult cuMemsetD2D32(CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui, size_t Width, size_t Height);
+REMORA_OPCODE(112) REMORA_ASYNC
+CUresult cuMemsetD2D8Async(CUdeviceptr dstDevice, size_t dstPitch, unsigned char uc, size_t Width, size_t Height,
+                           CUstream hStream);
+REMORA_OPCODE(113) REMORA_ASYNC
+CUresult cuMemsetD2D16Async(CUdeviceptr dstDevice, size_t dstPitch, unsigned short us, size_t Width, size_t Height,
+                            CUstream hStream);
+REMORA_OPCODE(114) REMORA_ASYNC
+CUresult cuMemsetD2D32Async(CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui, size_t Width, size_t Height,
+                            CUstream hStream);
+
+REMORA_OPCODE(313) REMORA_BLOCKING
+CUresult cuMemcpyPeer(CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice, CUcontext srcContext,
+                      size_t ByteCount);
+REMORA_OPCODE(314) REMORA_ASYNC
+CUresult cuMemcpyPeerAsync(CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice, CUcontext srcContext,
+                           size_t ByteCount, CUstream hStream);
+
+// ---- Stream-ordered allocation and memory pools ----------------------------------------------------
+
+REMORA_OPCODE(115) REMORA_ASYNC
+CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream);
+
+REMORA_OPCODE(116)
+CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream);
+
+REMORA_OPCODE(117)
+CUresult cuMemPoolTrimTo(CUmemoryPool pool, size_t minBytesToKeep);
+
+REMORA_OPCODE(118) REMORA_CHECK(CUDA_ERROR_INVALID_VALUE, remora_cu_mempool_attribute_bytes(attr) != 0)
+CUresult cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr,
+                               void *value REMORA_IN REMORA_BYTES(remora_cu_mempool_attribute_bytes(attr)));
+
+REMORA_OPCODE(119) REMORA_CHECK(CUDA_ERROR_INVALID_VALUE, remora_cu_mempool_attribute_bytes(attr) != 0)
+CUresult cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute attr,
+                               void *value REMORA_OUT REMORA_BYTES(remora_cu_mempool_attribute_bytes(attr)));
+
+REMORA_OPCODE(120)
+CUresult cuMemPoolSetAccess(CUmemoryPool pool, const CUmemAccessDesc *map REMORA_COUNT(count), size_t count);
+
+REMORA_OPCODE(121)
+CUresult cuMemPoolGetAccess(CUmemAccess_flags *flags, CUmemoryPool memPool, CUmemLocation *location REMORA_IN);
+
+REMORA_OPCODE(122)
+CUresult cuMemPoolCreate(CUmemoryPool *pool, const CUmemPoolProps *poolProps REMORA_ZERO_FIELDS("win32SecurityAttributes"));
+
+REMORA_OPCODE(123) REMORA_RELEASES(pool)
+CUresult cuMemPoolDestroy(CUmemoryPool pool);
+
+REMORA_OPCODE(124)
+CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream);
+
+// ---- Virtual memory management ----------------------------------------------------------------------
+
+REMORA_OPCODE(125)
+CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CUdeviceptr addr,
+                             unsigned long long flags);
+
+REMORA_OPCODE(126)
+CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size);
+
+REMORA_OPCODE(127)
+CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
+                     const CUmemAllocationProp *prop REMORA_ZERO_FIELDS("win32HandleMetaData"), unsigned long long flags);
+
+REMORA_OPCODE(128)
+CUresult cuMemRelease(CUmemGenericAllocationHandle handle);
+
+REMORA_OPCODE(129)
+CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+                  unsigned long long flags);
+
+REMORA_OPCODE(130)
+CUresult cuMemUnmap(CUdeviceptr ptr, size_t size);
+
+REMORA_OPCODE(131)
+CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc REMORA_COUNT(count), size_t count);
+
+REMORA_OPCODE(132)
+CUresult cuMemGetAccess(unsigned long long *flags, const CUmemLocation *location, CUdeviceptr ptr);
+
+REMORA_OPCODE(133)
+CUresult cuMemGetAllocationGranularity(size_t *granularity,
+                                       const CUmemAllocationProp *prop REMORA_ZERO_FIELDS("win32HandleMetaData"),
+                                       CUmemAllocationGranularity_flags option);
+
+REMORA_OPCODE(134)
+CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *prop REMORA_ZERO_FIELDS("win32HandleMetaData"),
+                                                CUmemGenericAllocationHandle handle);
+
+// `addr` is a device address the header types as a host pointer (guest/memory.cpp sends it as one).
+REMORA_LOCAL(remora_cu_mem_retain_allocation_handle)
+CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, void *addr);
+
+// ---- Pointer attributes -------------------------------------------------------------------------------
+
+REMORA_OPCODE(136) REMORA_CHECK(CUDA_ERROR_INVALID_VALUE, remora_cu_pointer_attribute_bytes(attribute) != 0)
+CUresult cuPointerGetAttribute(void *data REMORA_OUT REMORA_BYTES(remora_cu_pointer_attribute_bytes(attribute))
+                                   REMORA_HANDLES_WHEN(attribute, CU_POINTER_ATTRIBUTE_CONTEXT, CUcontext)
+                                   REMORA_HANDLES_WHEN(attribute, CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE, CUmemoryPool),
+                               CUpointer_attribute attribute, CUdeviceptr ptr);
+
+REMORA_OPCODE(137) REMORA_CHECK(CUDA_ERROR_INVALID_VALUE, remora_cu_pointer_attribute_bytes(attribute) != 0)
+CUresult cuPointerSetAttribute(const void *value REMORA_BYTES(remora_cu_pointer_attribute_bytes(attribute)),
+                               CUpointer_attribute attribute, CUdeviceptr ptr);
+
+// One cuPointerGetAttribute per attribute (guest/memory.cpp).
+REMORA_LOCAL(remora_cu_pointer_get_attributes)
+CUresult cuPointerGetAttributes(unsigned int numAttributes, CUpointer_attribute *attributes, void **data, CUdeviceptr ptr);
+
+// ---- Streams: the rest ------------------------------------------------------------------------------
+
+REMORA_OPCODE(138)
+CUresult cuStreamGetPriority(CUstream hStream, int *priority);
+
+REMORA_OPCODE(139)
+CUresult cuStreamGetDevice(CUstream hStream, CUdevice *device);
+
+REMORA_OPCODE(140)
+CUresult cuStreamGetFlags(CUstream hStream, unsigned int *flags);
+
+REMORA_OPCODE(141)
+CUresult cuStreamGetId(CUstream hStream, unsigned long long *streamId);
+
+REMORA_OPCODE(142)
+CUresult cuStreamGetCtx(CUstream hStream, CUcontext *pctx REMORA_EXISTING);
+
+REMORA_OPCODE(143)
+CUresult cuStreamGetCtx_v2(CUstream hStream, CUcontext *pCtx REMORA_EXISTING, CUgreenCtx *pGreenCtx REMORA_EXISTING);
+
+REMORA_OPCODE(151)
+CUresult cuStreamCopyAttributes(CUstream dst, CUstream src);
+
+// Launch attribute values may hold an event (the programmatic and completion events), which travels
+// as a handle apart (remora_cuStreamGetAttribute/SetAttribute, guest/launch.cpp).
+REMORA_LOCAL(remora_cu_stream_get_attribute)
+CUresult cuStreamGetAttribute(CUstream hStream, CUstreamAttrID attr, CUstreamAttrValue *value_out);
+REMORA_LOCAL(remora_cu_stream_set_attribute)
+CUresult cuStreamSetAttribute(CUstream hStream, CUstreamAttrID attr, const CUstreamAttrValue *value);
+
+REMORA_OPCODE(154) REMORA_ASYNC
+CUresult cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigned int flags);
+
+REMORA_OPCODE(155) REMORA_ASYNC
+CUresult cuStreamWaitValue32(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags);
+REMORA_OPCODE(156) REMORA_ASYNC
+CUresult cuStreamWaitValue64(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags);
+REMORA_OPCODE(157) REMORA_ASYNC
+CUresult cuStreamWriteValue32(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags);
+REMORA_OPCODE(158) REMORA_ASYNC
+CUresult cuStreamWriteValue64(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags);
+
+REMORA_UNSUPPORTED("managed memory needs the device to page the application's memory")
+CUresult cuStreamAttachMemAsync(CUstream hStream, CUdeviceptr dptr, size_t length, unsigned int flags);
+
+// ---- Stream capture ----------------------------------------------------------------------------------
+
+REMORA_OPCODE(144)
+CUresult cuStreamBeginCapture(CUstream hStream, CUstreamCaptureMode mode);
+
+REMORA_OPCODE(149)
+CUresult cuStreamBeginCaptureToGraph(CUstream hStream, CUgraph hGraph,
+                                     const CUgraphNode *dependencies REMORA_COUNT(numDependencies),
+                                     const CUgraphEdgeData *dependencyData REMORA_COUNT(numDependencies),
+                                     size_t numDependencies, CUstreamCaptureMode mode);
+
+// The capture mode is the calling thread's: the guest keeps it and sends it with every call (the
+// thread state, guest/library.cpp), and the server applies it on the thread that serves the call.
+REMORA_LOCAL(remora_cu_thread_exchange_stream_capture_mode)
+CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode *mode);
+
+REMORA_OPCODE(146)
+CUresult cuStreamEndCapture(CUstream hStream, CUgraph *phGraph);
+
+REMORA_OPCODE(147)
+CUresult cuStreamIsCapturing(CUstream hStream, CUstreamCaptureStatus *captureStatus);
+
+// The dependencies come back in guest memory of the calling thread, valid until its next call of
+// it (the driver's are valid until the stream's next capture operation).
+REMORA_LOCAL(remora_cu_stream_get_capture_info)
+CUresult cuStreamGetCaptureInfo(CUstream hStream, CUstreamCaptureStatus *captureStatus_out, cuuint64_t *id_out,
+                                CUgraph *graph_out, const CUgraphNode **dependencies_out,
+                                const CUgraphEdgeData **edgeData_out, size_t *numDependencies_out);
+
+REMORA_OPCODE(148)
+CUresult cuStreamUpdateCaptureDependencies(CUstream hStream,
+                                           CUgraphNode *dependencies REMORA_IN REMORA_COUNT(numDependencies),
+                                           const CUgraphEdgeData *dependencyData REMORA_COUNT(numDependencies),
+                                           size_t numDependencies, unsigned int flags);
+
+// ---- Graphs: the topology and executable graphs --------------------------------------------------------
+
+REMORA_OPCODE(163)
+CUresult cuGraphCreate(CUgraph *phGraph, unsigned int flags);
+
+// The size-query pattern with the capacity in *numNodes on the way in.
+REMORA_OPCODE(164)
+CUresult cuGraphGetNodes(CUgraph hGraph,
+                         CUgraphNode *nodes REMORA_OUT REMORA_COUNT(remora_cu_count_in(numNodes)) REMORA_EXISTING
+                             REMORA_LENGTH_RET(numNodes),
+                         size_t *numNodes REMORA_INOUT);
+
+REMORA_OPCODE(175)
+CUresult cuGraphGetRootNodes(CUgraph hGraph,
+                             CUgraphNode *rootNodes REMORA_OUT REMORA_COUNT(remora_cu_count_in(numRootNodes))
+                                 REMORA_EXISTING REMORA_LENGTH_RET(numRootNodes),
+                             size_t *numRootNodes REMORA_INOUT);
+
+REMORA_OPCODE(165)
+CUresult cuGraphDestroyNode(CUgraphNode hNode);
+
+REMORA_OPCODE(166)
+CUresult cuGraphInstantiate(CUgraphExec *phGraphExec, CUgraph hGraph, unsigned long long flags);
+
+REMORA_OPCODE(167)
+CUresult cuGraphInstantiateWithParams(CUgraphExec *phGraphExec, CUgraph hGraph,
+                                      CUDA_GRAPH_INSTANTIATE_PARAMS *instantiateParams REMORA_INOUT
+                                          REMORA_STRUCT_HANDLES("hUploadStream:CUstream,hErrNode_out:CUgraphNode"));
+
+REMORA_OPCODE(168) REMORA_ASYNC
+CUresult cuGraphUpload(CUgraphExec hGraphExec, CUstream hStream);
+
+REMORA_OPCODE(169) REMORA_ASYNC
+CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream);
+
+REMORA_OPCODE(170) REMORA_RELEASES(hGraphExec)
+CUresult cuGraphExecDestroy(CUgraphExec hGraphExec);
+
+REMORA_OPCODE(171) REMORA_RELEASES(hGraph)
+CUresult cuGraphDestroy(CUgraph hGraph);
+
+REMORA_OPCODE(172)
+CUresult cuGraphExecGetFlags(CUgraphExec hGraphExec, cuuint64_t *flags);
+
+REMORA_OPCODE(173)
+CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type);
+
+REMORA_OPCODE(174)
+CUresult cuGraphClone(CUgraph *phGraphClone, CUgraph originalGraph);
+
+REMORA_OPCODE(193)
+CUresult cuGraphNodeFindInClone(CUgraphNode *phNode REMORA_EXISTING, CUgraphNode hOriginalNode, CUgraph hClonedGraph);
+
+REMORA_OPCODE(178)
+CUresult cuGraphExecUpdate(CUgraphExec hGraphExec, CUgraph hGraph,
+                           CUgraphExecUpdateResultInfo *resultInfo
+                               REMORA_STRUCT_HANDLES("errorNode:CUgraphNode,errorFromNode:CUgraphNode"));
+
+REMORA_UNSUPPORTED("writes a file on the server's host")
+CUresult cuGraphDebugDotPrint(CUgraph hGraph, const char *path, unsigned int flags);
+
+REMORA_OPCODE(179)
+CUresult cuGraphAddEmptyNode(CUgraphNode *phGraphNode REMORA_EXISTING, CUgraph hGraph,
+                             const CUgraphNode *dependencies REMORA_COUNT(numDependencies), size_t numDependencies);
+
+REMORA_OPCODE(180)
+CUresult cuGraphAddDependencies(CUgraph hGraph, const CUgraphNode *from REMORA_COUNT(numDependencies),
+                                const CUgraphNode *to REMORA_COUNT(numDependencies),
+                                const CUgraphEdgeData *edgeData REMORA_COUNT(numDependencies), size_t numDependencies);
+
+REMORA_OPCODE(181)
+CUresult cuGraphRemoveDependencies(CUgraph hGraph, const CUgraphNode *from REMORA_COUNT(numDependencies),
+                                   const CUgraphNode *to REMORA_COUNT(numDependencies),
+                                   const CUgraphEdgeData *edgeData REMORA_COUNT(numDependencies),
+                                   size_t numDependencies);
+
+REMORA_OPCODE(194)
+CUresult cuGraphGetEdges(CUgraph hGraph,
+                         CUgraphNode *from REMORA_OUT REMORA_COUNT(remora_cu_count_in(numEdges)) REMORA_EXISTING,
+                         CUgraphNode *to REMORA_OUT REMORA_COUNT(remora_cu_count_in(numEdges)) REMORA_EXISTING,
+                         CUgraphEdgeData *edgeData REMORA_OUT REMORA_COUNT(remora_cu_count_in(numEdges)),
+                         size_t *numEdges REMORA_INOUT);
+
+REMORA_OPCODE(195)
+CUresult cuGraphNodeGetDependencies(CUgraphNode hNode,
+                                    CUgraphNode *dependencies REMORA_OUT
+                                        REMORA_COUNT(remora_cu_count_in(numDependencies)) REMORA_EXISTING,
+                                    CUgraphEdgeData *edgeData REMORA_OUT REMORA_COUNT(remora_cu_count_in(numDependencies)),
+                                    size_t *numDependencies REMORA_INOUT);
+
+REMORA_OPCODE(196)
+CUresult cuGraphNodeGetDependentNodes(CUgraphNode hNode,
+                                      CUgraphNode *dependentNodes REMORA_OUT
+                                          REMORA_COUNT(remora_cu_count_in(numDependentNodes)) REMORA_EXISTING,
+                                      CUgraphEdgeData *edgeData REMORA_OUT
+                                          REMORA_COUNT(remora_cu_count_in(numDependentNodes)),
+                                      size_t *numDependentNodes REMORA_INOUT);
+
+REMORA_OPCODE(182)
+CUresult cuGraphAddEventRecordNode(CUgraphNode *phGraphNode REMORA_EXISTING, CUgraph hGraph,
+                                   const CUgraphNode *dependencies REMORA_COUNT(numDependencies),
+                                   size_t numDependencies, CUevent event);
+REMORA_OPCODE(183)
+CUresult cuGraphAddEventWaitNode(CUgraphNode *phGraphNode REMORA_EXISTING, CUgraph hGraph,
+                                 const CUgraphNode *dependencies REMORA_COUNT(numDependencies),
+                                 size_t numDependencies, CUevent event);
+REMORA_OPCODE(184)
+CUresult cuGraphEventRecordNodeGetEvent(CUgraphNode hNode, CUevent *event_out REMORA_EXISTING);
+REMORA_OPCODE(185)
+CUresult cuGraphEventRecordNodeSetEvent(CUgraphNode hNode, CUevent event);
+REMORA_OPCODE(320)
+CUresult cuGraphEventWaitNodeGetEvent(CUgraphNode hNode, CUevent *event_out REMORA_EXISTING);
+REMORA_OPCODE(321)
+CUresult cuGraphEventWaitNodeSetEvent(CUgraphNode hNode, CUevent event);
+REMORA_OPCODE(186)
+CUresult cuGraphExecEventRecordNodeSetEvent(CUgraphExec hGraphExec, CUgraphNode hNode, CUevent event);
+REMORA_OPCODE(187)
+CUresult cuGraphExecEventWaitNodeSetEvent(CUgraphExec hGraphExec, CUgraphNode hNode, CUevent event);
+REMORA_OPCODE(188)
+CUresult cuGraphNodeSetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode, unsigned int isEnabled);
+REMORA_OPCODE(189)
+CUresult cuGraphNodeGetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode, unsigned int *isEnabled);
+
+REMORA_OPCODE(190)
+CUresult cuGraphAddChildGraphNode(CUgraphNode *phGraphNode REMORA_EXISTING, CUgraph hGraph,
+                                  const CUgraphNode *dependencies REMORA_COUNT(numDependencies), size_t numDependencies,
+                                  CUgraph childGraph);
+REMORA_OPCODE(191)
+CUresult cuGraphChildGraphNodeGetGraph(CUgraphNode hNode, CUgraph *phGraph REMORA_EXISTING);
+REMORA_OPCODE(192)
+CUresult cuGraphExecChildGraphNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode, CUgraph childGraph);
+
+REMORA_OPCODE(197)
+CUresult cuGraphAddMemsetNode(CUgraphNode *phGraphNode REMORA_EXISTING, CUgraph hGraph,
+                              const CUgraphNode *dependencies REMORA_COUNT(numDependencies), size_t numDependencies,
+                              const CUDA_MEMSET_NODE_PARAMS *memsetParams, CUcontext ctx);
+REMORA_OPCODE(198)
+CUresult cuGraphMemsetNodeGetParams(CUgraphNode hNode, CUDA_MEMSET_NODE_PARAMS *nodeParams);
+REMORA_OPCODE(199)
+CUresult cuGraphMemsetNodeSetParams(CUgraphNode hNode, const CUDA_MEMSET_NODE_PARAMS *nodeParams);
+REMORA_OPCODE(300)
+CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                        const CUDA_MEMSET_NODE_PARAMS *memsetParams, CUcontext ctx);
+
+REMORA_OPCODE(301)
+CUresult cuGraphConditionalHandleCreate(CUgraphConditionalHandle *pHandle_out, CUgraph hGraph, CUcontext ctx,
+                                        unsigned int defaultLaunchValue, unsigned int flags);
+
+REMORA_OPCODE(302)
+CUresult cuDeviceGraphMemTrim(CUdevice device);
+REMORA_OPCODE(303)
+CUresult cuDeviceGetGraphMemAttribute(CUdevice device, CUgraphMem_attribute attr,
+                                      void *value REMORA_OUT REMORA_BYTES(sizeof(cuuint64_t)));
+REMORA_OPCODE(304)
+CUresult cuDeviceSetGraphMemAttribute(CUdevice device, CUgraphMem_attribute attr,
+                                      void *value REMORA_IN REMORA_BYTES(sizeof(cuuint64_t)));
+
+REMORA_OPCODE(176)
+CUresult cuGraphKernelNodeCopyAttributes(CUgraphNode dst, CUgraphNode src);
+REMORA_LOCAL(remora_cu_graph_kernel_node_get_attribute)
+CUresult cuGraphKernelNodeGetAttribute(CUgraphNode hNode, CUkernelNodeAttrID attr, CUkernelNodeAttrValue *value_out);
+REMORA_LOCAL(remora_cu_graph_kernel_node_set_attribute)
+CUresult cuGraphKernelNodeSetAttribute(CUgraphNode hNode, CUkernelNodeAttrID attr, const CUkernelNodeAttrValue *value);
+
+// ---- Occupancy: the rest --------------------------------------------------------------------------------
+
+REMORA_OPCODE(305)
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, CUfunction func, int blockSize,
+                                                              size_t dynamicSMemSize, unsigned int flags);
+
+// The block-size-to-shared-memory function is the application's: the search runs in the guest over
+// cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, as the runtime's header does it.
+REMORA_LOCAL(remora_cu_occupancy_max_potential_block_size)
+CUresult cuOccupancyMaxPotentialBlockSize(int *minGridSize, int *blockSize, CUfunction func,
+                                          CUoccupancyB2DSize blockSizeToDynamicSMemSize, size_t dynamicSMemSize,
+                                          int blockSizeLimit);
+REMORA_LOCAL(remora_cu_occupancy_max_potential_block_size_with_flags)
+CUresult cuOccupancyMaxPotentialBlockSizeWithFlags(int *minGridSize, int *blockSize, CUfunction func,
+                                                   CUoccupancyB2DSize blockSizeToDynamicSMemSize,
+                                                   size_t dynamicSMemSize, int blockSizeLimit, unsigned int flags);
+
+// A launch configuration, as for cuLaunchKernelEx (remora_cuOccupancyForConfig).
+REMORA_LOCAL(remora_cu_occupancy_max_active_clusters)
+CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config);
+REMORA_LOCAL(remora_cu_occupancy_max_potential_cluster_size)
+CUresult cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, const CUlaunchConfig *config);
+
+REMORA_OPCODE(306)
+CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t *dynamicSmemSize, CUfunction func, int numBlocks,
+                                                 int blockSize);
+
+// ---- IPC ------------------------------------------------------------------------------------------------------
+
+REMORA_OPCODE(315)
+CUresult cuIpcGetEventHandle(CUipcEventHandle *pHandle, CUevent event);
+REMORA_OPCODE(316)
+CUresult cuIpcOpenEventHandle(CUevent *phEvent, CUipcEventHandle handle);
+REMORA_OPCODE(317)
+CUresult cuIpcGetMemHandle(CUipcMemHandle *pHandle, CUdeviceptr dptr);
+REMORA_OPCODE(318)
+CUresult cuIpcOpenMemHandle(CUdeviceptr *pdptr, CUipcMemHandle handle, unsigned int Flags);
+REMORA_OPCODE(319)
+CUresult cuIpcCloseMemHandle(CUdeviceptr dptr);
+
+
+
+// ---- Older ABIs the CUDA runtimes still ask for -----------------------------------------------------
+//
+// cudart 13 looks these up at the versions that introduced their first ABI (cuDeviceGetUuid@9020,
+// cuEventElapsedTime@2000, ...); cuda.h declares them only for the driver's own build, so they are
+// declared here (after the header's macro for the current ABI is gone), and forwarded to the vendor's
+// symbols of the same names. Their differences from the current ABI are the driver's to keep.
+
+#undef cuDeviceGetUuid
+REMORA_OPCODE(330)
+CUresult cuDeviceGetUuid(CUuuid *uuid REMORA_OUT REMORA_COUNT(1), CUdevice dev);
+
+#undef cuDevicePrimaryCtxRelease
+REMORA_OPCODE(331)
+CUresult cuDevicePrimaryCtxRelease(CUdevice dev);
+
+#undef cuDevicePrimaryCtxReset
+REMORA_OPCODE(332) REMORA_GUEST(remora_cu_primary_ctx_reset_v1)
+CUresult cuDevicePrimaryCtxReset(CUdevice dev);
+
+#undef cuDevicePrimaryCtxSetFlags
+REMORA_OPCODE(333)
+CUresult cuDevicePrimaryCtxSetFlags(CUdevice dev, unsigned int flags);
+
+#undef cuEventElapsedTime
+REMORA_OPCODE(334)
+CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd);
+
+// The CUDA 11.3 form of cuGetProcAddress, without the query result.
+#undef cuGetProcAddress
+REMORA_LOCAL(remora_cu_get_proc_address_v1)
+CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags);
+
+// The CUDA 3.2 ABI of cuCtxCreate: as remora_cuCtxCreate (the guest makes the context current).
+REMORA_LOCAL(remora_cu_ctx_create_v2)
+CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev);
+
+// ---- remora's own calls for the driver API's rest -----------------------------------------------------
+
+// cuLibraryLoadData with its option values as integers (guest/modules.cpp).
+REMORA_OPCODE(216) REMORA_SERVER(remora_cu_server_library_load_data) REMORA_REQUIRES(cuLibraryLoadData)
+CUresult remora_cuLibraryLoadData(CUlibrary *library, const void *code REMORA_BYTES(remora_cu_module_image_bytes(code)),
+                                  const CUjit_option *jitOptions REMORA_COUNT(numJitOptions),
+                                  const uint64_t *jitOptionValues REMORA_COUNT(numJitOptions), unsigned int numJitOptions,
+                                  const CUlibraryOption *libraryOptions REMORA_COUNT(numLibraryOptions),
+                                  const uint64_t *libraryOptionValues REMORA_COUNT(numLibraryOptions),
+                                  unsigned int numLibraryOptions);
+
+// A function's or kernel's name: which = 0 a CUfunction's (cuFuncGetName), 1 a CUkernel's.
+REMORA_OPCODE(217) REMORA_SERVER(remora_cu_server_get_name_text) REMORA_REQUIRES(cuFuncGetName, cuKernelGetName)
+CUresult remora_cuGetNameText(CUfunction f, int which,
+                              char *text REMORA_OUT REMORA_COUNT(capacity) REMORA_LENGTH_RET(length), size_t capacity,
+                              size_t *length);
+
+// cuStreamGetCaptureInfo with the dependencies copied out (up to `capacity` of them; *count is how
+// many there are).
+REMORA_OPCODE(218) REMORA_SERVER(remora_cu_server_stream_get_capture_info) REMORA_REQUIRES(cuStreamGetCaptureInfo)
+CUresult remora_cuStreamGetCaptureInfo(CUstream hStream, CUstreamCaptureStatus *status, cuuint64_t *id,
+                                       CUgraph *graph REMORA_EXISTING,
+                                       CUgraphNode *dependencies REMORA_OUT REMORA_COUNT(capacity) REMORA_EXISTING,
+                                       CUgraphEdgeData *edges REMORA_OUT REMORA_COUNT(capacity), size_t capacity,
+                                       size_t *count);
+
+// cuMemRetainAllocationHandle of a device address.
+REMORA_OPCODE(219) REMORA_SERVER(remora_cu_server_mem_retain_allocation_handle) REMORA_REQUIRES(cuMemRetainAllocationHandle)
+CUresult remora_cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, CUdeviceptr addr);
+
+// Launch attribute values of a stream (node = 0) or a kernel node (node = 1): the value's bytes, and its
+// event apart for the attributes that hold one (CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT,
+// CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT); the server puts the event into the value itself.
+REMORA_OPCODE(222) REMORA_SERVER(remora_cu_server_stream_get_attribute) REMORA_REQUIRES(cuStreamGetAttribute)
+CUresult remora_cuStreamGetAttribute(CUstream hStream, CUstreamAttrID attr,
+                                     void *value REMORA_OUT REMORA_BYTES(sizeof(CUlaunchAttributeValue)),
+                                     CUevent *event REMORA_EXISTING);
+REMORA_OPCODE(223) REMORA_SERVER(remora_cu_server_stream_set_attribute) REMORA_REQUIRES(cuStreamSetAttribute)
+CUresult remora_cuStreamSetAttribute(CUstream hStream, CUstreamAttrID attr,
+                                     const void *value REMORA_BYTES(sizeof(CUlaunchAttributeValue)), CUevent event);
+REMORA_OPCODE(224) REMORA_SERVER(remora_cu_server_kernel_node_get_attribute) REMORA_REQUIRES(cuGraphKernelNodeGetAttribute)
+CUresult remora_cuGraphKernelNodeGetAttribute(CUgraphNode hNode, CUkernelNodeAttrID attr,
+                                              void *value REMORA_OUT REMORA_BYTES(sizeof(CUlaunchAttributeValue)),
+                                              CUevent *event REMORA_EXISTING);
+REMORA_OPCODE(225) REMORA_SERVER(remora_cu_server_kernel_node_set_attribute) REMORA_REQUIRES(cuGraphKernelNodeSetAttribute)
+CUresult remora_cuGraphKernelNodeSetAttribute(CUgraphNode hNode, CUkernelNodeAttrID attr,
+                                              const void *value REMORA_BYTES(sizeof(CUlaunchAttributeValue)),
+                                              CUevent event);
+
+// cuLaunchKernelEx (guest/launch.cpp): the configuration's attributes as bytes (a union chosen by
+// each attribute's id, which no field annotation describes) with their event fields null, the events
+// of CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT and _LAUNCH_COMPLETION_EVENT apart, and the arguments
+// packed into the kernel's parameter buffer. Asynchronous, like cuLaunchKernel.
+REMORA_OPCODE(226) REMORA_ASYNC REMORA_SERVER(remora_cu_server_launch_ex_packed) REMORA_REQUIRES(cuLaunchKernelEx)
+REMORA_CHECK(CUDA_ERROR_INVALID_VALUE, numAttrs <= REMORA_CU_MAX_LAUNCH_ATTRIBUTES)
+CUresult remora_cuLaunchKernelExPacked(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                       unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+                                       unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+                                       const void *attrs REMORA_BYTES(numAttrs * sizeof(CUlaunchAttribute)), unsigned int numAttrs,
+                                       CUevent programmaticEvent, CUevent completionEvent,
+                                       const uint8_t *params REMORA_COUNT(params_size), size_t params_size);
+
+// The cluster occupancy queries for a launch configuration, sent as for remora_cuLaunchKernelExPacked;
+// which = 0 cuOccupancyMaxActiveClusters, 1 cuOccupancyMaxPotentialClusterSize.
+REMORA_OPCODE(227) REMORA_SERVER(remora_cu_server_occupancy_for_config)
+REMORA_REQUIRES(cuOccupancyMaxActiveClusters, cuOccupancyMaxPotentialClusterSize)
+REMORA_CHECK(CUDA_ERROR_INVALID_VALUE, numAttrs <= REMORA_CU_MAX_LAUNCH_ATTRIBUTES)
+CUresult remora_cuOccupancyForConfig(int which, int *value REMORA_OUT, CUfunction func, unsigned int gridDimX,
+                                     unsigned int gridDimY, unsigned int gridDimZ, unsigned int blockDimX,
+                                     unsigned int blockDimY, unsigned int blockDimZ, unsigned int sharedMemBytes,
+                                     CUstream hStream, const void *attrs REMORA_BYTES(numAttrs * sizeof(CUlaunchAttribute)),
+                                     unsigned int numAttrs);
+
 // ---- remora's own calls -----------------------------------------------------------------------------
 
 // The text of an error code: which = 0 its name (cuGetErrorName), 1 its description (cuGetErrorString).
@@ -373,207 +1143,7 @@ CUresult remora_cuModuleLoadDataEx(CUmodule *module,
                                    const CUjit_option *options REMORA_COUNT(numOptions),
                                    const uint64_t *optionValues REMORA_COUNT(numOptions));
 
-// ---- The CUDA runtime API (cuda_runtime_api.h) ------------------------------------------------------
-//
-// What cudart does, done in the guest over the driver API above: the guest library also stands in for
-// libcudart.so.13 (`remora run` links that name to it too), so a `-cudart shared` program's runtime
-// calls never reach a real cudart in the application's process (whose start-up check a stand-in driver
-// cannot pass: docs/cuda-export-tables.md). Per-thread state (current device, last error, the <<<>>>
-// call configuration) is the guest thread's. The primary context of the thread's device is made
-// current on first use, unless the thread already has a current context (as cudart does). Kernels,
-// device variables and their fatbins are registered in the guest at start-up and loaded as modules on
-// first use in each context (guest/runtime_modules.cpp). cudaError_t and CUresult share their numbers
-// (CUDA 10.1+), so driver results pass through unchanged. What only a real cudart knows (error texts,
-// cudaDeviceProp) comes from the server's cudart (remora_cuda*, below).
-
-REMORA_LOCAL(remora_rt_get_device_count)
-cudaError_t cudaGetDeviceCount(int *count);
-REMORA_LOCAL(remora_rt_get_device)
-cudaError_t cudaGetDevice(int *device);
-REMORA_LOCAL(remora_rt_set_device)
-cudaError_t cudaSetDevice(int device);
-REMORA_LOCAL(remora_rt_get_device_properties)
-cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device);
-REMORA_LOCAL(remora_rt_device_get_attribute)
-cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device);
-REMORA_LOCAL(remora_rt_device_synchronize)
-cudaError_t cudaDeviceSynchronize(void);
-REMORA_LOCAL(remora_rt_device_reset)
-cudaError_t cudaDeviceReset(void);
-REMORA_LOCAL(remora_rt_device_get_stream_priority_range)
-cudaError_t cudaDeviceGetStreamPriorityRange(int *leastPriority, int *greatestPriority);
-REMORA_LOCAL(remora_rt_device_set_limit)
-cudaError_t cudaDeviceSetLimit(enum cudaLimit limit, size_t value);
-REMORA_LOCAL(remora_rt_device_get_limit)
-cudaError_t cudaDeviceGetLimit(size_t *pValue, enum cudaLimit limit);
-REMORA_LOCAL(remora_rt_driver_get_version)
-cudaError_t cudaDriverGetVersion(int *driverVersion);
-REMORA_LOCAL(remora_rt_runtime_get_version)
-cudaError_t cudaRuntimeGetVersion(int *runtimeVersion);
-
-REMORA_LOCAL(remora_rt_get_last_error)
-cudaError_t cudaGetLastError(void);
-REMORA_LOCAL(remora_rt_peek_at_last_error)
-cudaError_t cudaPeekAtLastError(void);
-REMORA_LOCAL(remora_rt_get_error_name)
-const char *cudaGetErrorName(cudaError_t error);
-REMORA_LOCAL(remora_rt_get_error_string)
-const char *cudaGetErrorString(cudaError_t error);
-
-// Device memory is the driver's (cuMemAlloc); host memory, pinned or not, the guest's.
-REMORA_LOCAL(remora_rt_malloc)
-cudaError_t cudaMalloc(void **devPtr, size_t size);
-REMORA_LOCAL(remora_rt_free)
-cudaError_t cudaFree(void *devPtr);
-REMORA_LOCAL(remora_rt_malloc_host)
-cudaError_t cudaMallocHost(void **ptr, size_t size);
-REMORA_LOCAL(remora_rt_host_alloc)
-cudaError_t cudaHostAlloc(void **pHost, size_t size, unsigned int flags);
-REMORA_LOCAL(remora_rt_free_host)
-cudaError_t cudaFreeHost(void *ptr);
-REMORA_LOCAL(remora_rt_mem_get_info)
-cudaError_t cudaMemGetInfo(size_t *free, size_t *total);
-// cudaMemcpyDefault tells host from device by the cudaMalloc allocations the guest knows.
-REMORA_LOCAL(remora_rt_memcpy)
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind);
-REMORA_LOCAL(remora_rt_memcpy_async)
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream);
-REMORA_LOCAL(remora_rt_memset)
-cudaError_t cudaMemset(void *devPtr, int value, size_t count);
-REMORA_LOCAL(remora_rt_memset_async)
-cudaError_t cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream);
-REMORA_LOCAL(remora_rt_memcpy_to_symbol)
-cudaError_t cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count, size_t offset,
-                               enum cudaMemcpyKind kind);
-REMORA_LOCAL(remora_rt_memcpy_from_symbol)
-cudaError_t cudaMemcpyFromSymbol(void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind);
-REMORA_LOCAL(remora_rt_memcpy_to_symbol_async)
-cudaError_t cudaMemcpyToSymbolAsync(const void *symbol, const void *src, size_t count, size_t offset,
-                                    enum cudaMemcpyKind kind, cudaStream_t stream);
-REMORA_LOCAL(remora_rt_memcpy_from_symbol_async)
-cudaError_t cudaMemcpyFromSymbolAsync(void *dst, const void *symbol, size_t count, size_t offset,
-                                      enum cudaMemcpyKind kind, cudaStream_t stream);
-REMORA_LOCAL(remora_rt_get_symbol_address)
-cudaError_t cudaGetSymbolAddress(void **devPtr, const void *symbol);
-REMORA_LOCAL(remora_rt_get_symbol_size)
-cudaError_t cudaGetSymbolSize(size_t *size, const void *symbol);
-
-// cudaStreamLegacy is the NULL stream (remora programs use the legacy default stream); cudaStreamPerThread
-// answers cudaErrorNotSupported.
-REMORA_LOCAL(remora_rt_stream_create)
-cudaError_t cudaStreamCreate(cudaStream_t *pStream);
-REMORA_LOCAL(remora_rt_stream_create_with_flags)
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags);
-REMORA_LOCAL(remora_rt_stream_create_with_priority)
-cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, unsigned int flags, int priority);
-REMORA_LOCAL(remora_rt_stream_destroy)
-cudaError_t cudaStreamDestroy(cudaStream_t stream);
-REMORA_LOCAL(remora_rt_stream_synchronize)
-cudaError_t cudaStreamSynchronize(cudaStream_t stream);
-REMORA_LOCAL(remora_rt_stream_query)
-cudaError_t cudaStreamQuery(cudaStream_t stream);
-REMORA_LOCAL(remora_rt_stream_wait_event)
-cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags);
-
-REMORA_LOCAL(remora_rt_event_create)
-cudaError_t cudaEventCreate(cudaEvent_t *event);
-REMORA_LOCAL(remora_rt_event_create_with_flags)
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags);
-REMORA_LOCAL(remora_rt_event_record)
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
-REMORA_LOCAL(remora_rt_event_synchronize)
-cudaError_t cudaEventSynchronize(cudaEvent_t event);
-REMORA_LOCAL(remora_rt_event_query)
-cudaError_t cudaEventQuery(cudaEvent_t event);
-REMORA_LOCAL(remora_rt_event_elapsed_time)
-cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
-REMORA_LOCAL(remora_rt_event_destroy)
-cudaError_t cudaEventDestroy(cudaEvent_t event);
-
-// `func` is a kernel's host stub (registered by __cudaRegisterFunction) or a cudaKernel_t from
-// __cudaGetKernel. Arguments are packed by the kernel's parameter layout from the server, as for
-// cuLaunchKernel; launches are asynchronous.
-REMORA_LOCAL(remora_rt_launch_kernel)
-cudaError_t cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem,
-                             cudaStream_t stream);
-REMORA_LOCAL(remora_rt_func_get_attributes)
-cudaError_t cudaFuncGetAttributes(struct cudaFuncAttributes *attr, const void *func);
-REMORA_LOCAL(remora_rt_func_set_attribute)
-cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value);
-REMORA_LOCAL(remora_rt_func_set_cache_config)
-cudaError_t cudaFuncSetCacheConfig(const void *func, enum cudaFuncCache cacheConfig);
-REMORA_LOCAL(remora_rt_occupancy_max_active_blocks)
-cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, const void *func, int blockSize,
-                                                          size_t dynamicSMemSize);
-
-// Refused with cudaErrorNotSupported by guest hooks (REMORA_UNSUPPORTED's generated refusal knows only
-// the API's status type, CUresult): managed memory needs the device to page the application's memory;
-// host memory is the application's, on another machine than the device.
-REMORA_LOCAL(remora_rt_malloc_managed)
-cudaError_t cudaMallocManaged(void **devPtr, size_t size, unsigned int flags);
-REMORA_LOCAL(remora_rt_host_register)
-cudaError_t cudaHostRegister(void *ptr, size_t size, unsigned int flags);
-REMORA_LOCAL(remora_rt_host_get_device_pointer)
-cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags);
-
-// ---- remora's own calls for the runtime API, answered by the server's cudart ------------------------
-
-// cudaGetDeviceProperties of the server's cudart; the result is a cudaError_t.
-REMORA_OPCODE(205) REMORA_SERVER(remora_rt_server_get_device_properties)
-CUresult remora_cudaGetDeviceProperties(int device, struct cudaDeviceProp *prop REMORA_OUT REMORA_COUNT(1));
-
-// The text of a runtime error code: which = 0 its name, 1 its description; the server cudart's.
-REMORA_OPCODE(206) REMORA_SERVER(remora_rt_server_get_error_text)
-CUresult remora_cudaGetErrorText(int error, int which,
-                                 char *text REMORA_OUT REMORA_COUNT(capacity) REMORA_LENGTH_RET(length),
-                                 size_t capacity, size_t *length);
-
-// ---- cuBLAS (cublas_api.h): the SGEMM path -----------------------------------------------------------
-//
-// The guest library also stands in for libcublas.so.13; the server runs the real cuBLAS (loaded on
-// first use: REMORA_CUBLAS_LIBRARY, default libcublas.so.13) in the session's contexts, on device
-// pointers and streams the guest got from the driver or runtime API. The public functions are guest
-// hooks (guest/runtime_blas.cpp) over remora's own calls below, whose result carries the
-// cublasStatus_t (REMORA_CUBLAS_STATUS_BASE + status, spec_helpers.h) apart from remora's own CUresult
-// failures. Only the host pointer mode exists here: alpha and beta travel by value.
-
-REMORA_HANDLE(cublasHandle_t, CUDA_ERROR_INVALID_HANDLE);
-
-REMORA_LOCAL(remora_blas_create)
-cublasStatus_t cublasCreate_v2(cublasHandle_t *handle);
-REMORA_LOCAL(remora_blas_destroy)
-cublasStatus_t cublasDestroy_v2(cublasHandle_t handle);
-REMORA_LOCAL(remora_blas_get_version)
-cublasStatus_t cublasGetVersion_v2(cublasHandle_t handle, int *version);
-REMORA_LOCAL(remora_blas_set_stream)
-cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
-REMORA_LOCAL(remora_blas_get_pointer_mode)
-cublasStatus_t cublasGetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t *mode);
-// CUBLAS_POINTER_MODE_DEVICE answers CUBLAS_STATUS_NOT_SUPPORTED.
-REMORA_LOCAL(remora_blas_set_pointer_mode)
-cublasStatus_t cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode);
-REMORA_LOCAL(remora_blas_sgemm)
-cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
-                              int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
-                              const float *beta, float *C, int ldc);
-
-REMORA_OPCODE(207) REMORA_SERVER(remora_blas_server_create)
-CUresult remora_cublasCreate(cublasHandle_t *handle);
-
-// The handle's guest object stays (never reused); the server's cuBLAS frees its resources.
-REMORA_OPCODE(208) REMORA_SERVER(remora_blas_server_destroy)
-CUresult remora_cublasDestroy(cublasHandle_t handle);
-
-REMORA_OPCODE(209) REMORA_SERVER(remora_blas_server_get_version)
-CUresult remora_cublasGetVersion(cublasHandle_t handle, int *version);
-
-REMORA_OPCODE(210) REMORA_SERVER(remora_blas_server_set_stream)
-CUresult remora_cublasSetStream(cublasHandle_t handle, CUstream stream);
-
-// Device matrices travel as addresses; alpha and beta as values (host pointer mode).
-REMORA_OPCODE(211) REMORA_SERVER(remora_blas_server_sgemm)
-CUresult remora_cublasSgemm(cublasHandle_t handle, int transa, int transb, int m, int n, int k, const float *alpha,
-                            uint64_t A, int lda, uint64_t B, int ldb, const float *beta, uint64_t C, int ldc);
+// ---- Page-locked host regions (shm) -----------------------------------------------------------------
 
 // A shared host region of `bytes` (rounded up to whole pages), page-locked by the server's driver
 // (cuMemHostRegister, portable): its descriptor follows over the session's region link

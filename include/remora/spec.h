@@ -34,6 +34,8 @@
 //   invalid=      a malformed argument remora refuses before forwarding (e.g. a length over a cap)
 //   no_memory=    remora could not allocate host memory for the call
 //   quota=        the tenant's resource quota refused the call
+//   deinitialized= (optional) a call after the guest library shut down at process exit, from a
+//                 destructor that ran after the library's (default: the transport error)
 #define REMORA_API(name, errors)                                                               \
   static const int remora_api_##name REMORA_ANNOTATE_("api=" #name) REMORA_ANNOTATE_("errors=" errors) = 0
 
@@ -44,6 +46,23 @@
 // thread that runs the vendor call. Both are hand-written glue; the generated headers declare them.
 #define REMORA_THREAD_STATE(guest_fn, server_fn) \
   static const int remora_thread_state REMORA_ANNOTATE_("thread_state=" #guest_fn "," #server_fn) = 0
+
+// The vendor's headers name each ABI of a function with a typedef `<prefix><name>_v<version>` (CUDA's
+// cudaTypedefs.h: PFN_cuMemAlloc_v3020), the version that introduced it: a lookup by name and version
+// (cuGetProcAddress) then finds the spec's function of that ABI (the generated <API>_PROC_ENTRIES).
+// The i-th ABI of a name is the symbol `name` (i = 0) or `name_v<i+1>`. A function the spec declares
+// that no header does, but that such a typedef names, is an older ABI the vendor library still
+// exports (cuda.h declares those only for the driver's own build): it is forwarded like any other.
+// Typedefs ending in `_ptsz`/`_ptds` (per-thread default stream forms) are not ABIs of their own.
+#define REMORA_PROC_TYPEDEFS(prefix) \
+  static const int remora_proc_typedefs REMORA_ANNOTATE_("proc_typedefs=" prefix) = 0
+
+// The headers may declare the oldest ABIs' typedefs only for the vendor's own build: `header`
+// (angled, on the include path) is read once more with `define` defined, for their names and
+// signatures (CUDA: "cudaTypedefs.h", "__CUDA_API_VERSION_INTERNAL"). Every ABI no function of the
+// spec implements is then refused by name (exported by the guest, found by version lookups).
+#define REMORA_PROC_TYPEDEFS_HIDDEN(header, define) \
+  static const int remora_proc_typedefs_hidden REMORA_ANNOTATE_("proc_typedefs_hidden=" header "," define) = 0
 
 // Refuses, rather than leaves out, the functions the vendor headers declare and the spec does not:
 // each one whose return type is spelled `type` (the typedef name as the header writes it, e.g.
@@ -57,6 +76,11 @@
 #define REMORA_REFUSE_UNLISTED_(type, value, text, line) REMORA_REFUSE_UNLISTED__(type, value, text, line)
 #define REMORA_REFUSE_UNLISTED__(type, value, text, line) \
   static const type remora_refuse_unlisted_##type##_##line REMORA_ANNOTATE_("refuse_unlisted=" text) = value
+
+// A parameter of handle type `type` also takes objects of handle type `other` (CUDA: a CUkernel where a
+// CUfunction goes, cuLaunchKernel and friends): both sides' type checks accept either. Repeatable.
+#define REMORA_HANDLE_ACCEPTS(type, other) \
+  static const int remora_accepts_##type##_##other REMORA_ANNOTATE_("accepts=" #type "," #other) = 0
 
 // Declares an opaque handle type and the API error for a bad handle of that type.
 #define REMORA_HANDLE(type, invalid_error)                                                     \
@@ -169,6 +193,14 @@
 // A pointer to a struct (count 1 unless COUNT says otherwise) whose named fields are handles.
 // `fields` is "field:type[,field:type...]".
 #define REMORA_STRUCT_HANDLES(fields) REMORA_ANNOTATE_("struct_handles=" fields)
+// For a pointer to a struct: its pointer fields that hold device addresses (meaningful on the server as
+// they are; CUDA's accessPolicyWindow.base_ptr), "field[,field...]", nested fields as "a.b". They travel
+// as the bytes they are. Any other pointer field stops the build.
+#define REMORA_DEVICE_POINTERS(fields) REMORA_ANNOTATE_("device_pointers=" fields)
+// For a pointer to a struct: pointer fields that mean nothing on the server (host data of another
+// platform: CUDA's win32 security attributes), "field[,field...]": the server always sees them NULL,
+// on the way in and on the way back.
+#define REMORA_ZERO_FIELDS(fields) REMORA_ANNOTATE_("zero_fields=" fields)
 // A zero-terminated list of key/value properties. `handle_keys` names keys whose value is a handle,
 // "KEY:type[,KEY:type...]" (may be empty "").
 #define REMORA_PROPERTIES(handle_keys) REMORA_ANNOTATE_("properties=" handle_keys)

@@ -95,6 +95,8 @@ void dump_param(std::string& out, const Param& p) {
   field(out, "lengths_param", p.lengths_param);
   field(out, "deferred", p.deferred_event);
   field(out, "send", p.send_expr);
+  for (const std::string& f : p.device_pointer_fields) field(out, "device_pointer", f);
+  for (const std::string& f : p.zero_fields) field(out, "zero_field", f);
   flag(out, "consumed", p.consumed);
   out += fmt::format(" at {}\n", where(p.loc));
   for (const HandlesWhen& w : p.handles_when) {
@@ -134,6 +136,7 @@ std::string dump_model(const Api& api) {
     field(out, "retain", h.retain_fn);
     field(out, "release", h.release_fn);
     field(out, "on_retire", h.on_retire);
+    for (const std::string& o : h.accepts) field(out, "accepts", o);
     out += fmt::format(" at {}\n", where(h.loc));
   }
   for (const Function& f : api.functions) {
@@ -157,6 +160,8 @@ std::string dump_model(const Api& api) {
     field(out, "errcode", f.errcode_param);
     for (const std::string& r : f.requires_vendor) field(out, "requires", r);
     field(out, "requires_error", f.requires_error);
+    if (f.abi_version != 0) out += fmt::format(" abi={}", f.abi_version);
+    flag(out, "legacy_abi", f.legacy_abi);
     for (const Check& c : f.checks) out += fmt::format(" check=\"{}\"->{}", c.cond, c.error);
     field(out, "record", f.record);
     if (!f.answer_if.empty()) out += fmt::format(" answer_if=\"{}\"->{}", f.answer_if, f.answer_value);

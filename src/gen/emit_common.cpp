@@ -80,6 +80,16 @@ std::string upper(std::string s) {
 
 bool in_vendor_table(const Function& f) { return !f.auxiliary && f.impl != Implementation::kUnsupported; }
 
+std::string legacy_abi_declarations(const Api& api) {
+  std::string out;
+  for (const Function& f : api.functions) {
+    if (!f.legacy_abi) continue;
+    if (out.empty()) out = "// Older ABIs the vendor still exports and its headers no longer declare (REMORA_PROC_TYPEDEFS).\n";
+    out += fmt::format("#ifdef {0}\n#undef {0}\n#endif\nextern \"C\" {1};\n", f.name, prototype(f, f.name));
+  }
+  return out;
+}
+
 bool is_forwarded(const Function& f) {
   return f.opcode != 0 && f.impl != Implementation::kLocal && f.impl != Implementation::kUnsupported;
 }

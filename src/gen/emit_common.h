@@ -63,6 +63,9 @@ inline std::string op_const(const Function& f) { return "kOp_" + f.name; }
 inline std::string type_const(const std::string& handle_type) { return "kType_" + handle_type; }
 
 uint32_t max_opcode(const Api& api);
+// Declarations of the older ABIs only the spec declares (Function::legacy_abi), for every generated
+// file that includes the vendor headers: the header may name them as macros of the current ABI.
+std::string legacy_abi_declarations(const Api& api);
 // Functions with an opcode whose call reaches the server (generated, or with a hook on one side).
 bool is_forwarded(const Function& f);
 // Loaded from the vendor library into the server's Vendor table: every vendor function the spec

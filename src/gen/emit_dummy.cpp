@@ -18,6 +18,9 @@
 //   the type's object for handles); `many` callbacks never fire.
 // - Length expressions are evaluated like in the guest (an overflow logs 0 bytes), so the dummy needs
 //   the spec's helper functions linked in.
+// - A function's answer can be modelled: when the library also defines remora_<api>_dummy_<fn> (same
+//   signature; declared weak here), the dummy calls it after logging and filling the default outputs
+//   and returns what it returns (CUDA's device model, apis/cuda/dummy_device.cpp).
 #include <algorithm>
 
 #include "gen/emit_common.h"
@@ -172,10 +175,30 @@ class DummyWriter {
     w_.open("extern \"C\" __attribute__((visibility(\"default\"))) {} {{", prototype(f_, f_.name));
     w_.line("[[maybe_unused]] constexpr uint32_t kOpcode = {};", f_.opcode);
     w_.line("std::string line = \"{}\";", f_.name);
-    for (const Param& p : f_.params) log(p);
+    // A function the guest does not forward as it is (local or hand-written there) has parameters
+    // the spec does not describe: its buffers are only said to be there, never read or written,
+    // and only a single out handle is made up. Its model (below) answers the rest.
+    const bool described = is_forwarded(f_);
+    for (const Param& p : f_.params) {
+      if (described) log(p);
+      else log_opaque(p);
+    }
     w_.line("remora_dummy_log(std::move(line));");
-    for (const Param& p : f_.params) output(p);
-    for (const Param& p : f_.params) fire(p);
+    for (const Param& p : f_.params) {
+      if (described) output(p);
+      else if (p.kind == ParamKind::kHandleArray && p.dir != Direction::kIn && p.count_expr.empty())
+        w_.line("if ({0} != nullptr) *{0} = reinterpret_cast<{1}>(remora_dummy_new({2}));", p.name, p.handle_type,
+                type_index(p.handle_type));
+    }
+    if (described)
+      for (const Param& p : f_.params) fire(p);
+    // A device model of the API's glue may answer instead (apis/<api>/dummy_*.cpp): after the default
+    // outputs, so it need only overwrite what it models.
+    const std::string model = api_symbol(api_, "dummy_" + f_.name);
+    w_.open("if (&{} != nullptr) {{", model);
+    w_.line("{}{}({});", f_.returns == Function::Returns::kVoid ? "" : "return ", model, arg_names(f_));
+    if (f_.returns == Function::Returns::kVoid) w_.line("return;");
+    w_.close();
     const HandleType* h = api_.find_handle(f_.return_handle_type);
     switch (f_.returns) {
       case Function::Returns::kStatus: w_.line("return {};", api_.errors.success); break;
@@ -277,6 +300,18 @@ class DummyWriter {
     w_.line("line += \" {}=\" + {};", n, v);
   }
 
+  void log_opaque(const Param& p) {
+    const std::string& n = p.name;
+    std::string v;
+    switch (p.kind) {
+      case ParamKind::kScalar: v = "remora_dummy_value(" + n + ")"; break;
+      case ParamKind::kHandle: v = "remora_dummy_handle(" + n + ")"; break;
+      case ParamKind::kString: v = "remora_dummy_string(" + n + ")"; break;
+      default: v = fmt::format("std::string({} != nullptr ? \"<ptr>\" : \"NULL\")", n); break;
+    }
+    w_.line("line += \" {}=\" + {};", n, v);
+  }
+
   void output(const Param& p) {
     const std::string& n = p.name;
     if (p.kind == ParamKind::kBuffer && p.dir == Direction::kOut && !is_length_ret(f_, p)) {
@@ -361,9 +396,22 @@ std::string emit_dummy_source(const Api& api) {
   w.blank();
   for (const std::string& h : api.headers) w.line("#include <{}>", h);
   w.blank();
+  if (const std::string legacy = legacy_abi_declarations(api); !legacy.empty()) {
+    w.raw_line(legacy);
+    w.blank();
+  }
   w.raw_line(std::string(kPrelude));
+  // The models a glue file may define (weak: most functions have none).
+  // Every function the server may call: the forwarded ones and those the server's hooks call for a
+  // guest-local or hand-written function (its vendor table).
+  w.open("extern \"C\" {{");
   for (const Function& f : api.functions)
-    if (is_forwarded(f) && !f.auxiliary) DummyWriter(api, f, w).emit();
+    if (in_vendor_table(f))
+      w.line("__attribute__((weak)) {};", prototype(f, api_symbol(api, "dummy_" + f.name)));
+  w.close("}  // extern \"C\"");
+  w.blank();
+  for (const Function& f : api.functions)
+    if (in_vendor_table(f)) DummyWriter(api, f, w).emit();
   return w.str();
 }
 

@@ -105,7 +105,11 @@ class StubWriter {
     // REMORA_ANSWER_IF: what the vendor is known to answer, answered here.
     if (!f_.answer_if.empty()) w_.line("if ({}) return {};", f_.answer_if, f_.answer_value);
     w_.line("remora::guest::Runtime& rt = {}();", api_symbol(api_, "runtime"));
-    w_.line("if (!rt.ensure_connected().ok()) {}", fail(f_, api_.errors.transport));
+    if (!api_.errors.deinitialized.empty() && api_.errors.deinitialized != api_.errors.transport)
+      w_.line("if (!rt.ensure_connected().ok()) {{ if (rt.stopped()) {} {} }}", fail(f_, api_.errors.deinitialized),
+              fail(f_, api_.errors.transport));
+    else
+      w_.line("if (!rt.ensure_connected().ok()) {}", fail(f_, api_.errors.transport));
     // A server built from another spec may lack this opcode or declare it differently (the handshake
     // said so): the call alone fails, as the API's "not supported".
     w_.line("if (!rt.serves({})) {{ rt.unserved({}); {} }}", op_const(f_), op_const(f_), fail(f_, api_.errors.unsupported));
@@ -149,6 +153,10 @@ class StubWriter {
     switch (p.kind) {
       case ParamKind::kHandle:
         w_.line("uint64_t {}_id = 0;", n);
+        // A special handle value (CU_STREAM_PER_THREAD) stands for an object the application does
+        // not own: releasing it is an invalid handle, never a release of what it resolves to.
+        if (n == f_.releases)
+          w_.line("if (remora::guest::Objects::special({})) {}", n, fail(f_, invalid_of(api_, p.handle_type)));
         w_.line("if (!rt.objects().to_id({}, {}, &{}_id)) {}", n, type_const(p.handle_type), n,
                 fail(f_, invalid_of(api_, p.handle_type)));
         break;
@@ -164,11 +172,13 @@ class StubWriter {
           w_.line("{}_bytes = {};", n, elem_size(p));
         w_.line("if ({}_bytes > remora::wire::Limits{{}}.max_array_bytes) {}", n, fail(f_, api_.errors.invalid));
         w_.close();
-        if (!p.struct_handles.empty() && p.dir != Direction::kOut) {
+        if ((!p.struct_handles.empty() || !p.zero_fields.empty()) && p.dir != Direction::kOut) {
           w_.line("std::vector<{}> {}_copy;", p.elem_type, n);
           w_.open("if ({} != nullptr) {{", n);
           w_.line("{0}_copy.assign({0}, {0} + {0}_bytes / sizeof({1}));", n, p.elem_type);
-          w_.open("for ({}& e : {}_copy) {{", p.elem_type, n);
+          w_.open("for ([[maybe_unused]] {}& e : {}_copy) {{", p.elem_type, n);
+          // REMORA_ZERO_FIELDS: host data of no use to the server never leaves the guest.
+          for (const std::string& z : p.zero_fields) w_.line("e.{} = nullptr;", z);
           for (const StructHandleField& s : p.struct_handles) {
             w_.line("static_assert(sizeof(e.{}) == sizeof(uint64_t), \"handle fields travel as u64 ids\");", s.field);
             w_.line("uint64_t {}_id = 0;", s.field);
@@ -275,7 +285,7 @@ class StubWriter {
             w_.line("w.put_u64({0} == nullptr ? remora::wire::kAbsent : remora_deferred ? {0}_token : {0}_bytes);", n);
           else
             w_.line("w.put_u64({0} != nullptr ? {0}_bytes : remora::wire::kAbsent);", n);
-        } else if (!p.struct_handles.empty()) {
+        } else if (!p.struct_handles.empty() || !p.zero_fields.empty()) {
           w_.line("w.put_bytes_copy({0} != nullptr ? remora_nonnull({0}_copy.data()) : nullptr, {0}_bytes);", n);
         } else {
           w_.line("w.{}({}, {}_bytes);", by_reference(p) ? "put_bytes" : "put_bytes_copy", n, n);
@@ -585,6 +595,16 @@ std::string emit_guest_source(const Api& api) {
   }
   for (const UnlistedFunction& u : api.undeclared)
     if (!u.refusal.empty()) emit_refusal(w, api, u);
+  // The older ABIs no header declares (REMORA_PROC_TYPEDEFS_HIDDEN): by name, reading no arguments.
+  for (const RefusedAbi& r : api.refused_abis) {
+    if (r.declared || r.refusal.empty()) continue;
+    UnlistedFunction u;
+    u.name = r.symbol;
+    u.return_type = api.errors.type;
+    u.refusal = r.refusal;
+    w.raw_line(fmt::format("#undef {}", r.symbol));
+    emit_refusal(w, api, u);
+  }
   w.line("#endif  // REMORA_{}_EXPORT_ENTRY_POINTS", upper(api.name));
   w.blank();
   // The descriptor.
@@ -594,7 +614,7 @@ std::string emit_guest_source(const Api& api) {
   for (const HandleType& h : api.handle_types) w.line("{},", h.on_retire.empty() ? "nullptr" : "&" + h.on_retire);
   w.close("};");
   w.line("extern const remora::guest::ApiDescriptor {} = {{", api_symbol(api, "api"));
-  w.line("    {}, kOpcodeTable, kNumOpcodes, kOpcodeNames, kNumHandleTypes + 1, kRetireHooks}};", quote(api.name));
+  w.line("    {}, kOpcodeTable, kNumOpcodes, kOpcodeNames, kNumHandleTypes + 1, kRetireHooks, kHandleAccepts}};", quote(api.name));
   return w.str();
 }
 

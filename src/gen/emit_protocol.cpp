@@ -33,6 +33,10 @@ std::string emit_protocol_header(const Api& api) {
   w.blank();
   for (const std::string& h : api.headers) w.line("#include <{}>", h);
   w.blank();
+  if (const std::string legacy = legacy_abi_declarations(api); !legacy.empty()) {
+    w.raw_line(legacy);
+    w.blank();
+  }
   w.line("#include \"common/protocol.h\"");
   w.blank();
   // Callback types, by the generated typedef names.
@@ -64,6 +68,17 @@ std::string emit_protocol_header(const Api& api) {
   uint32_t max_type = 0;
   for (const HandleType& h : api.handle_types) max_type = std::max(max_type, h.index);
   w.line("inline constexpr uint32_t kNumHandleTypes = {};  // types are 1..kNumHandleTypes", max_type);
+  w.line("static_assert(kNumHandleTypes < 64, \"kHandleAccepts holds a type's set in one word\");");
+  w.line("// Indexed by handle type: the other types a parameter of it takes (REMORA_HANDLE_ACCEPTS), one bit each.");
+  w.open("inline constexpr uint64_t kHandleAccepts[kNumHandleTypes + 1] = {{");
+  w.line("0,");
+  for (const HandleType& h : api.handle_types) {
+    std::string mask;
+    for (const std::string& o : h.accepts)
+      if (const HandleType* t = api.find_handle(o)) mask += (mask.empty() ? "" : " | ") + fmt::format("(uint64_t{{1}} << {})", t->index);
+    w.line("{},  // {}", mask.empty() ? "0" : mask, h.name);
+  }
+  w.close("};");
   w.blank();
   w.line("// Indexed by opcode; \"\" for unused opcodes.");
   w.open("inline constexpr const char* kOpcodeNames[kNumOpcodes] = {{");
@@ -147,6 +162,30 @@ std::string emit_guest_header(const Api& api) {
       }
       w.line("  X({}, {}) \\", f.name, entry);
     }
+    w.blank();
+  }
+  // REMORA_PROC_TYPEDEFS: X(symbol, entry, abi version) for a lookup by name and version.
+  if (!api.proc_typedef_prefix.empty()) {
+    w.line("// X(symbol, entry, version): every vendor function with the version that introduced its ABI (0: unknown).");
+    w.raw_line(fmt::format("#define REMORA_{}_PROC_ENTRIES(X) \\", upper(api.name)));
+    for (const Function& f : api.functions) {
+      if (f.auxiliary) continue;
+      std::string entry;
+      switch (f.impl) {
+        case Implementation::kGenerated:
+        case Implementation::kServerHook: entry = "remora_remote_" + f.name; break;
+        case Implementation::kGuestHook:
+        case Implementation::kLocal: entry = f.hook; break;
+        case Implementation::kUnsupported: entry = "remora_unsupported_" + f.name; break;
+      }
+      w.line("  X({}, {}, {}) \\", f.name, entry, f.abi_version);
+    }
+    w.blank();
+    w.line("// X(base, symbol, version): every other ABI the vendor's headers name, which the guest library");
+    w.line("// exports as a refusal under `symbol` (REMORA_REFUSE_UNLISTED).");
+    w.raw_line(fmt::format("#define REMORA_{}_PROC_REFUSALS(X) \\", upper(api.name)));
+    for (const RefusedAbi& r : api.refused_abis)
+      if (!r.refusal.empty()) w.line("  X(\"{}\", \"{}\", {}) \\", r.base, r.symbol, r.version);
     w.blank();
   }
   return w.str();

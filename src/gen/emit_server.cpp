@@ -344,7 +344,7 @@ class DispatchWriter {
     } else if (p.kind == ParamKind::kBuffer && p.dir != Direction::kOut) {
       w_.open("if (!{}_absent) {{", n);
       const bool self_sized = sized_by_itself(p);
-      if (p.dir == Direction::kInOut || !p.struct_handles.empty() || self_sized) {
+      if (p.dir == Direction::kInOut || !p.struct_handles.empty() || !p.zero_fields.empty() || self_sized) {
         // A length computed from the parameter's own contents (a list walked to its terminator) is
         // evaluated before it can be checked against what was received: the walk reads a copy
         // followed by kSelfSizedPadding zero bytes, so it stops there rather than past the message.
@@ -356,9 +356,11 @@ class DispatchWriter {
         w_.line("std::memset(static_cast<uint8_t*>(copy) + {0}_in.size(), 0, {1});", n,
                 self_sized ? kSelfSizedPadding : 8);
         w_.line("{} = static_cast<{}>(copy);", n, strip_top_const(p.c_type));
-        if (!p.struct_handles.empty()) {
+        if (!p.struct_handles.empty() || !p.zero_fields.empty()) {
           w_.open("for (uint64_t i = 0; i < {}_in.size() / sizeof({}); ++i) {{", n, p.elem_type);
-          w_.line("auto& e = static_cast<{}*>(copy)[i];", p.elem_type);
+          w_.line("[[maybe_unused]] auto& e = static_cast<{}*>(copy)[i];", p.elem_type);
+          // REMORA_ZERO_FIELDS: whatever a guest put there, the vendor sees NULL.
+          for (const std::string& z : p.zero_fields) w_.line("e.{} = nullptr;", z);
           for (const StructHandleField& s : p.struct_handles) {
             w_.line("uint64_t {}_id = 0;", s.field);
             w_.line("std::memcpy(&{0}_id, &e.{0}, sizeof(uint64_t));", s.field);
@@ -475,10 +477,12 @@ class DispatchWriter {
         w_.close();
         w_.close();
       }
-      if (!p.struct_handles.empty()) {
+      if (!p.struct_handles.empty() || !p.zero_fields.empty()) {
         w_.open("for (uint64_t i = 0; i < {}_out / sizeof({}); ++i) {{", n, p.elem_type);
         for (const StructHandleField& s : p.struct_handles)
           w_.line("remora_handles_to_ids(c, &{}[i].{}, 1, {});", n, s.field, type_const(s.handle_type));
+        // REMORA_ZERO_FIELDS: no server pointer goes back to the guest.
+        for (const std::string& z : p.zero_fields) w_.line("{}[i].{} = nullptr;", n, z);
         w_.close();
       }
       w_.close();
@@ -625,10 +629,15 @@ std::string emit_server_header(const Api& api) {
   w.blank();
   w.line("// The vendor's functions, loaded by server_api().load_vendor. A null member is missing from the");
   w.line("// vendor library; its dispatch answers {}.", api.errors.unsupported);
+  // The table names every function the spec forwards, the ones the vendor's header marks deprecated
+  // too: an application may still call them, and the vendor still answers them.
+  w.raw_line("#pragma GCC diagnostic push");
+  w.raw_line("#pragma GCC diagnostic ignored \"-Wdeprecated-declarations\"");
   w.open("struct Vendor {{");
   for (const Function& f : api.functions)
     if (in_vendor_table(f)) w.line("decltype(&::{0}) {0} = nullptr;", f.name);
   w.close("};");
+  w.raw_line("#pragma GCC diagnostic pop");
   w.line("const Vendor& vendor();");
   w.line("const remora::server::ApiServer& server_api();");
   w.blank();
@@ -765,7 +774,7 @@ std::string emit_server_source(const Api& api) {
   w.blank();
   w.open("const remora::server::ApiServer& server_api() {{");
   w.line("static const remora::server::ApiServer api = {{{}, kOpcodeTable, kNumOpcodes, kDispatch, kOpcodeNames,", quote(api.name));
-  w.line("                                                kNumHandleTypes, kHandleTypes, &load_vendor}};");
+  w.line("                                                kNumHandleTypes, kHandleTypes, &load_vendor, kHandleAccepts}};");
   w.line("return api;");
   w.close();
   w.blank();

@@ -99,6 +99,13 @@ uint64_t Api::signature(const Function& f) const {
     }
     h.num(p.struct_handles.size());
     for (const StructHandleField& s : p.struct_handles) h.str(s.field).str(s.handle_type);
+    // Appended so that parameters without them hash as before.
+    if (!p.device_pointer_fields.empty() || !p.zero_fields.empty()) {
+      h.str("pointer-fields").num(p.device_pointer_fields.size());
+      for (const std::string& f : p.device_pointer_fields) h.str(f);
+      h.num(p.zero_fields.size());
+      for (const std::string& f : p.zero_fields) h.str(f);
+    }
     h.num(p.property_handles.size());
     for (const PropertyHandleKey& k : p.property_handles) h.str(k.key).str(k.handle_type);
     expr(p.count_param);

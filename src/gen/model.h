@@ -29,6 +29,8 @@ struct HandleType {
   // REMORA_HANDLE_WITH_RECORD: the guest glue function that drops an object's record (what
   // REMORA_RECORD attached) when the guest retires the object, whichever call retired it.
   std::string on_retire;
+  // REMORA_HANDLE_ACCEPTS: other handle types a parameter of this type takes too.
+  std::vector<std::string> accepts;
   SourceLoc loc;
 };
 
@@ -40,6 +42,9 @@ struct ApiErrors {
   std::string invalid;      // e.g. "CL_INVALID_VALUE"
   std::string no_memory;    // e.g. "CL_OUT_OF_HOST_MEMORY"
   std::string quota;        // e.g. "CL_MEM_OBJECT_ALLOCATION_FAILURE"
+  // A call after the guest library shut down at process exit, e.g. "CUDA_ERROR_DEINITIALIZED";
+  // optional, the transport error when a spec names none.
+  std::string deinitialized;
 };
 
 enum class Direction { kIn, kOut, kInOut };
@@ -113,6 +118,10 @@ struct Param {
   std::string length_ret;         // parameter receiving the real length (size-query pattern)
   std::vector<HandlesWhen> handles_when;
   std::vector<StructHandleField> struct_handles;
+  // A struct's pointer fields (dotted paths for nested ones) that are device addresses (travel as
+  // they are) or that the server sees as NULL (REMORA_DEVICE_POINTERS, REMORA_ZERO_FIELDS).
+  std::vector<std::string> device_pointer_fields;
+  std::vector<std::string> zero_fields;
 
   // kStrings / kBinaries
   std::string count_param;
@@ -193,6 +202,10 @@ struct Function {
   std::optional<Resource> resource;
   std::string errcode_param;  // name of the kErrcode parameter, if any
   bool extension = false;     // declared outside the core header (found by extension-function lookup)
+  // REMORA_PROC_TYPEDEFS: the vendor version that introduced this function's ABI (0: none named), and
+  // whether it is an older ABI only the spec declares (emitted with a declaration of its own).
+  uint32_t abi_version = 0;
+  bool legacy_abi = false;
 
   SourceLoc loc;
 
@@ -218,6 +231,17 @@ struct UnlistedFunction {
   std::string refusal;
 };
 
+// An ABI of a vendor function (REMORA_PROC_TYPEDEFS) that the spec does not implement.
+struct RefusedAbi {
+  std::string base;     // cuStreamGetCaptureInfo
+  std::string symbol;   // cuStreamGetCaptureInfo_v2
+  uint32_t version = 0;  // 11030
+  // The headers declare the symbol: its refusal is the header's (Api::undeclared); else the guest
+  // defines one by name only.
+  bool declared = false;
+  std::string refusal;  // what it answers (REMORA_REFUSE_UNLISTED); empty: none covers its type
+};
+
 struct Api {
   std::string name;         // "opencl"
   std::string spec_path;    // as given on the command line
@@ -233,6 +257,10 @@ struct Api {
   std::string thread_state_guest;
   std::string thread_state_server;
   std::vector<Refusal> refusals;  // in spec order
+  std::string proc_typedef_prefix;  // REMORA_PROC_TYPEDEFS; empty: none
+  // REMORA_PROC_TYPEDEFS: the ABIs the vendor's headers name (their typedefs) that no function of the
+  // spec implements, by base name and version.
+  std::vector<RefusedAbi> refused_abis;
   // Functions declared by the vendor headers but absent from the spec, in header order (for the
   // coverage report, and for the guest's refusals).
   std::vector<UnlistedFunction> undeclared;

@@ -70,7 +70,7 @@ class ParamClassifier {
   Direction direction(bool is_const);
   void length();
   void array_extras();
-  void check_record(CXType record, bool by_value);
+  void check_record(CXType record, bool by_value, const std::string& prefix = "");
   void callback(const std::string& spec);
   void strings(const std::string& spec, bool binaries);
   void properties(const std::string& spec);
@@ -118,7 +118,7 @@ void ParamClassifier::array_extras() {
 
 // A struct crossing the wire as bytes must hold no pointers, except handle fields listed in
 // REMORA_STRUCT_HANDLES (translated to ids). Nested structs are checked the same way, without listing.
-void ParamClassifier::check_record(CXType record, bool by_value) {
+void ParamClassifier::check_record(CXType record, bool by_value, const std::string& prefix) {
   std::string rname = unqualified_spelling(record);
   std::vector<Field> fields = fields_of(record);
   auto is_listed = [&](const std::string& name) {
@@ -145,10 +145,14 @@ void ParamClassifier::check_record(CXType record, bool by_value) {
         fail("points to struct '" + rname + "' whose field '" + field.name +
              "' is a handle: list it in REMORA_STRUCT_HANDLES(\"" + field.name + ":<type>\")");
     } else if (pointee_of(field.type, &pointee)) {
-      fail("points to struct '" + rname + "' whose field '" + field.name +
-           "' is a pointer remora cannot forward: use REMORA_GUEST/REMORA_SERVER hooks");
+      const std::string path = prefix + field.name;
+      const auto named = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), path) != v.end(); };
+      if (!named(p_.device_pointer_fields) && !named(p_.zero_fields))
+        fail("points to struct '" + rname + "' whose field '" + path +
+             "' is a pointer remora cannot forward: REMORA_DEVICE_POINTERS or REMORA_ZERO_FIELDS if it may, else "
+             "use REMORA_GUEST/REMORA_SERVER hooks");
     } else if (is_record(field.type)) {
-      check_record(field.type, true);
+      check_record(field.type, true, prefix + field.name + ".");
     }
   }
 }
@@ -355,6 +359,12 @@ void ParamClassifier::pointer(CXType pointee) {
     p_.handles_when.push_back(std::move(w));
   }
   if (!p_.handles_when.empty() && p_.dir == Direction::kIn) fail("has REMORA_HANDLES_WHEN but is an input");
+  for (auto [key, list] : {std::pair{"device_pointers", &p_.device_pointer_fields}, std::pair{"zero_fields", &p_.zero_fields}}) {
+    if (auto v = a_.value(key)) {
+      if (!is_record(pointee)) fail(std::string("has ") + key + " but does not point to a struct");
+      for (const std::string& item : split_list(*v)) list->push_back(trim(item));
+    }
+  }
   if (auto sh = a_.value("struct_handles")) {
     if (!is_record(pointee)) fail("has REMORA_STRUCT_HANDLES but does not point to a struct");
     std::vector<Field> fields = is_record(pointee) ? fields_of(pointee) : std::vector<Field>{};

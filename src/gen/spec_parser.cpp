@@ -102,9 +102,10 @@ constexpr std::string_view kFunctionKeys[] = {"opcode", "async",  "blocking", "b
 constexpr std::string_view kParamKeys[] = {"in", "out", "inout", "count", "bytes", "length_ret",
                                            "nonnull", "errcode", "existing", "strings", "binaries",
                                            "handles_when", "properties_when", "struct_handles", "properties", "callback",
-                                           "user_data", "deferred", "send"};
+                                           "user_data", "deferred", "send", "device_pointers", "zero_fields"};
 constexpr std::string_view kFileScopeKeys[] = {"api", "errors", "handle", "invalid", "thread_state",
-                                               "refuse_unlisted", "on_retire"};
+                                               "refuse_unlisted", "on_retire", "accepts", "proc_typedefs",
+                                               "proc_typedefs_hidden"};
 // Keys that may be given more than once on one declaration.
 constexpr std::string_view kRepeatableKeys[] = {"handles_when", "properties_when", "check", "requires"};
 
@@ -215,8 +216,11 @@ void SpecReader::collect(CXCursor tu_cursor) {
           includes_.push_back(std::move(inc));
         }
         break;
-      case CXCursor_MacroDefinition:
       case CXCursor_TypedefDecl:
+        known_names_.insert(name);
+        typedefs_.push_back(c);
+        break;
+      case CXCursor_MacroDefinition:
       case CXCursor_StructDecl:
       case CXCursor_UnionDecl:
         known_names_.insert(name);
@@ -240,6 +244,14 @@ void SpecReader::collect(CXCursor tu_cursor) {
             thread_state_vars_.push_back(c);
           } else if (a.value("refuse_unlisted")) {
             refusal_vars_.push_back(c);
+          } else if (a.value("accepts")) {
+            accepts_vars_.push_back(c);
+          } else if (auto p = a.value("proc_typedefs")) {
+            api_.proc_typedef_prefix = *p;
+          } else if (auto h = a.value("proc_typedefs_hidden")) {
+            const size_t comma = h->find(',');
+            proc_hidden_header_ = trim(h->substr(0, comma));
+            proc_hidden_define_ = comma == std::string::npos ? "" : trim(h->substr(comma + 1));
           }
         }
         break;
@@ -264,7 +276,7 @@ void SpecReader::read_api(CXCursor var) {
       {"type", &api_.errors.type},           {"success", &api_.errors.success},
       {"transport", &api_.errors.transport}, {"unsupported", &api_.errors.unsupported},
       {"invalid", &api_.errors.invalid},     {"no_memory", &api_.errors.no_memory},
-      {"quota", &api_.errors.quota}};
+      {"quota", &api_.errors.quota},         {"deinitialized", &api_.errors.deinitialized}};
   for (const std::string& item : split_list(errors)) {
     size_t eq = item.find('=');
     std::string key = trim(item.substr(0, eq));
@@ -272,11 +284,14 @@ void SpecReader::read_api(CXCursor var) {
     if (eq == std::string::npos || it == keys.end()) {
       error(loc, "REMORA_API errors: unknown entry '" + item +
                      "' (expected key=value with key one of type, success, transport, unsupported, "
-                     "invalid, no_memory, quota)");
+                     "invalid, no_memory, quota, deinitialized)");
       continue;
     }
     *it->second = trim(item.substr(eq + 1));
   }
+  // Optional: what a call answers once the guest library shut down at exit; the transport error if
+  // the API has no word for it.
+  if (api_.errors.deinitialized.empty()) api_.errors.deinitialized = api_.errors.transport;
   std::string missing;
   for (const auto& [key, field] : keys)
     if (field->empty()) missing += (missing.empty() ? "" : ", ") + key;
@@ -364,7 +379,11 @@ void SpecReader::read_function(CXCursor fc) {
   // The header's declaration comes first, so the canonical cursor is in the vendor header unless the
   // header does not declare the function at all.
   CXCursor first = clang_getCanonicalCursor(fc);
-  if (in_main_file(first)) {
+  if (in_main_file(first) && proc_typedef_names(abi_base(f.name))) {
+    // An older ABI of a vendor function (REMORA_PROC_TYPEDEFS): the vendor exports it although its
+    // header declares it no more; forwarded like the header's own.
+    f.legacy_abi = true;
+  } else if (in_main_file(first)) {
     // remora's own calls: declared only here, served by a hand-written server hook (checked below).
     f.auxiliary = true;
     f.extension = true;
@@ -508,6 +527,152 @@ void SpecReader::read_function(CXCursor fc) {
   api_.functions.push_back(std::move(f));
 }
 
+// "cuMemAlloc_v2" -> "cuMemAlloc" (and its ABI rank 1); a name without a version suffix is rank 0.
+std::string SpecReader::abi_base(const std::string& name, unsigned* rank) {
+  if (rank != nullptr) *rank = 0;
+  const size_t v = name.rfind("_v");
+  if (v == std::string::npos || v + 2 >= name.size()) return name;
+  for (size_t i = v + 2; i < name.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return name;
+  if (rank != nullptr) *rank = static_cast<unsigned>(std::stoul(name.substr(v + 2))) - 1;
+  return name.substr(0, v);
+}
+
+namespace {
+// "PFN_cuMemAlloc_v3020" with prefix "PFN_" -> base cuMemAlloc, version 3020; per-thread forms and
+// other names -> false.
+bool parse_proc_typedef(const std::string& name, const std::string& prefix, std::string* base, uint32_t* version) {
+  if (prefix.empty() || name.rfind(prefix, 0) != 0) return false;
+  if (name.ends_with("_ptsz") || name.ends_with("_ptds")) return false;
+  const size_t v = name.rfind("_v");
+  if (v == std::string::npos || v <= prefix.size() || v + 2 >= name.size()) return false;
+  for (size_t i = v + 2; i < name.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return false;
+  *base = name.substr(prefix.size(), v - prefix.size());
+  *version = static_cast<uint32_t>(std::stoul(name.substr(v + 2)));
+  return true;
+}
+}  // namespace
+
+bool SpecReader::proc_typedef_names(const std::string& base) { return proc_abis_.count(base) != 0; }
+
+// The typedefs of REMORA_PROC_TYPEDEFS: those the spec sees, and those of REMORA_PROC_TYPEDEFS_HIDDEN's
+// header under its define (CUDA's cudaTypedefs.h declares the oldest ABIs only for the driver's own
+// build): parsed once more, on their own, with the spec's include paths.
+void SpecReader::collect_proc_abis() {
+  if (api_.proc_typedef_prefix.empty()) return;
+  auto add = [&](CXCursor t, bool hidden) {
+    std::string base;
+    uint32_t version = 0;
+    if (!parse_proc_typedef(spelling(t), api_.proc_typedef_prefix, &base, &version)) return;
+    const CXType pointee = clang_getPointeeType(clang_getCanonicalType(clang_getTypedefDeclUnderlyingType(t)));
+    if (clang_getNumArgTypes(pointee) < 0) return;  // not a function pointer
+    ProcAbi abi;
+    abi.version = version;
+    abi.signature = spelling(clang_getCanonicalType(pointee));
+    abi.return_type = spelling(clang_getResultType(
+        clang_getPointeeType(clang_getTypedefDeclUnderlyingType(t))));
+    abi.hidden = hidden;
+    proc_abis_[base].push_back(std::move(abi));
+  };
+  for (CXCursor t : typedefs_) add(t, false);
+
+  if (!proc_hidden_header_.empty()) {
+    const std::string source = (proc_hidden_define_.empty() ? "" : "#define " + proc_hidden_define_ + "\n") +
+                               "#include <" + proc_hidden_header_ + ">\n";
+    const char* name = "remora-proc-typedefs.c";
+    CXUnsavedFile file{name, source.c_str(), static_cast<unsigned long>(source.size())};
+    std::vector<const char*> argv;
+    for (const auto& a : clang_args_) argv.push_back(a.c_str());
+    std::unique_ptr<void, void (*)(CXIndex)> index(clang_createIndex(0, 0), clang_disposeIndex);
+    CXTranslationUnit tu = nullptr;
+    const SourceLoc loc{api_.spec_path, 0, 0};
+    if (clang_parseTranslationUnit2(index.get(), name, argv.data(), static_cast<int>(argv.size()), &file, 1,
+                                    CXTranslationUnit_SkipFunctionBodies, &tu) != CXError_Success ||
+        tu == nullptr) {
+      error(loc, "REMORA_PROC_TYPEDEFS_HIDDEN: libclang could not parse <" + proc_hidden_header_ + ">");
+    } else {
+      std::unique_ptr<CXTranslationUnitImpl, void (*)(CXTranslationUnit)> owner(tu, clang_disposeTranslationUnit);
+      for (unsigned i = 0, n = clang_getNumDiagnostics(tu); i < n; ++i) {
+        CXDiagnostic d = clang_getDiagnostic(tu, i);
+        if (clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error)
+          error(loc, "REMORA_PROC_TYPEDEFS_HIDDEN: <" + proc_hidden_header_ + "> with " + proc_hidden_define_ +
+                         ": " + take(clang_getDiagnosticSpelling(d)));
+        clang_disposeDiagnostic(d);
+      }
+      std::set<std::string> seen;
+      for (CXCursor t : typedefs_) seen.insert(spelling(t));
+      visit_children(clang_getTranslationUnitCursor(tu), [&](CXCursor c) {
+        if (clang_getCursorKind(c) == CXCursor_TypedefDecl && !seen.count(spelling(c))) add(c, true);
+        return CXChildVisit_Continue;
+      });
+    }
+  }
+  for (auto& [base, abis] : proc_abis_) {
+    std::sort(abis.begin(), abis.end(), [](const ProcAbi& a, const ProcAbi& b) { return a.version < b.version; });
+    abis.erase(std::unique(abis.begin(), abis.end(),
+                           [](const ProcAbi& a, const ProcAbi& b) { return a.version == b.version; }),
+               abis.end());
+  }
+}
+
+namespace {
+std::string abi_symbol(const std::string& base, size_t rank) {
+  return rank == 0 ? base : base + "_v" + std::to_string(rank + 1);
+}
+}  // namespace
+
+// REMORA_PROC_TYPEDEFS: each function's ABI version is that of its rank among its base name's ABIs
+// (cuMemAlloc_v2: the second), and the typedef of that version must have its very signature. The
+// ABIs no function of the spec implements are the guest's refusals (Api::refused_abis).
+void SpecReader::read_abi_versions() {
+  if (api_.proc_typedef_prefix.empty()) return;
+  std::map<std::string, CXCursor> cursors;
+  for (CXCursor c : spec_functions_) cursors[spelling(c)] = c;
+  std::set<std::string> implemented;
+  for (Function& f : api_.functions) {
+    if (f.auxiliary) continue;
+    unsigned rank = 0;
+    const std::string base = abi_base(f.name, &rank);
+    auto it = proc_abis_.find(base);
+    auto c = cursors.find(f.name);
+    if (it == proc_abis_.end() || c == cursors.end()) continue;
+    if (rank >= it->second.size()) {
+      error(f.loc, "'" + f.name + "' is ABI " + std::to_string(rank + 1) + " of " + base + ", which has " +
+                       std::to_string(it->second.size()) + " " + api_.proc_typedef_prefix + base + "_v* typedefs");
+      continue;
+    }
+    const ProcAbi& abi = it->second[rank];
+    const std::string mine = spelling(clang_getCanonicalType(clang_getCursorType(c->second)));
+    if (mine != abi.signature) {
+      error(f.loc, "'" + f.name + "' is ABI " + std::to_string(rank + 1) + " of " + base + ", " +
+                       api_.proc_typedef_prefix + base + "_v" + std::to_string(abi.version) + ", whose signature is '" +
+                       abi.signature + "', not '" + mine + "'");
+      continue;
+    }
+    f.abi_version = abi.version;
+    implemented.insert(f.name);
+  }
+  // What the headers declare the spec leaves out is refused under its header name (api_.undeclared);
+  // the older ABIs no header declares are refused here, by name only.
+  std::set<std::string> declared;
+  for (CXCursor c : other_functions_) declared.insert(spelling(c));
+  for (const auto& [base, abis] : proc_abis_) {
+    for (size_t rank = 0; rank < abis.size(); ++rank) {
+      const std::string symbol = abi_symbol(base, rank);
+      if (implemented.count(symbol)) continue;
+      RefusedAbi r;
+      r.base = base;
+      r.symbol = symbol;
+      r.version = abis[rank].version;
+      r.declared = declared.count(symbol) != 0;
+      for (const Refusal& ref : api_.refusals)
+        if (ref.type == abis[rank].return_type) r.refusal = ref.value;
+      api_.refused_abis.push_back(std::move(r));
+    }
+  }
+}
+
 // An asynchronous call returns before the server has run it, so the guest must be able to produce
 // every output itself: the status (success), and new handles it names (the event).
 void SpecReader::check_async(const Function& f) {
@@ -611,6 +776,7 @@ bool SpecReader::read(const ParseOptions& opts) {
   args.insert(args.end(), opts.extra_args.begin(), opts.extra_args.end());
   std::vector<const char*> argv;
   for (const auto& s : args) argv.push_back(s.c_str());
+  clang_args_ = args;
 
   SourceLoc spec_loc{opts.spec_path, 1, 1};
   std::error_code ec;
@@ -682,7 +848,25 @@ bool SpecReader::read(const ParseOptions& opts) {
     read_thread_state(thread_state_vars_[i]);
   }
   for (CXCursor r : refusal_vars_) read_refusal(r);
+  for (CXCursor v : accepts_vars_) {
+    const SourceLoc loc = location(v);
+    Annotations a = Annotations::of(v);
+    const std::string value = a.value("accepts").value_or("");
+    const size_t comma = value.find(',');
+    const std::string type = trim(value.substr(0, comma));
+    const std::string other = comma == std::string::npos ? "" : trim(value.substr(comma + 1));
+    HandleType* h = nullptr;
+    for (HandleType& t : api_.handle_types)
+      if (t.name == type) h = &t;
+    if (h == nullptr || api_.find_handle(other) == nullptr || type == other)
+      error(loc, "REMORA_HANDLE_ACCEPTS(" + value + ") does not name two declared handle types");
+    else
+      h->accepts.push_back(other);
+    report_leftovers(a, loc, "REMORA_HANDLE_ACCEPTS", false);
+  }
+  collect_proc_abis();
   for (CXCursor f : spec_functions_) read_function(f);
+  read_abi_versions();
   finish();
   return diags_.empty();
 }

@@ -4,6 +4,7 @@
 
 #include <clang-c/Index.h>
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -89,6 +90,24 @@ class SpecReader {
   std::vector<CXCursor> handle_vars_;
   std::vector<CXCursor> thread_state_vars_;
   std::vector<CXCursor> refusal_vars_;
+  std::vector<CXCursor> accepts_vars_;
+  std::vector<CXCursor> typedefs_;  // every typedef the spec sees (REMORA_PROC_TYPEDEFS reads them)
+  // REMORA_PROC_TYPEDEFS: each base name's ABIs, by ascending version (rank i is the symbol `base`
+  // for i = 0, else `base_v<i+1>`), from the typedefs the spec sees and, with
+  // REMORA_PROC_TYPEDEFS_HIDDEN, those its header declares only under the vendor's own define.
+  struct ProcAbi {
+    uint32_t version = 0;
+    std::string signature;    // the function type, canonical spelling
+    std::string return_type;  // as spelled
+    bool hidden = false;
+  };
+  std::map<std::string, std::vector<ProcAbi>> proc_abis_;
+  std::string proc_hidden_header_, proc_hidden_define_;
+  std::vector<std::string> clang_args_;
+  void collect_proc_abis();
+  void read_abi_versions();
+  bool proc_typedef_names(const std::string& base);
+  static std::string abi_base(const std::string& name, unsigned* rank = nullptr);
   std::vector<CXCursor> spec_functions_;
   std::vector<CXCursor> other_functions_;
   std::set<std::string> known_names_;  // everything the TU declares, for check_expr

@@ -150,7 +150,7 @@ bool Objects::to_id(const void* handle, uint32_t type, uint64_t* id) const {
     if (reinterpret_cast<uintptr_t>(handle) < kMinObjectAddress) return false;
   }
   const Object* o = static_cast<const Object*>(handle);
-  if (o->magic != Object::kLive || o->type != type) return false;
+  if (o->magic != Object::kLive || !type_ok(o->type, type)) return false;
   *id = o->id;
   return true;
 }
@@ -326,7 +326,7 @@ Runtime::ThreadSlot& Runtime::my_slot() {
 
 Runtime::Runtime(const ApiDescriptor& api, void* dispatch)
     : api_(api),
-      objects_(dispatch, api.num_handle_types, api.retire_hooks),
+      objects_(dispatch, api.num_handle_types, api.retire_hooks, api.handle_accepts),
       serial_(g_runtime_serial.fetch_add(1)),
       pool_(std::make_shared<SlotPool>()),
       route_mu_(pool_->mu) {
@@ -369,7 +369,24 @@ void Runtime::shutdown() {
   }
 }
 
+void shut_down_at_exit(Runtime* rt) {
+  static std::mutex mu;
+  static std::vector<Runtime*>* runtimes = new std::vector<Runtime*>;  // never destroyed, like them
+  std::lock_guard lock(mu);
+  if (runtimes->empty()) std::atexit([] {
+    std::vector<Runtime*> all;
+    {
+      std::lock_guard inner(mu);
+      all.swap(*runtimes);
+    }
+    for (Runtime* r : all) r->shutdown();
+  });
+  runtimes->push_back(rt);
+}
+
 Status Runtime::ensure_connected() {
+  if (stopping_.load(std::memory_order_acquire))
+    return Status(Code::kClosed, "remora's guest library has shut down (the process is exiting)");
   if (g_forked_child.load(std::memory_order_relaxed) && state_.load() == State::kConnected)
     return Status(Code::kClosed, "the remora session belongs to the parent process; a forked child cannot use it");
   const State s = state_.load(std::memory_order_acquire);

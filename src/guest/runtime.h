@@ -96,6 +96,9 @@ struct ApiDescriptor {
   const char* const* opcode_names;  // indexed by opcode, "" for gaps
   uint32_t num_handle_types = 0;    // entries of retire_hooks: types 0..num_handle_types-1
   const RetireHook* retire_hooks = nullptr;  // indexed by handle type; null entries: none
+  // Indexed by type: the other types a parameter of that type accepts, one bit each
+  // (REMORA_HANDLE_ACCEPTS). Null: none.
+  const uint64_t* handle_accepts = nullptr;
 };
 
 // A guest-side stand-in for a server object. Layout matters: APIs whose handles are read by someone
@@ -116,8 +119,9 @@ struct Object {
 // handle from the application is caught as invalid rather than read after free.
 class Objects {
  public:
-  explicit Objects(void* dispatch, uint32_t num_hooks = 0, const RetireHook* retire_hooks = nullptr)
-      : dispatch_(dispatch), num_hooks_(num_hooks), retire_hooks_(retire_hooks) {}
+  explicit Objects(void* dispatch, uint32_t num_hooks = 0, const RetireHook* retire_hooks = nullptr,
+                   const uint64_t* accepts = nullptr)
+      : dispatch_(dispatch), num_hooks_(num_hooks), retire_hooks_(retire_hooks), accepts_(accepts) {}
   Objects(const Objects&) = delete;
   Objects& operator=(const Objects&) = delete;
   ~Objects();
@@ -143,6 +147,10 @@ class Objects {
   void set_special_handles(uint32_t type, SpecialHandleFn fn) {
     if (type < kMaxSpecialTypes) special_[type] = fn;
   }
+  // A value below kMinObjectAddress other than null: never an object the application owns.
+  static bool special(const void* handle) {
+    return handle != nullptr && reinterpret_cast<uintptr_t>(handle) < kMinObjectAddress;
+  }
   static Object* as_object(const void* handle) {
     return const_cast<Object*>(static_cast<const Object*>(handle));
   }
@@ -165,6 +173,10 @@ class Objects {
   void* dispatch_;
   const uint32_t num_hooks_;
   const RetireHook* const retire_hooks_;
+  const uint64_t* const accepts_;  // ApiDescriptor::handle_accepts, num_hooks_ entries
+  bool type_ok(uint32_t have, uint32_t want) const {
+    return have == want || (accepts_ != nullptr && want < num_hooks_ && have < 64 && ((accepts_[want] >> have) & 1) != 0);
+  }
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Object*> by_id_;
   std::unordered_set<Object*> all_;  // live objects, owned
@@ -243,8 +255,10 @@ class Runtime {
   ~Runtime();
 
   // Connects on first use (thread-safe). After a failure every later call fails fast with the same
-  // Status; the reason is logged once to stderr.
+  // Status; the reason is logged once to stderr. After shutdown() it fails (kClosed) and stopped()
+  // is true: generated stubs then answer the API's "deinitialized" error.
   Status ensure_connected();
+  bool stopped() const { return stopping_.load(std::memory_order_acquire); }
   bool connected() const { return state_.load(std::memory_order_acquire) == State::kConnected; }
   // Uses an already established connection instead of dialing (tests, embedding). Reads Options
   // from the environment like ensure_connected would.
@@ -309,8 +323,8 @@ class Runtime {
   void log_error(const std::string& msg) const;
   std::string opcode_name(uint32_t opcode) const;
 
-  // Flushes, says goodbye to the server and stops the runtime's threads. Called by the destructor;
-  // the API glue may call it earlier (at exit).
+  // Flushes, says goodbye to the server and stops the runtime's threads. Called by the destructor,
+  // and at exit for the runtime of a process_guest.
   void shutdown();
 
  private:
@@ -402,5 +416,23 @@ class Runtime {
   std::thread flusher_thread_;
   std::atomic<bool> stopping_{false};
 };
+
+// Shuts `rt` down when the process exits (atexit; at dlclose for a library unloaded earlier).
+void shut_down_at_exit(Runtime* rt);
+
+// The process's one instance of a guest library's state (a struct with a `runtime` member), built
+// on first use and never destroyed: the runtimes and loaders above a guest library call into it from
+// their own exit-time destructors, which may run after this library's (cudart frees its context
+// storage and unloads its modules then). At exit the runtime says goodbye; a call after that
+// answers the API's "deinitialized" error instead of reaching freed memory.
+template <typename Guest>
+Guest& process_guest() {
+  static Guest* const g = [] {
+    auto* p = new Guest;
+    shut_down_at_exit(&p->runtime);
+    return p;
+  }();
+  return *g;
+}
 
 }  // namespace remora::guest

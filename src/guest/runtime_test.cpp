@@ -159,7 +159,9 @@ TEST_F(RuntimeTest, AsyncCallsEncodedInPlaceFromManyThreadsAllRun) {
         const bool in_place = (i + t) % 3 != 0;
         rt_->begin_call(in_place).put_u64(1);
         ASSERT_TRUE(rt_->end_async(kOpIncrement).ok());
-        if (i % 5000 == 4999) ASSERT_EQ(add(i, 1), uint64_t(i) + 1);
+        if (i % 5000 == 4999) {
+          ASSERT_EQ(add(i, 1), uint64_t(i) + 1);
+        }
       }
     });
   for (auto& th : threads) th.join();

@@ -14,7 +14,7 @@ constexpr size_t kReleasedMemory = 4096;
 void* HandleTable::lookup(uint64_t id, uint32_t type) const {
   std::shared_lock lock(mu_);
   auto it = by_id_.find(id);
-  if (it == by_id_.end() || it->second.type != type) return nullptr;
+  if (it == by_id_.end() || !type_ok(it->second.type, type)) return nullptr;
   return it->second.real;
 }
 
@@ -23,12 +23,12 @@ void* HandleTable::lookup(uint64_t id, uint32_t type, Cache* cache) const {
   Cache::Line& line = cache->lines[(id ^ (id >> 32)) % Cache::kLines];
   // Read before the table: a change made after this load leaves a newer generation behind it.
   const uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (line.id == id && line.generation == generation) return line.type == type ? line.real : nullptr;
+  if (line.id == id && line.generation == generation) return type_ok(line.type, type) ? line.real : nullptr;
   std::shared_lock lock(mu_);
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return nullptr;
   line = Cache::Line{id, generation, it->second.real, it->second.type};
-  return it->second.type == type ? it->second.real : nullptr;
+  return type_ok(it->second.type, type) ? it->second.real : nullptr;
 }
 
 bool HandleTable::insert_guest_id(uint64_t id, uint32_t type, void* real, int64_t app_refs) {

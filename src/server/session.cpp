@@ -105,6 +105,7 @@ Session::Session(const ApiServer& api, transport::Connection conn, SessionOption
       options_(std::move(options)),
       served_(options_.served.bits().empty() ? protocol::ServedOpcodes::all(api.num_opcodes) : options_.served),
       peer_memory_(conn_.peer_pid) {
+  handles_.set_accepts(api.handle_accepts, api.num_handle_types);
   if (!options_.record_dir.empty()) {
     // The address tells apart sessions of one process that are alive at once (tests).
     const std::string path = options_.record_dir + "/" + std::to_string(::getpid()) + "-" +

@@ -56,6 +56,9 @@ struct ApiServer {
   // Loads the vendor library (dlopen + dlsym of every function the spec forwards). `path` empty
   // means the API's default (libOpenCL.so.1). Returns false with a reason.
   bool (*load_vendor)(const std::string& path, std::string* error);
+  // Indexed by type: the other types a parameter of that type accepts, one bit each
+  // (REMORA_HANDLE_ACCEPTS). Null: none.
+  const uint64_t* handle_accepts = nullptr;
 };
 
 // Per-session resource accounting. The generated server charges what the spec's REMORA_RESOURCE
@@ -111,7 +114,12 @@ class HandleTable {
     Line lines[kLines];
   };
 
-  // The real object for a guest id of the expected type, or nullptr.
+  // The other types a lookup of each type accepts (ApiServer::handle_accepts); set once, before use.
+  void set_accepts(const uint64_t* accepts, uint32_t num_types) {
+    accepts_ = accepts;
+    num_types_ = num_types;
+  }
+  // The real object for a guest id of the expected type (or one it accepts), or nullptr.
   void* lookup(uint64_t id, uint32_t type) const;
   // Likewise through a serving thread's cache (nullptr: none).
   void* lookup(uint64_t id, uint32_t type, Cache* cache) const;
@@ -133,6 +141,11 @@ class HandleTable {
   size_t size() const;
 
  private:
+  bool type_ok(uint32_t have, uint32_t want) const {
+    return have == want || (accepts_ != nullptr && want <= num_types_ && have < 64 && ((accepts_[want] >> have) & 1) != 0);
+  }
+  const uint64_t* accepts_ = nullptr;
+  uint32_t num_types_ = 0;
   // Bumped (under mu_, before the change) whenever an entry is removed; see Cache.
   std::atomic<uint64_t> generation_{1};
   mutable std::shared_mutex mu_;

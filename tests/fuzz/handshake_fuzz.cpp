@@ -58,7 +58,7 @@ void daemon_reads(const uint8_t* data, size_t size) {
   check(reader.message().size() <= server::kMaxHelloBytes);
   protocol::Hello hello;
   if (server::parse_hello(reader.message(), &hello).ok()) {
-    (void)protocol::check_hello(hello, "opencl", 0x1234);
+    (void)protocol::check_hello(hello, "opencl");
   }
 }
 
@@ -71,7 +71,7 @@ void decode_bodies(const uint8_t* data, size_t size) {
     wire::Reader r(p, size);
     if (protocol::decode(&r, &hello)) {
       check(hello.api.size() <= 256 && hello.tenant.size() <= 256);
-      (void)protocol::check_hello(hello, "opencl", 0x1234);
+      (void)protocol::check_hello(hello, "opencl");
     }
   }
   {

@@ -75,7 +75,7 @@ class HostileGuest {
     session_ = std::make_unique<server::Session>(opencl::server_api(), std::move(server), std::move(options));
     thread_ = std::thread([this] { end_ = session_->run(); });
   }
-  ~HostileGuest() { finish(); }
+  ~HostileGuest() { (void)finish(); }
 
   // Ends the session (Goodbye, unless it ended already) and returns why it ended.
   Status finish() {

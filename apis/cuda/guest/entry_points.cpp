@@ -1,35 +1,18 @@
 // cuGetProcAddress: resolves driver API names to remora's own entry points, so that code which looks
-// the driver up by name (instead of linking it; the CUDA runtime does nothing else) reaches remora too;
-// and cuGetExportTable, which remora answers with an error.
+// the driver up by name (instead of linking it; the CUDA runtime does nothing else) reaches remora too.
+// The driver's private tables (cuGetExportTable) are export_tables.cpp's.
+#include <dlfcn.h>
+
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "common/log.h"
 #include "guest_glue.h"
 
 namespace {
-
-// The CUDA version that introduced a versioned symbol's ABI (cuMemAlloc_v2 since 3.2, ...). A caller
-// asking for an older version wants the older ABI, which remora does not export: it gets
-// CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT rather than a function with another signature.
-int introduced(std::string_view symbol) {
-  struct Since {
-    std::string_view name;
-    int version;
-  };
-  static constexpr Since kSince[] = {
-      {"cuCtxCreate_v4", 12050},       {"cuCtxDestroy_v2", 4000},        {"cuCtxPushCurrent_v2", 4000},
-      {"cuCtxPopCurrent_v2", 4000},    {"cuDevicePrimaryCtxRelease_v2", 11000},
-      {"cuDevicePrimaryCtxReset_v2", 11000}, {"cuDevicePrimaryCtxSetFlags_v2", 11000},
-      {"cuDeviceGetUuid_v2", 11040},   {"cuStreamDestroy_v2", 4000},     {"cuEventDestroy_v2", 4000},
-      {"cuEventElapsedTime_v2", 12080}, {"cuGetProcAddress_v2", 12000},  {"cuMemHostRegister_v2", 6050},
-  };
-  for (const Since& s : kSince)
-    if (s.name == symbol) return s.version;
-  return 3020;  // the other _v2 symbols: the 64-bit API of CUDA 3.2
-}
 
 // "cuMemAlloc_v2" -> "cuMemAlloc"; names without a version suffix unchanged.
 std::string_view base_name(std::string_view symbol) {
@@ -40,17 +23,55 @@ std::string_view base_name(std::string_view symbol) {
   return symbol.substr(0, v);
 }
 
+// Every driver function remora has, with the version that introduced its ABI (generated from the
+// spec and cudaTypedefs.h: REMORA_PROC_TYPEDEFS).
+struct ProcEntry {
+  std::string_view base;
+  void* entry;
+  int version;
+};
+#define REMORA_CU_PROC_ENTRY(symbol, entry, version) ProcEntry{base_name(#symbol), reinterpret_cast<void*>(&entry), version},
+const ProcEntry kProcEntries[] = {REMORA_CUDA_PROC_ENTRIES(REMORA_CU_PROC_ENTRY)};
+#undef REMORA_CU_PROC_ENTRY
+
+// Every other ABI the headers name: exported by this library as a refusal under its symbol.
+struct ProcRefusal {
+  std::string_view base;
+  const char* symbol;
+  int version;
+};
+#define REMORA_CU_PROC_REFUSAL(base, symbol, version) ProcRefusal{base, symbol, version},
+const ProcRefusal kProcRefusals[] = {REMORA_CUDA_PROC_REFUSALS(REMORA_CU_PROC_REFUSAL)};
+#undef REMORA_CU_PROC_REFUSAL
+
 }  // namespace
 
-// What every name remora does not forward resolves to: a function that answers
-// CUDA_ERROR_NOT_SUPPORTED whatever it is called with. The CUDA runtime looks up several hundred
-// driver functions while it initialises and fails outright when one is missing, although a program
-// calls few of them; with this, a program fails at the first call remora cannot serve, with an error
-// the runtime reports, instead of at start-up. Safe for any signature: under the x86-64 and AArch64
-// calling conventions a callee that reads no arguments may be called with any, and every driver API
-// function returns CUresult.
+// What a name no header of remora's declares resolves to (the graphics interop of cudaGL.h,
+// cudaEGL.h, cudaVDPAU.h; the profiler of cudaProfiler.h): a function that answers
+// CUDA_ERROR_NOT_SUPPORTED whatever it is called with, as the refusals do. The CUDA runtime looks all
+// of them up while it initialises and fails outright when one is missing, although a program calls
+// few. Safe for any signature: under the x86-64 and AArch64 calling conventions a callee that reads
+// no arguments may be called with any, and every driver API function returns CUresult.
 extern "C" CUresult remora_cu_not_supported() { return CUDA_ERROR_NOT_SUPPORTED; }
 
+namespace {
+
+// This library's own exported function `symbol` (a refusal, REMORA_REFUSE_UNLISTED).
+void* own_symbol(const char* symbol) {
+  static void* self = [] {
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<void*>(&remora_cu_not_supported), &info) == 0 || info.dli_fname == nullptr)
+      return static_cast<void*>(nullptr);
+    return ::dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+  }();
+  return self != nullptr ? ::dlsym(self, symbol) : nullptr;
+}
+
+}  // namespace
+
+// As the driver answers: the newest ABI of the name that the caller's version knows, whether remora
+// implements it or refuses it (the refusal says so when it is called); a name whose first ABI is newer
+// than the caller's version is CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT.
 extern "C" CUresult remora_cu_get_proc_address(const char* symbol, void** pfn, int cuda_version, cuuint64_t flags,
                                                CUdriverProcAddressQueryResult* status) {
   if (symbol == nullptr || pfn == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -59,13 +80,8 @@ extern "C" CUresult remora_cu_get_proc_address(const char* symbol, void** pfn, i
     if (status != nullptr) *status = s;
     return s == CU_GET_PROC_ADDRESS_SUCCESS ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
   };
-  auto unsupported = [&](const char* why) {
-    remora::log::debug("cuGetProcAddress({}, version {}, flags {:#x}): {}; it answers CUDA_ERROR_NOT_SUPPORTED",
-                       symbol, cuda_version, static_cast<unsigned long long>(flags), why);
-    *pfn = reinterpret_cast<void*>(&remora_cu_not_supported);
-    return answer(CU_GET_PROC_ADDRESS_SUCCESS);
-  };
   const std::string_view wanted(symbol);
+  if (wanted.size() < 3 || wanted.substr(0, 2) != "cu") return answer(CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
   // Per-thread default stream semantics: the _ptsz/_ptds entry point where the function has one
   // (per_thread.cpp); a function without stream semantics is its plain self (below).
   if ((flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0) {
@@ -74,39 +90,43 @@ extern "C" CUresult remora_cu_get_proc_address(const char* symbol, void** pfn, i
       return answer(CU_GET_PROC_ADDRESS_SUCCESS);
     }
   }
-#define REMORA_CU_MATCH(name, entry)                                                          \
-  if (base_name(#name) == wanted) {                                                           \
-    if (#name != base_name(#name) && cuda_version < introduced(#name))                        \
-      return unsupported("the caller wants an older ABI than remora's");                      \
-    *pfn = reinterpret_cast<void*>(&name);                                                    \
-    return answer(CU_GET_PROC_ADDRESS_SUCCESS);                                               \
+  const ProcEntry* best = nullptr;
+  const ProcRefusal* refused = nullptr;
+  bool known = false;
+  for (const ProcEntry& e : kProcEntries) {
+    if (e.base != wanted) continue;
+    known = true;
+    if (e.version <= cuda_version && (best == nullptr || e.version > best->version)) best = &e;
   }
-  REMORA_CUDA_CORE_FUNCTIONS(REMORA_CU_MATCH)
-#undef REMORA_CU_MATCH
-  return unsupported("not forwarded by remora");
-}
-
-// The driver's undocumented tables (docs/cuda-export-tables.md): the CUDA runtime asks for seven at
-// start-up, one of them a challenge that establishes the driver's "software validity", which no
-// stand-in driver can answer. A real cudart therefore never works over remora: `remora run` gives a
-// -cudart shared program remora's libcudart.so.13, and points a static cudart's entry points at it
-// (apis/cuda/preload). A cudart that still asks lands here; the answer is an error it reports, never
-// a table with entries that could not be served.
-extern "C" CUresult remora_cu_get_export_table(const void** table, const CUuuid* id) {
-  if (table == nullptr || id == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *table = nullptr;
-  char hex[33];
-  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", static_cast<unsigned char>(id->bytes[i]));
-  remora::log::warn("cuGetExportTable({}): the driver's private tables are not forwarded by remora: a "
-                    "CUDA runtime other than remora's is running (a static cudart in a shared library or "
-                    "a stripped program, or REMORA_STATIC_CUDART=0; see docs/cuda-export-tables.md)", hex);
-  return CUDA_ERROR_NOT_SUPPORTED;
+  for (const ProcRefusal& r : kProcRefusals) {
+    if (r.base != wanted) continue;
+    known = true;
+    if (r.version <= cuda_version && (refused == nullptr || r.version > refused->version)) refused = &r;
+  }
+  if (best != nullptr && (refused == nullptr || best->version > refused->version)) {
+    *pfn = best->entry;
+    return answer(CU_GET_PROC_ADDRESS_SUCCESS);
+  }
+  if (refused != nullptr) {
+    remora::log::debug("cuGetProcAddress({}, version {}): {} (version {}), which remora refuses", symbol,
+                       cuda_version, refused->symbol, refused->version);
+    *pfn = own_symbol(refused->symbol);
+    if (*pfn == nullptr) *pfn = reinterpret_cast<void*>(&remora_cu_not_supported);
+    return answer(CU_GET_PROC_ADDRESS_SUCCESS);
+  }
+  if (known) {
+    remora::log::debug("cuGetProcAddress({}, version {}): no ABI that old", symbol, cuda_version);
+    return answer(CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
+  }
+  remora::log::debug("cuGetProcAddress({}, version {}, flags {:#x}): not a function of remora's headers; it answers "
+                     "CUDA_ERROR_NOT_SUPPORTED",
+                     symbol, cuda_version, static_cast<unsigned long long>(flags));
+  *pfn = reinterpret_cast<void*>(&remora_cu_not_supported);
+  return answer(CU_GET_PROC_ADDRESS_SUCCESS);
 }
 
 // The CUDA 11.3 form without the query result, which cuda.h renames away: the runtime looks the
 // driver's cuGetProcAddress up by both names.
-#undef cuGetProcAddress
-extern "C" __attribute__((visibility("default"))) CUresult cuGetProcAddress(const char* symbol, void** pfn,
-                                                                            int cuda_version, cuuint64_t flags) {
+extern "C" CUresult remora_cu_get_proc_address_v1(const char* symbol, void** pfn, int cuda_version, cuuint64_t flags) {
   return remora_cu_get_proc_address(symbol, pfn, cuda_version, flags, nullptr);
 }

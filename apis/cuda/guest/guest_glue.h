@@ -29,6 +29,25 @@ bool initialized();
 // The calling thread's current context (top of its stack), or nullptr.
 CUcontext current_context();
 
+// context_storage.cpp: what the CUDA runtimes keep per context (export table c693336e) and the
+// primary contexts they use.
+// Stores `value` under (ctx, key); `dtor` (a void (*)(CUcontext, void*, void*), may be null) runs when
+// the context goes (context_destroyed) with the key and value.
+void context_storage_put(CUcontext ctx, void* key, void* value, void* dtor);
+void context_storage_delete(CUcontext ctx, void* key);
+bool context_storage_get(CUcontext ctx, void* key, void** value);
+// The context is going (cuCtxDestroy, a primary context's reset): runs and drops its entries' destructors.
+void context_destroyed(CUcontext ctx);
+// The primary context of `dev`, retained once for the process's life on first use.
+CUresult primary_context(CUdevice dev, CUcontext* out);
+
+// capture.cpp: the calling thread's stream capture mode (cuThreadExchangeStreamCaptureMode), which
+// every call carries in the thread state.
+CUstreamCaptureMode thread_capture_mode();
+
+// modules.cpp: a module from an image in the application's memory (cubin, fatbin or PTX).
+CUresult load_module_image(CUmodule* module, const void* image);
+
 // per_thread.cpp: the per-thread default stream.
 // While in scope, the calling thread's NULL stream is its per-thread default stream (the *_ptsz and
 // *_ptds entry points of both APIs).

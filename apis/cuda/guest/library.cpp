@@ -7,7 +7,6 @@
 #include "common/log.h"
 #include "guest_glue.h"
 #include "spec_helpers.h"
-#include "runtime_state.h"
 
 namespace {
 
@@ -21,14 +20,10 @@ struct Guest {
   }
   remora::guest::Runtime runtime{remora_cuda_api, nullptr};
   GlueState glue;
-  remora::cuda::guest_glue::RuntimeApiState runtime_api;  // the runtime API's (runtime_*.cpp)
   remora::cuda::guest_glue::HostMemory host_memory;  // host_memory.cpp
 };
 
-Guest& the_guest() {
-  static Guest g;
-  return g;
-}
+Guest& the_guest() { return remora::guest::process_guest<Guest>(); }
 
 // The calling thread's context stack (cuCtxPushCurrent/PopCurrent; SetCurrent replaces the top).
 // CUDA defines it per thread, so it is thread_local by nature; it holds guest Objects, never freed
@@ -50,7 +45,6 @@ remora::guest::Runtime& remora_cuda_runtime() { return the_guest().runtime; }
 namespace remora::cuda::guest_glue {
 
 GlueState& glue_state() { return the_guest().glue; }
-RuntimeApiState& runtime_api_state() { return the_guest().runtime_api; }
 HostMemory& host_memory() { return the_guest().host_memory; }
 
 bool initialized() {
@@ -72,11 +66,15 @@ using remora::cuda::guest_glue::initialized;
 // REMORA_THREAD_STATE: the id of the calling thread's current context. A context this thread still
 // has on its stack but that was destroyed (on another thread) goes as an id no object has, so the
 // server runs the call with no context and the driver reports it.
+//
+// Bits 60-61 carry the thread's stream capture mode (capture.cpp; REMORA_CU_THREAD_STATE_* in
+// spec_helpers.h): object ids never reach them (the server's count up from kServerIdBit, the guest's
+// from 1).
 uint64_t remora_cuda_guest_thread_state(remora::guest::Runtime& rt) {
   CUcontext ctx = current_context();
   uint64_t id = 0;
-  if (ctx != nullptr && !rt.objects().to_id(ctx, remora::cuda::kType_CUcontext, &id)) return ~uint64_t{0};
-  return id;
+  if (ctx != nullptr && !rt.objects().to_id(ctx, remora::cuda::kType_CUcontext, &id)) id = REMORA_CU_THREAD_STATE_NO_CONTEXT;
+  return id | (static_cast<uint64_t>(remora::cuda::guest_glue::thread_capture_mode()) << REMORA_CU_THREAD_STATE_MODE_SHIFT);
 }
 
 extern "C" {
@@ -107,7 +105,13 @@ CUresult remora_cu_ctx_create(CUcontext* pctx, CUctxCreateParams* params, unsign
   return r;
 }
 
+CUresult remora_cu_ctx_create_v2(CUcontext* pctx, unsigned int flags, CUdevice dev) {
+  return remora_cu_ctx_create(pctx, nullptr, flags, dev);
+}
+
 CUresult remora_cu_ctx_destroy(CUcontext ctx) {
+  // The runtimes' state of the context goes first, while it can still make calls in it.
+  remora::cuda::guest_glue::context_destroyed(ctx);
   const CUresult r = remora_remote_cuCtxDestroy_v2(ctx);
   if (r == CUDA_SUCCESS) {
     std::erase(context_stack(), ctx);  // no longer current anywhere on this thread

@@ -8,11 +8,6 @@
 
 namespace remora::cuda::server_glue {
 
-// A library the server forwards to beside the driver (cudart, cuBLAS): `env` names it, else
-// `fallback`; loaded once by the caller and never unloaded. nullptr, with the reason logged under
-// `what`, when it cannot be loaded or is remora's own guest library (which exports the same names).
-void* open_library(const char* what, const char* env, const char* fallback);
-
 // An error name or text `s` into the guest's `text` (`capacity` bytes, NUL-terminated, truncated),
 // with the whole length, NUL included, in *length: the remora_*GetErrorText calls.
 CUresult copy_error_text(const char* s, char* text, size_t capacity, size_t* length);

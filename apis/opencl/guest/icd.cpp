@@ -43,10 +43,7 @@ struct Guest {
   GlueState glue;
 };
 
-Guest& the_guest() {
-  static Guest g;
-  return g;
-}
+Guest& the_guest() { return remora::guest::process_guest<Guest>(); }
 
 // The remora implementation of extension function `name`, or nullptr if the spec does not have it.
 void* extension_entry(const char* name) {

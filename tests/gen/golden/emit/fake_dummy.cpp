@@ -152,6 +152,33 @@ void remora_dummy_log(std::string line) {
 
 }  // namespace
 
+extern "C" {
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_get_devices(fake_uint num_entries, fake_device *devices, fake_uint *num_devices);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_get_device_info(fake_device device, fake_device_info param_name, size_t param_value_size, void *param_value, size_t *param_value_size_ret);
+  __attribute__((weak)) fake_context remora_fake_dummy_fake_create_context(const fake_property *properties, fake_uint num_devices, const fake_device *devices, void (*pfn_notify)(const char *, const void *, size_t, void *), void *user_data, fake_status *errcode_ret);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_retain_context(fake_context context);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_release_context(fake_context context);
+  __attribute__((weak)) fake_buffer remora_fake_dummy_fake_create_buffer(fake_context context, fake_flags flags, size_t size, void *host_ptr, fake_status *errcode_ret);
+  __attribute__((weak)) fake_buffer remora_fake_dummy_fake_create_image(fake_context context, fake_flags flags, fake_format format, const fake_image_desc *desc, fake_status *errcode_ret);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_release_buffer(fake_buffer buffer);
+  __attribute__((weak)) fake_queue remora_fake_dummy_fake_create_queue(fake_context context, fake_device device, fake_flags flags, fake_status *errcode_ret);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_release_queue(fake_queue queue);
+  __attribute__((weak)) fake_program remora_fake_dummy_fake_create_program_with_source(fake_context context, fake_uint count, const char **strings, const size_t *lengths, fake_status *errcode_ret);
+  __attribute__((weak)) fake_program remora_fake_dummy_fake_create_program_with_binary(fake_context context, fake_uint num_devices, const fake_device *device_list, const size_t *lengths, const unsigned char **binaries, fake_status *binary_status, fake_status *errcode_ret);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_build_program(fake_program program, fake_uint num_devices, const fake_device *device_list, const char *options, void (*pfn_notify)(fake_program, void *), void *user_data);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_release_program(fake_program program);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_set_event_callback(fake_event event, fake_int command_exec_callback_type, void (*pfn_notify)(fake_event, fake_int, void *), void *user_data);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_enqueue_write(fake_queue queue, fake_buffer buffer, size_t offset, size_t size, const void *ptr, fake_uint num_events_in_wait_list, const fake_event *event_wait_list, fake_event *event);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_enqueue_read(fake_queue queue, fake_buffer buffer, fake_bool blocking_read, size_t offset, size_t size, void *ptr, fake_uint num_events_in_wait_list, const fake_event *event_wait_list, fake_event *event);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_finish(fake_queue queue);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_release_event(fake_event event);
+  __attribute__((weak)) void *remora_fake_dummy_fake_get_extension_address(const char *name);
+  __attribute__((weak)) fake_uint remora_fake_dummy_fake_get_version(void);
+  __attribute__((weak)) void remora_fake_dummy_fake_log(const char *message);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_ext_set_level(fake_device device, float level);
+  __attribute__((weak)) fake_status remora_fake_dummy_fake_transform(fake_queue queue, fake_uint count, fake_uint *values, fake_format *format_ret);
+}  // extern "C"
+
 extern "C" __attribute__((visibility("default"))) fake_status fake_get_devices(fake_uint num_entries, fake_device *devices, fake_uint *num_devices) {
   [[maybe_unused]] constexpr uint32_t kOpcode = 1;
   std::string line = "fake_get_devices";
@@ -166,6 +193,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_get_devices(f
   }
   if (num_devices != nullptr) {
     remora_dummy_single(num_devices, kOpcode);
+  }
+  if (&remora_fake_dummy_fake_get_devices != nullptr) {
+    return remora_fake_dummy_fake_get_devices(num_entries, devices, num_devices);
   }
   return FAKE_SUCCESS;
 }
@@ -188,6 +218,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_get_device_in
     }
   }
   if (param_value_size_ret != nullptr) *param_value_size_ret = param_value != nullptr ? param_value_bytes / 1 : 16;
+  if (&remora_fake_dummy_fake_get_device_info != nullptr) {
+    return remora_fake_dummy_fake_get_device_info(device, param_name, param_value_size, param_value, param_value_size_ret);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -220,6 +253,9 @@ extern "C" __attribute__((visibility("default"))) fake_context fake_create_conte
   line += " errcode_ret=" + std::string(errcode_ret != nullptr ? "<out>" : "NULL");
   remora_dummy_log(std::move(line));
   if (errcode_ret != nullptr) *errcode_ret = FAKE_SUCCESS;
+  if (&remora_fake_dummy_fake_create_context != nullptr) {
+    return remora_fake_dummy_fake_create_context(properties, num_devices, devices, pfn_notify, user_data, errcode_ret);
+  }
   return reinterpret_cast<fake_context>(remora_dummy_new(2));
 }
 
@@ -228,6 +264,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_retain_contex
   std::string line = "fake_retain_context";
   line += " context=" + remora_dummy_handle(context);
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_retain_context != nullptr) {
+    return remora_fake_dummy_fake_retain_context(context);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -236,6 +275,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_release_conte
   std::string line = "fake_release_context";
   line += " context=" + remora_dummy_handle(context);
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_release_context != nullptr) {
+    return remora_fake_dummy_fake_release_context(context);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -250,6 +292,9 @@ extern "C" __attribute__((visibility("default"))) fake_buffer fake_create_buffer
   line += " errcode_ret=" + std::string(errcode_ret != nullptr ? "<out>" : "NULL");
   remora_dummy_log(std::move(line));
   if (errcode_ret != nullptr) *errcode_ret = FAKE_SUCCESS;
+  if (&remora_fake_dummy_fake_create_buffer != nullptr) {
+    return remora_fake_dummy_fake_create_buffer(context, flags, size, host_ptr, errcode_ret);
+  }
   return reinterpret_cast<fake_buffer>(remora_dummy_new(3));
 }
 
@@ -264,6 +309,9 @@ extern "C" __attribute__((visibility("default"))) fake_buffer fake_create_image(
   line += " errcode_ret=" + std::string(errcode_ret != nullptr ? "<out>" : "NULL");
   remora_dummy_log(std::move(line));
   if (errcode_ret != nullptr) *errcode_ret = FAKE_SUCCESS;
+  if (&remora_fake_dummy_fake_create_image != nullptr) {
+    return remora_fake_dummy_fake_create_image(context, flags, format, desc, errcode_ret);
+  }
   return reinterpret_cast<fake_buffer>(remora_dummy_new(3));
 }
 
@@ -272,6 +320,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_release_buffe
   std::string line = "fake_release_buffer";
   line += " buffer=" + remora_dummy_handle(buffer);
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_release_buffer != nullptr) {
+    return remora_fake_dummy_fake_release_buffer(buffer);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -284,6 +335,9 @@ extern "C" __attribute__((visibility("default"))) fake_queue fake_create_queue(f
   line += " errcode_ret=" + std::string(errcode_ret != nullptr ? "<out>" : "NULL");
   remora_dummy_log(std::move(line));
   if (errcode_ret != nullptr) *errcode_ret = FAKE_SUCCESS;
+  if (&remora_fake_dummy_fake_create_queue != nullptr) {
+    return remora_fake_dummy_fake_create_queue(context, device, flags, errcode_ret);
+  }
   return reinterpret_cast<fake_queue>(remora_dummy_new(4));
 }
 
@@ -292,6 +346,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_release_queue
   std::string line = "fake_release_queue";
   line += " queue=" + remora_dummy_handle(queue);
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_release_queue != nullptr) {
+    return remora_fake_dummy_fake_release_queue(queue);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -316,6 +373,9 @@ extern "C" __attribute__((visibility("default"))) fake_program fake_create_progr
   line += " errcode_ret=" + std::string(errcode_ret != nullptr ? "<out>" : "NULL");
   remora_dummy_log(std::move(line));
   if (errcode_ret != nullptr) *errcode_ret = FAKE_SUCCESS;
+  if (&remora_fake_dummy_fake_create_program_with_source != nullptr) {
+    return remora_fake_dummy_fake_create_program_with_source(context, count, strings, lengths, errcode_ret);
+  }
   return reinterpret_cast<fake_program>(remora_dummy_new(6));
 }
 
@@ -353,6 +413,9 @@ extern "C" __attribute__((visibility("default"))) fake_program fake_create_progr
     remora_dummy_fill(binary_status, binary_status_bytes, kOpcode);
   }
   if (errcode_ret != nullptr) *errcode_ret = FAKE_SUCCESS;
+  if (&remora_fake_dummy_fake_create_program_with_binary != nullptr) {
+    return remora_fake_dummy_fake_create_program_with_binary(context, num_devices, device_list, lengths, binaries, binary_status, errcode_ret);
+  }
   return reinterpret_cast<fake_program>(remora_dummy_new(6));
 }
 
@@ -374,6 +437,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_build_program
   line += " user_data=" + std::string(user_data != nullptr ? "<user_data>" : "NULL");
   remora_dummy_log(std::move(line));
   if (pfn_notify != nullptr) pfn_notify(reinterpret_cast<fake_program>(remora_dummy_the(6)), user_data);
+  if (&remora_fake_dummy_fake_build_program != nullptr) {
+    return remora_fake_dummy_fake_build_program(program, num_devices, device_list, options, pfn_notify, user_data);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -382,6 +448,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_release_progr
   std::string line = "fake_release_program";
   line += " program=" + remora_dummy_handle(program);
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_release_program != nullptr) {
+    return remora_fake_dummy_fake_release_program(program);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -394,6 +463,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_set_event_cal
   line += " user_data=" + std::string(user_data != nullptr ? "<user_data>" : "NULL");
   remora_dummy_log(std::move(line));
   if (pfn_notify != nullptr) pfn_notify(reinterpret_cast<fake_event>(remora_dummy_the(5)), {}, user_data);
+  if (&remora_fake_dummy_fake_set_event_callback != nullptr) {
+    return remora_fake_dummy_fake_set_event_callback(event, command_exec_callback_type, pfn_notify, user_data);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -420,6 +492,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_enqueue_write
   remora_dummy_log(std::move(line));
   for (uint64_t i = 0; i < event_count; ++i) {
     event[i] = reinterpret_cast<fake_event>(remora_dummy_new(5));
+  }
+  if (&remora_fake_dummy_fake_enqueue_write != nullptr) {
+    return remora_fake_dummy_fake_enqueue_write(queue, buffer, offset, size, ptr, num_events_in_wait_list, event_wait_list, event);
   }
   return FAKE_SUCCESS;
 }
@@ -452,6 +527,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_enqueue_read(
   for (uint64_t i = 0; i < event_count; ++i) {
     event[i] = reinterpret_cast<fake_event>(remora_dummy_new(5));
   }
+  if (&remora_fake_dummy_fake_enqueue_read != nullptr) {
+    return remora_fake_dummy_fake_enqueue_read(queue, buffer, blocking_read, offset, size, ptr, num_events_in_wait_list, event_wait_list, event);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -460,6 +538,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_finish(fake_q
   std::string line = "fake_finish";
   line += " queue=" + remora_dummy_handle(queue);
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_finish != nullptr) {
+    return remora_fake_dummy_fake_finish(queue);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -468,13 +549,30 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_release_event
   std::string line = "fake_release_event";
   line += " event=" + remora_dummy_handle(event);
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_release_event != nullptr) {
+    return remora_fake_dummy_fake_release_event(event);
+  }
   return FAKE_SUCCESS;
+}
+
+extern "C" __attribute__((visibility("default"))) void *fake_get_extension_address(const char *name) {
+  [[maybe_unused]] constexpr uint32_t kOpcode = 0;
+  std::string line = "fake_get_extension_address";
+  line += " name=" + remora_dummy_string(name);
+  remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_get_extension_address != nullptr) {
+    return remora_fake_dummy_fake_get_extension_address(name);
+  }
+  return nullptr;
 }
 
 extern "C" __attribute__((visibility("default"))) fake_uint fake_get_version(void) {
   [[maybe_unused]] constexpr uint32_t kOpcode = 20;
   std::string line = "fake_get_version";
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_get_version != nullptr) {
+    return remora_fake_dummy_fake_get_version();
+  }
   return {};
 }
 
@@ -483,6 +581,10 @@ extern "C" __attribute__((visibility("default"))) void fake_log(const char *mess
   std::string line = "fake_log";
   line += " message=" + remora_dummy_string(message);
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_log != nullptr) {
+    remora_fake_dummy_fake_log(message);
+    return;
+  }
 }
 
 extern "C" __attribute__((visibility("default"))) fake_status fake_ext_set_level(fake_device device, float level) {
@@ -491,6 +593,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_ext_set_level
   line += " device=" + remora_dummy_handle(device);
   line += " level=" + remora_dummy_value(level);
   remora_dummy_log(std::move(line));
+  if (&remora_fake_dummy_fake_ext_set_level != nullptr) {
+    return remora_fake_dummy_fake_ext_set_level(device, level);
+  }
   return FAKE_SUCCESS;
 }
 
@@ -506,6 +611,9 @@ extern "C" __attribute__((visibility("default"))) fake_status fake_transform(fak
   remora_dummy_log(std::move(line));
   if (format_ret != nullptr) {
     remora_dummy_single(format_ret, kOpcode);
+  }
+  if (&remora_fake_dummy_fake_transform != nullptr) {
+    return remora_fake_dummy_fake_transform(queue, count, values, format_ret);
   }
   return FAKE_SUCCESS;
 }

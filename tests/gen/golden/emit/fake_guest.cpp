@@ -251,6 +251,7 @@ extern "C" fake_status remora_remote_fake_release_context(fake_context context) 
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   if (!rt.serves(kOp_fake_release_context)) { rt.unserved(kOp_fake_release_context); return FAKE_INVALID_OPERATION; }
   uint64_t context_id = 0;
+  if (remora::guest::Objects::special(context)) return FAKE_INVALID_CONTEXT;
   if (!rt.objects().to_id(context, kType_fake_context, &context_id)) return FAKE_INVALID_CONTEXT;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
@@ -313,7 +314,7 @@ extern "C" fake_buffer remora_remote_fake_create_image(fake_context context, fak
   std::vector<fake_image_desc> desc_copy;
   if (desc != nullptr) {
     desc_copy.assign(desc, desc + desc_bytes / sizeof(fake_image_desc));
-    for (fake_image_desc& e : desc_copy) {
+    for ([[maybe_unused]] fake_image_desc& e : desc_copy) {
       static_assert(sizeof(e.buffer) == sizeof(uint64_t), "handle fields travel as u64 ids");
       uint64_t buffer_id = 0;
       if (!rt.objects().to_id(e.buffer, kType_fake_buffer, &buffer_id)) { if (errcode_ret != nullptr) *errcode_ret = FAKE_INVALID_BUFFER; return nullptr; }
@@ -346,6 +347,7 @@ extern "C" fake_status remora_remote_fake_release_buffer(fake_buffer buffer) {
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   if (!rt.serves(kOp_fake_release_buffer)) { rt.unserved(kOp_fake_release_buffer); return FAKE_INVALID_OPERATION; }
   uint64_t buffer_id = 0;
+  if (remora::guest::Objects::special(buffer)) return FAKE_INVALID_BUFFER;
   if (!rt.objects().to_id(buffer, kType_fake_buffer, &buffer_id)) return FAKE_INVALID_BUFFER;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
@@ -394,6 +396,7 @@ extern "C" fake_status remora_remote_fake_release_queue(fake_queue queue) {
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   if (!rt.serves(kOp_fake_release_queue)) { rt.unserved(kOp_fake_release_queue); return FAKE_INVALID_OPERATION; }
   uint64_t queue_id = 0;
+  if (remora::guest::Objects::special(queue)) return FAKE_INVALID_QUEUE;
   if (!rt.objects().to_id(queue, kType_fake_queue, &queue_id)) return FAKE_INVALID_QUEUE;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
@@ -550,6 +553,7 @@ extern "C" fake_status remora_remote_fake_release_program(fake_program program) 
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   if (!rt.serves(kOp_fake_release_program)) { rt.unserved(kOp_fake_release_program); return FAKE_INVALID_OPERATION; }
   uint64_t program_id = 0;
+  if (remora::guest::Objects::special(program)) return FAKE_INVALID_PROGRAM;
   if (!rt.objects().to_id(program, kType_fake_program, &program_id)) return FAKE_INVALID_PROGRAM;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
@@ -737,6 +741,7 @@ extern "C" fake_status remora_remote_fake_release_event(fake_event event) {
   if (!rt.ensure_connected().ok()) return FAKE_DEVICE_NOT_AVAILABLE;
   if (!rt.serves(kOp_fake_release_event)) { rt.unserved(kOp_fake_release_event); return FAKE_INVALID_OPERATION; }
   uint64_t event_id = 0;
+  if (remora::guest::Objects::special(event)) return FAKE_INVALID_EVENT;
   if (!rt.objects().to_id(event, kType_fake_event, &event_id)) return FAKE_INVALID_EVENT;
   const uint64_t remora_thread_state = fake_guest_thread_state(rt);  // REMORA_THREAD_STATE
   [[maybe_unused]] remora::wire::Writer& w = rt.begin_call();
@@ -957,4 +962,4 @@ static const remora::guest::RetireHook kRetireHooks[kNumHandleTypes + 1] = {
   nullptr,
 };
 extern const remora::guest::ApiDescriptor remora_fake_api = {
-    "fake", kOpcodeTable, kNumOpcodes, kOpcodeNames, kNumHandleTypes + 1, kRetireHooks};
+    "fake", kOpcodeTable, kNumOpcodes, kOpcodeNames, kNumHandleTypes + 1, kRetireHooks, kHandleAccepts};

@@ -53,6 +53,17 @@ enum HandleTypeId : uint32_t {
   kType_fake_program = 6,
 };
 inline constexpr uint32_t kNumHandleTypes = 6;  // types are 1..kNumHandleTypes
+static_assert(kNumHandleTypes < 64, "kHandleAccepts holds a type's set in one word");
+// Indexed by handle type: the other types a parameter of it takes (REMORA_HANDLE_ACCEPTS), one bit each.
+inline constexpr uint64_t kHandleAccepts[kNumHandleTypes + 1] = {
+  0,
+  0,  // fake_device
+  0,  // fake_context
+  0,  // fake_buffer
+  0,  // fake_queue
+  0,  // fake_event
+  0,  // fake_program
+};
 
 // Indexed by opcode; "" for unused opcodes.
 inline constexpr const char* kOpcodeNames[kNumOpcodes] = {

@@ -391,7 +391,7 @@ static void dispatch_fake_create_image(remora::server::Call& c) {
     std::memset(static_cast<uint8_t*>(copy) + desc_in.size(), 0, 8);
     desc = static_cast<const fake_image_desc *>(copy);
     for (uint64_t i = 0; i < desc_in.size() / sizeof(fake_image_desc); ++i) {
-      auto& e = static_cast<fake_image_desc*>(copy)[i];
+      [[maybe_unused]] auto& e = static_cast<fake_image_desc*>(copy)[i];
       uint64_t buffer_id = 0;
       std::memcpy(&buffer_id, &e.buffer, sizeof(uint64_t));
       e.buffer = static_cast<decltype(e.buffer)>(c.handle(buffer_id, kType_fake_buffer));
@@ -1153,7 +1153,7 @@ const Vendor& vendor() { return vendor_storage(); }
 
 const remora::server::ApiServer& server_api() {
   static const remora::server::ApiServer api = {"fake", kOpcodeTable, kNumOpcodes, kDispatch, kOpcodeNames,
-                                                  kNumHandleTypes, kHandleTypes, &load_vendor};
+                                                  kNumHandleTypes, kHandleTypes, &load_vendor, kHandleAccepts};
   return api;
 }
 

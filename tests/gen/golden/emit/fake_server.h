@@ -27,6 +27,8 @@ namespace remora::fake {
 
 // The vendor's functions, loaded by server_api().load_vendor. A null member is missing from the
 // vendor library; its dispatch answers FAKE_INVALID_OPERATION.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 struct Vendor {
   decltype(&::fake_get_devices) fake_get_devices = nullptr;
   decltype(&::fake_get_device_info) fake_get_device_info = nullptr;
@@ -53,6 +55,7 @@ struct Vendor {
   decltype(&::fake_ext_set_level) fake_ext_set_level = nullptr;
   decltype(&::fake_transform) fake_transform = nullptr;
 };
+#pragma GCC diagnostic pop
 const Vendor& vendor();
 const remora::server::ApiServer& server_api();
 
