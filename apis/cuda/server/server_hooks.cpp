@@ -60,6 +60,8 @@ CUresult remora_cu_server_ctx_create(remora::server::Call&, CUcontext* pctx, uns
 
 CUresult remora_cu_server_module_load_data_ex(remora::server::Call&, CUmodule* module, const void* image, unsigned int num_options,
                                               const CUjit_option* options, const uint64_t* values) {
+  // The arrays arrive as the guest sent them: null with a count is the driver's invalid value.
+  if (num_options != 0 && (options == nullptr || values == nullptr)) return CUDA_ERROR_INVALID_VALUE;
   std::vector<CUjit_option> opts(options, options + num_options);
   std::vector<void*> slots(num_options);
   for (unsigned int i = 0; i < num_options; ++i) {
