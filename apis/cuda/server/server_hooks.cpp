@@ -127,7 +127,7 @@ namespace {
 std::vector<CUlaunchAttribute> launch_attributes(const void* attrs, unsigned int n, CUevent programmatic,
                                                  CUevent completion) {
   std::vector<CUlaunchAttribute> out(n);  // aligned: the wire's bytes need not be
-  if (n > 0) std::memcpy(out.data(), attrs, n * sizeof(CUlaunchAttribute));
+  if (n > 0 && attrs != nullptr) std::memcpy(out.data(), attrs, n * sizeof(CUlaunchAttribute));
   for (CUlaunchAttribute& a : out) {
     if (a.id == CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT) a.value.programmaticEvent.event = programmatic;
     else if (a.id == CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT) a.value.launchCompletionEvent.event = completion;
@@ -168,6 +168,10 @@ CUresult remora_cu_server_library_load_data(remora::server::Call&, CUlibrary* li
                                             const CUjit_option* jit_options, const uint64_t* jit_values,
                                             unsigned int num_jit, const CUlibraryOption* library_options,
                                             const uint64_t* library_values, unsigned int num_library) {
+  // The arrays arrive as the guest sent them: null with a count is the driver's invalid value.
+  if ((num_jit != 0 && (jit_options == nullptr || jit_values == nullptr)) ||
+      (num_library != 0 && (library_options == nullptr || library_values == nullptr)))
+    return CUDA_ERROR_INVALID_VALUE;
   std::vector<CUjit_option> jit(jit_options, jit_options + num_jit);
   std::vector<void*> jv(num_jit);
   for (unsigned int i = 0; i < num_jit; ++i) {
@@ -229,14 +233,15 @@ CUevent* event_field(CUlaunchAttributeID attr, CUlaunchAttributeValue* v) {
 // The value the guest sent, with the event (translated by the dispatch) in its place; an event field
 // of any other attribute is never read by the driver.
 CUlaunchAttributeValue value_with_event(CUlaunchAttributeID attr, const void* bytes, CUevent event) {
-  CUlaunchAttributeValue v;
-  std::memcpy(&v, bytes, sizeof v);
+  CUlaunchAttributeValue v{};
+  if (bytes != nullptr) std::memcpy(&v, bytes, sizeof v);
   if (CUevent* field = event_field(attr, &v)) *field = event;
   return v;
 }
 
 // The driver's value with its event taken out into *event (EXISTING: the dispatch turns it into an id).
 void split_event(CUlaunchAttributeID attr, void* bytes, CUevent* event) {
+  if (bytes == nullptr) return;
   CUlaunchAttributeValue v;
   std::memcpy(&v, bytes, sizeof v);
   if (CUevent* field = event_field(attr, &v)) {
@@ -257,6 +262,7 @@ CUresult remora_cu_server_stream_get_attribute(remora::server::Call&, CUstream s
 
 CUresult remora_cu_server_stream_set_attribute(remora::server::Call&, CUstream stream, CUstreamAttrID attr,
                                                const void* value, CUevent event) {
+  if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const CUlaunchAttributeValue v = value_with_event(attr, value, event);
   return vendor().cuStreamSetAttribute(stream, attr, &v);
 }
@@ -270,6 +276,7 @@ CUresult remora_cu_server_kernel_node_get_attribute(remora::server::Call&, CUgra
 
 CUresult remora_cu_server_kernel_node_set_attribute(remora::server::Call&, CUgraphNode node, CUkernelNodeAttrID attr,
                                                     const void* value, CUevent event) {
+  if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const CUlaunchAttributeValue v = value_with_event(attr, value, event);
   return vendor().cuGraphKernelNodeSetAttribute(node, attr, &v);
 }
