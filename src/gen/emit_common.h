@@ -59,6 +59,18 @@ std::string upper(std::string s);
 inline std::string api_symbol(const Api& api, std::string_view what) {
   return fmt::format("remora_{}_{}", api.name, what);
 }
+// The guest function that implements `f` as an application entry point: the generated stub, the
+// guest hook, or the refusal of an unsupported function.
+inline std::string guest_entry(const Function& f) {
+  switch (f.impl) {
+    case Implementation::kGuestHook:
+    case Implementation::kLocal: return f.hook;
+    case Implementation::kUnsupported: return "remora_unsupported_" + f.name;
+    case Implementation::kGenerated:
+    case Implementation::kServerHook: break;
+  }
+  return "remora_remote_" + f.name;
+}
 inline std::string op_const(const Function& f) { return "kOp_" + f.name; }
 inline std::string type_const(const std::string& handle_type) { return "kType_" + handle_type; }
 

@@ -581,14 +581,7 @@ std::string emit_guest_source(const Api& api) {
   w.line("#ifdef REMORA_{}_EXPORT_ENTRY_POINTS", upper(api.name));
   for (const Function& f : api.functions) {
     if (f.auxiliary) continue;
-    std::string entry;
-    switch (f.impl) {
-      case Implementation::kGenerated:
-      case Implementation::kServerHook: entry = "remora_remote_" + f.name; break;
-      case Implementation::kGuestHook:
-      case Implementation::kLocal: entry = f.hook; break;
-      case Implementation::kUnsupported: entry = "remora_unsupported_" + f.name; break;
-    }
+    const std::string entry = guest_entry(f);
     w.open("extern \"C\" __attribute__((visibility(\"default\"))) {} {{", prototype(f, f.name));
     w.line("{}{}({});", f.returns == Function::Returns::kVoid ? "" : "return ", entry, arg_names(f));
     w.close();

@@ -152,14 +152,7 @@ std::string emit_guest_header(const Api& api) {
     w.raw_line(macro + " \\");
     for (const Function& f : api.functions) {
       if (f.extension != ext) continue;
-      std::string entry;
-      switch (f.impl) {
-        case Implementation::kGenerated:
-        case Implementation::kServerHook: entry = "remora_remote_" + f.name; break;
-        case Implementation::kGuestHook:
-        case Implementation::kLocal: entry = f.hook; break;
-        case Implementation::kUnsupported: entry = "remora_unsupported_" + f.name; break;
-      }
+      const std::string entry = guest_entry(f);
       w.line("  X({}, {}) \\", f.name, entry);
     }
     w.blank();
@@ -170,14 +163,7 @@ std::string emit_guest_header(const Api& api) {
     w.raw_line(fmt::format("#define REMORA_{}_PROC_ENTRIES(X) \\", upper(api.name)));
     for (const Function& f : api.functions) {
       if (f.auxiliary) continue;
-      std::string entry;
-      switch (f.impl) {
-        case Implementation::kGenerated:
-        case Implementation::kServerHook: entry = "remora_remote_" + f.name; break;
-        case Implementation::kGuestHook:
-        case Implementation::kLocal: entry = f.hook; break;
-        case Implementation::kUnsupported: entry = "remora_unsupported_" + f.name; break;
-      }
+      const std::string entry = guest_entry(f);
       w.line("  X({}, {}, {}) \\", f.name, entry, f.abi_version);
     }
     w.blank();
